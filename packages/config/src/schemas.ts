@@ -1,0 +1,69 @@
+import { z } from 'zod';
+import {
+  DEMO_API_KEY,
+  booleanFlag,
+  commaList,
+  encryptionKey,
+  logLevel,
+  port,
+  positiveInt,
+  postgresUrl,
+  redisUrl,
+  url,
+} from './fields.js';
+
+/** Defaults every process shares; each app schema extends it. */
+export const commonSchema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: logLevel,
+  DATABASE_URL: postgresUrl,
+  REDIS_URL: redisUrl,
+  /** BullMQ key prefix. In Redis Cluster use a hash tag, e.g. "{renotify}". */
+  QUEUE_PREFIX: z.string().min(1).default('renotify'),
+  /** Current AES-256-GCM key for Page secrets at rest. */
+  ENCRYPTION_KEY: encryptionKey,
+  /** Former keys, still accepted for decryption during a key rotation. */
+  ENCRYPTION_KEYS_PREVIOUS: commaList(''),
+  /** Where the Graph API lives: the local Messenger sandbox by default, https://graph.facebook.com in production. */
+  GRAPH_API_BASE_URL: url('http://127.0.0.1:3100'),
+  SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+});
+
+export const ingestSchema = commonSchema.extend({
+  INGEST_HOST: z.string().default('127.0.0.1'),
+  INGEST_PORT: port(3000),
+  API_KEYS: commaList(DEMO_API_KEY).refine((keys) => keys.length > 0, 'needs at least one key'),
+  WEBHOOK_VERIFY_TOKEN: z.string().min(1).default('renotify-verify-token'),
+  /** Largest body accepted on any route (bulk event batches are the largest). */
+  BODY_LIMIT_BYTES: positiveInt(5 * 1024 * 1024),
+});
+
+export const workerSchema = commonSchema.extend({
+  WORKER_HOST: z.string().default('127.0.0.1'),
+  /** Health and metrics listener of the worker. */
+  WORKER_PORT: port(3001),
+  /** Concurrent jobs per queue in one worker process. */
+  WORKER_CONCURRENCY: positiveInt(8),
+  /** Concurrent Send API requests inside one delivery batch. */
+  SEND_CONCURRENCY: positiveInt(64),
+  /** Deliveries per fan-out batch (one INSERT and one queue job each). */
+  FANOUT_BATCH_SIZE: positiveInt(500),
+  /** /healthz fails when no job was fetched and no heartbeat recorded for this long. */
+  LIVENESS_STALE_MS: positiveInt(60_000),
+  DELIVERY_MAX_ATTEMPTS: positiveInt(8),
+});
+
+export const sandboxSchema = z.object({
+  LOG_LEVEL: logLevel,
+  SANDBOX_HOST: z.string().default('127.0.0.1'),
+  SANDBOX_PORT: port(3100),
+  /** Where the sandbox, playing Meta, POSTs webhooks: Renotify's ingest. */
+  SANDBOX_WEBHOOK_URL: url('http://127.0.0.1:3000/webhooks/messenger'),
+  /** Seeds a demo Page and user at start-up so the user page works out of the box. */
+  SANDBOX_SEED_DEMO: booleanFlag(true),
+});
+
+export type CommonConfig = z.infer<typeof commonSchema>;
+export type IngestConfig = z.infer<typeof ingestSchema>;
+export type WorkerConfig = z.infer<typeof workerSchema>;
+export type SandboxConfig = z.infer<typeof sandboxSchema>;

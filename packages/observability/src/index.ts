@@ -1,0 +1,2 @@
+export { createLogger, redactUrl, REDACTED_PATHS, type Logger, type LoggerSettings } from './logger.js';
+export { fingerprint } from './fingerprint.js';

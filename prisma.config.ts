@@ -1,0 +1,19 @@
+// Prisma CLI configuration. Uses the JS (WASM) engine and a driver adapter, so `prisma generate`
+// and `prisma migrate deploy` need no native engine download: they run in air-gapped networks.
+import path from 'node:path';
+import { defineConfig } from 'prisma/config';
+
+const databaseUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/renotify';
+
+export default defineConfig({
+  schema: path.join('prisma', 'schema.prisma'),
+  migrations: { path: path.join('prisma', 'migrations') },
+  engine: 'js',
+  experimental: { adapter: true },
+  // @prisma/adapter-pg 6.19 cannot read Postgres' `name` type (prisma/orm#27403), which
+  // migrate deploy needs; the CLI gets adapter-pg 7 through the npm alias @prisma/adapter-pg-cli.
+  async adapter() {
+    const { PrismaPg } = await import('@prisma/adapter-pg-cli');
+    return new PrismaPg({ connectionString: databaseUrl });
+  },
+});

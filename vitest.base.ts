@@ -1,0 +1,35 @@
+import { readdirSync, existsSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import path from 'node:path';
+import { defineConfig } from 'vitest/config';
+
+const root = path.dirname(fileURLToPath(import.meta.url));
+
+/** Tests import sibling workspace packages from source, so a change is seen without rebuilding them first. */
+function workspaceAliases(): Record<string, string> {
+  const aliases: Record<string, string> = {};
+  for (const group of ['packages', 'apps']) {
+    for (const dir of readdirSync(path.join(root, group))) {
+      const entry = path.join(root, group, dir, 'src', 'index.ts');
+      if (existsSync(entry)) aliases[`@renotify/${dir}`] = entry;
+    }
+  }
+  return aliases;
+}
+
+export function defineRenotifyProject(configUrl: string) {
+  const dir = path.dirname(fileURLToPath(configUrl));
+  return defineConfig({
+    resolve: { alias: workspaceAliases() },
+    test: {
+      root: dir,
+      include: ['src/**/*.test.ts'],
+      testTimeout: 30_000,
+      hookTimeout: 60_000,
+      // Integration tests share one Postgres and one Redis on a 2-core machine; files run in parallel
+      // but each gets its own database and key prefix (see @renotify/testing).
+      pool: 'forks',
+      maxWorkers: 2,
+    },
+  });
+}
