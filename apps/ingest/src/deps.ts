@@ -1,0 +1,33 @@
+import type { IngestConfig } from '@renotify/config';
+import { createDatabase, SecretBox, type Database } from '@renotify/db';
+import type { Logger } from '@renotify/observability';
+import { createQueues, createRedis, type Queues } from '@renotify/queue';
+import type { Redis } from 'ioredis';
+
+/** Everything the ingest's routes need; built once per process and closed on shutdown. */
+export interface IngestDeps {
+  config: IngestConfig;
+  logger: Logger;
+  db: Database;
+  redis: Redis;
+  queues: Queues;
+  secrets: SecretBox;
+}
+
+export function createIngestDeps(config: IngestConfig, logger: Logger): IngestDeps {
+  const redis = createRedis(config.REDIS_URL, 'producer');
+  return {
+    config,
+    logger,
+    db: createDatabase(config.DATABASE_URL, { applicationName: 'renotify-ingest' }),
+    redis,
+    queues: createQueues(redis, config.QUEUE_PREFIX),
+    secrets: new SecretBox(config.ENCRYPTION_KEY, config.ENCRYPTION_KEYS_PREVIOUS),
+  };
+}
+
+export async function closeIngestDeps(deps: IngestDeps): Promise<void> {
+  await deps.queues.close();
+  await deps.redis.quit().catch(() => deps.redis.disconnect());
+  await deps.db.close();
+}

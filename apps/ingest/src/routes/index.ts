@@ -1,0 +1,10 @@
+import type { FastifyInstance } from 'fastify';
+import type { IngestDeps } from '../deps.js';
+
+export type RouteModule = (app: FastifyInstance, options: { deps: IngestDeps }) => Promise<void>;
+
+/** Routes without API-key auth (Meta's webhooks authenticate by signature). */
+export const publicRoutes: RouteModule[] = [];
+
+/** Routes behind `Authorization: Bearer <api key>`. */
+export const apiRoutes: RouteModule[] = [];
