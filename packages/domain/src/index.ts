@@ -1,0 +1,20 @@
+export * from './types.js';
+export * from './policy.js';
+export {
+  isValidTimeZone,
+  assertValidTimeZone,
+  pickTimeZone,
+  localTimeParts,
+  timeZoneOffsetMs,
+  zonedTimeToInstant,
+  addLocalDays,
+  parseLocalTime,
+} from './time-zone.js';
+export type { LocalTimeParts, LocalDateTime, Disambiguation } from './time-zone.js';
+export { periodStart, nextEligibleAfterSend, windowTimeZone } from './windows.js';
+export { isInQuietHours, nextAllowedTime } from './quiet-hours.js';
+export { evaluate, expiryFor, tokenExpiresAt, applySend } from './rules.js';
+export * from './topics.js';
+export * from './messages.js';
+export * from './backoff.js';
+export { nextLocalOccurrence } from './schedule.js';
