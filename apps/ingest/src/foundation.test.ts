@@ -2,8 +2,8 @@ import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
+import { createTestServices, type TestServices } from '@renotify/testing';
 import { startIngest, type RunningIngest } from './index.js';
-import { createTestServices, type TestServices } from './test-support/ingest-env.js';
 
 describe('ingest foundation', () => {
   let services: TestServices;

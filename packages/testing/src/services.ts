@@ -1,5 +1,7 @@
-import type { Env } from '@renotify/config';
-import { createTestDatabase, createTestRedis, type TestDatabase, type TestRedis } from '@renotify/testing';
+import { createTestDatabase, type TestDatabase } from './postgres.js';
+import { createTestRedis, type TestRedis } from './redis.js';
+
+export type Env = Record<string, string | undefined>;
 
 export interface TestServices {
   database: TestDatabase;

@@ -1,0 +1,17 @@
+import type { Job } from 'bullmq';
+import type { QueueName } from '@renotify/queue';
+import type { WorkerDeps } from '../deps.js';
+
+export type JobProcessor = (job: Job) => Promise<unknown>;
+
+export interface ProcessorModule {
+  queue: QueueName;
+  /** Jobs this processor runs at once in one process. */
+  concurrency?: (deps: WorkerDeps) => number;
+  create(deps: WorkerDeps): JobProcessor | Promise<JobProcessor>;
+  /** Released on shutdown after the BullMQ worker has drained. */
+  close?(): Promise<void>;
+}
+
+/** Every queue this worker consumes; each feature adds its module here. */
+export const processorModules: ProcessorModule[] = [];
