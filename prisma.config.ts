@@ -5,7 +5,15 @@ import { defineConfig } from 'prisma/config';
 
 const databaseUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/renotify';
 
-export default defineConfig({
+// PRISMA_CLI_ENGINE=classic: Prisma's native engines, for networks where they can be downloaded.
+const classic = process.env.PRISMA_CLI_ENGINE === 'classic';
+
+export default defineConfig(classic ? {
+  schema: path.join('prisma', 'schema.prisma'),
+  migrations: { path: path.join('prisma', 'migrations') },
+  engine: 'classic',
+  datasource: { url: databaseUrl },
+} : {
   schema: path.join('prisma', 'schema.prisma'),
   migrations: { path: path.join('prisma', 'migrations') },
   engine: 'js',

@@ -1,0 +1,81 @@
+#!/usr/bin/env node
+// One entry point for setup, tests and the demo, using only Node's standard library until
+// dependencies are installed, so `npm test` / `npm run demo` work on a machine without pnpm.
+import { execSync, spawnSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import net from 'node:net';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const LOCAL_POSTGRES = 'postgresql://postgres@127.0.0.1:5432/postgres';
+const LOCAL_REDIS = 'redis://127.0.0.1:6379';
+
+function run(command, env = process.env) {
+  console.log(`\n$ ${command}`);
+  const result = spawnSync(command, { cwd: root, stdio: 'inherit', shell: true, env });
+  if (result.status !== 0) {
+    console.error(`\n✗ "${command}" failed (exit ${result.status ?? result.signal})`);
+    process.exit(result.status ?? 1);
+  }
+}
+
+function has(command) {
+  try {
+    execSync(`command -v ${command}`, { stdio: 'ignore', shell: '/bin/sh' });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+function portOpen(port) {
+  return new Promise((resolve) => {
+    const socket = net.connect({ host: '127.0.0.1', port });
+    socket.once('connect', () => (socket.destroy(), resolve(true)));
+    socket.once('error', () => resolve(false));
+    socket.setTimeout(1_000, () => (socket.destroy(), resolve(false)));
+  });
+}
+
+/** Install pnpm, dependencies, the Prisma client, and apply migrations. Idempotent and quick when done. */
+async function setup({ build }) {
+  if (process.platform === 'linux') run('bash scripts/ensure-machine.sh');
+  if (!has('pnpm')) run('npm install -g pnpm@10 --no-fund --no-audit');
+  run(`pnpm install ${process.env.CI ? '--frozen-lockfile' : '--prefer-offline'}`);
+  const env = { ...process.env, DATABASE_URL: process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/renotify' };
+  run('pnpm exec prisma generate', env);
+  if (await portOpen(5432) || process.env.DATABASE_URL) run('node scripts/db-migrate.mjs', env);
+  if (build) run('pnpm exec turbo run build');
+}
+
+/**
+ * Tests use DATABASE_URL / REDIS_URL when set; otherwise the local services when they answer;
+ * otherwise they are left unset and the harness starts testcontainers (needs a Docker engine).
+ */
+async function testEnv() {
+  const env = { ...process.env };
+  if (!env.DATABASE_URL && (await portOpen(5432))) env.DATABASE_URL = LOCAL_POSTGRES;
+  if (!env.REDIS_URL && (await portOpen(6379))) env.REDIS_URL = LOCAL_REDIS;
+  return env;
+}
+
+const command = process.argv[2];
+switch (command) {
+  case 'setup':
+    await setup({ build: true });
+    break;
+  case 'test': {
+    await setup({ build: true });
+    run('pnpm exec turbo run test --concurrency=1', await testEnv());
+    break;
+  }
+  case 'demo':
+    await setup({ build: true });
+    run('node scripts/demo.mjs');
+    break;
+  default:
+    console.error('usage: node scripts/run.mjs setup|test|demo');
+    process.exit(2);
+}
+if (!existsSync(path.join(root, 'node_modules'))) process.exit(1);
