@@ -4,7 +4,7 @@ import type { Policy, PolicyProfileId } from './policy.js';
 import { resolvePolicy } from './policy.js';
 import { applySend, evaluate, expiryFor, tokenExpiresAt } from './rules.js';
 import { localTimeParts } from './time-zone.js';
-import type { Frequency, OptInStatus, TokenState, Verdict } from './types.js';
+import type { EvaluationContext, Frequency, OptInStatus, TokenState, Verdict } from './types.js';
 import { SkipReason } from './types.js';
 import { INTERESTING_TIME_ZONES, at, subscriber, token } from './test-support/fixtures.js';
 
@@ -70,7 +70,7 @@ describe('evaluate: order of checks', () => {
       lastSentAt: at('2026-06-10T11:00:00Z'),
     });
     const sub = subscriber({ timezone: 'Asia/Kolkata', unavailableUntil: at('2026-07-01T00:00:00Z'), sendsInCapWindow: 9 });
-    const ctx = { topic: 'other', pagePausedUntil: at('2026-07-01T00:00:00Z') };
+    const ctx: EvaluationContext = { topic: 'other', pagePausedUntil: at('2026-07-01T00:00:00Z') };
     const order: Array<[Partial<TokenState>, SkipReason]> = [
       [{ status: 'INVALID' }, SkipReason.TOKEN_INVALID],
       [{ status: 'USED' }, SkipReason.TOKEN_USED],
@@ -85,7 +85,7 @@ describe('evaluate: order of checks', () => {
     const strict = resolvePolicy('meta-2025-09', { userCap: { maxSends: 1, windowHours: 24 }, quietHours: { start: '00:00', end: '23:59' } });
     strict.recurring.disallowedFrequencyFallback = null;
     expect(evaluate({ ...live, frequency: 'WEEKLY' }, sub, NOW, strict, { ...ctx, topic: live.topic })).toMatchObject({ reason: SkipReason.FREQUENCY_NOT_ALLOWED });
-    const steps: Array<[typeof sub, typeof ctx, SkipReason]> = [
+    const steps: Array<[typeof sub, EvaluationContext, SkipReason]> = [
       [sub, { ...ctx, topic: live.topic }, SkipReason.SUBSCRIBER_UNAVAILABLE],
       [{ ...sub, unavailableUntil: null }, { ...ctx, topic: live.topic }, SkipReason.PAGE_PAUSED],
       [{ ...sub, unavailableUntil: null }, { topic: live.topic, pagePausedUntil: null }, SkipReason.FREQUENCY_WINDOW],
