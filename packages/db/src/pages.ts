@@ -1,0 +1,182 @@
+import type { Database } from './client.js';
+import type { Page } from './generated/prisma/client.js';
+import type { SecretBox } from './secret-box.js';
+
+/** A Page ready to send for: secrets decrypted. Never log it whole (accessToken, appSecret). */
+export interface SendingPage {
+  id: string;
+  name: string;
+  accessToken: string;
+  appSecret: string;
+  graphVersion: string;
+  policyProfile: string;
+  sendRatePerSec: number;
+  timezone: string;
+  pausedUntil: Date | null;
+}
+
+/** What the API shows of a Page: everything except its secrets. */
+export interface PageView {
+  id: string;
+  name: string;
+  graphVersion: string;
+  policyProfile: string;
+  sendRatePerSec: number;
+  timezone: string;
+  pausedUntil: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewPage {
+  id: string;
+  name: string;
+  accessToken: string;
+  appSecret: string;
+  graphVersion?: string;
+  policyProfile?: string;
+  sendRatePerSec?: number;
+  timezone?: string;
+}
+
+/** The schema's defaults, repeated here because a revived Page is written by raw SQL. */
+export const PAGE_DEFAULTS = { graphVersion: 'v24.0', policyProfile: 'meta-2022', sendRatePerSec: 250, timezone: 'UTC' } as const;
+
+export type PagePatch = Partial<Omit<NewPage, 'id'>> & { pausedUntil?: Date | null };
+
+export function toPageView(page: Page): PageView {
+  return {
+    id: page.id,
+    name: page.name,
+    graphVersion: page.graphVersion,
+    policyProfile: page.policyProfile,
+    sendRatePerSec: page.sendRatePerSec,
+    timezone: page.timezone,
+    pausedUntil: page.pausedUntil,
+    createdAt: page.createdAt,
+    updatedAt: page.updatedAt,
+  };
+}
+
+/** The Page with decrypted secrets, or null when it does not exist or was soft-deleted. */
+export async function loadPageForSending(db: Database, secrets: SecretBox, pageId: string): Promise<SendingPage | null> {
+  const page = await db.prisma.page.findUnique({ where: { id: pageId } });
+  if (!page || page.deletedAt) return null;
+  return {
+    id: page.id,
+    name: page.name,
+    accessToken: secrets.decrypt(page.accessTokenCipher),
+    appSecret: secrets.decrypt(page.appSecretCipher),
+    graphVersion: page.graphVersion,
+    policyProfile: page.policyProfile,
+    sendRatePerSec: page.sendRatePerSec,
+    timezone: page.timezone,
+    pausedUntil: page.pausedUntil,
+  };
+}
+
+/** App secrets of the live Pages among `pageIds` (unknown and soft-deleted Pages are absent from the map). */
+export async function findAppSecrets(db: Database, secrets: SecretBox, pageIds: string[]): Promise<Map<string, string>> {
+  const found = new Map<string, string>();
+  if (pageIds.length === 0) return found;
+  const pages = await db.prisma.page.findMany({
+    where: { id: { in: [...new Set(pageIds)] }, deletedAt: null },
+    select: { id: true, appSecretCipher: true },
+  });
+  for (const page of pages) found.set(page.id, secrets.decrypt(page.appSecretCipher));
+  return found;
+}
+
+export type CreatePageResult = { created: true; page: PageView } | { created: false; reason: 'exists' };
+
+/**
+ * Registers a Page. An id that is live already is refused (the caller answers 409); a soft-deleted id is
+ * registered again with the new secrets, since deleting a Page must not block re-adding it later.
+ */
+export async function createPage(db: Database, secrets: SecretBox, input: NewPage): Promise<CreatePageResult> {
+  // One statement decides between "new", "revive a deleted one" and "exists", so two racing POSTs cannot both win.
+  const rows = await db.pool.query<{ id: string }>(
+    `INSERT INTO "Page" (id, name, "accessTokenCipher", "appSecretCipher", "graphVersion", "policyProfile", "sendRatePerSec", timezone, "updatedAt")
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+     ON CONFLICT (id) DO UPDATE SET
+       name = EXCLUDED.name, "accessTokenCipher" = EXCLUDED."accessTokenCipher", "appSecretCipher" = EXCLUDED."appSecretCipher",
+       "graphVersion" = EXCLUDED."graphVersion", "policyProfile" = EXCLUDED."policyProfile",
+       "sendRatePerSec" = EXCLUDED."sendRatePerSec", timezone = EXCLUDED.timezone,
+       "pausedUntil" = NULL, "deletedAt" = NULL, "createdAt" = now(), "updatedAt" = now()
+       WHERE "Page"."deletedAt" IS NOT NULL
+     RETURNING id`,
+    [
+      input.id,
+      input.name,
+      secrets.encrypt(input.accessToken),
+      secrets.encrypt(input.appSecret),
+      input.graphVersion ?? PAGE_DEFAULTS.graphVersion,
+      input.policyProfile ?? PAGE_DEFAULTS.policyProfile,
+      input.sendRatePerSec ?? PAGE_DEFAULTS.sendRatePerSec,
+      input.timezone ?? PAGE_DEFAULTS.timezone,
+    ],
+  );
+  if (rows.rowCount === 0) return { created: false, reason: 'exists' };
+  const page = await db.prisma.page.findUniqueOrThrow({ where: { id: input.id } });
+  return { created: true, page: toPageView(page) };
+}
+
+export async function listPages(db: Database): Promise<PageView[]> {
+  const pages = await db.prisma.page.findMany({ where: { deletedAt: null }, orderBy: { id: 'asc' } });
+  return pages.map(toPageView);
+}
+
+export async function getPage(db: Database, pageId: string): Promise<PageView | null> {
+  const page = await db.prisma.page.findUnique({ where: { id: pageId } });
+  return page && !page.deletedAt ? toPageView(page) : null;
+}
+
+/** Applies a partial update (new secrets are encrypted with the current key); null when the Page is not live. */
+export async function updatePage(db: Database, secrets: SecretBox, pageId: string, patch: PagePatch): Promise<PageView | null> {
+  const data = {
+    ...(patch.name !== undefined && { name: patch.name }),
+    ...(patch.accessToken !== undefined && { accessTokenCipher: secrets.encrypt(patch.accessToken) }),
+    ...(patch.appSecret !== undefined && { appSecretCipher: secrets.encrypt(patch.appSecret) }),
+    ...(patch.graphVersion !== undefined && { graphVersion: patch.graphVersion }),
+    ...(patch.policyProfile !== undefined && { policyProfile: patch.policyProfile }),
+    ...(patch.sendRatePerSec !== undefined && { sendRatePerSec: patch.sendRatePerSec }),
+    ...(patch.timezone !== undefined && { timezone: patch.timezone }),
+    ...(patch.pausedUntil !== undefined && { pausedUntil: patch.pausedUntil }),
+  };
+  const result = await db.prisma.page.updateMany({ where: { id: pageId, deletedAt: null }, data });
+  if (result.count === 0) return null;
+  return getPage(db, pageId);
+}
+
+/** Soft delete: the row stays (opt-ins and deliveries reference it) but the Page no longer sends or receives. */
+export async function softDeletePage(db: Database, pageId: string): Promise<boolean> {
+  const result = await db.prisma.page.updateMany({ where: { id: pageId, deletedAt: null }, data: { deletedAt: new Date() } });
+  return result.count > 0;
+}
+
+export interface ReencryptReport {
+  scanned: number;
+  reencrypted: number;
+}
+
+/**
+ * Key rotation, step 2: rewrites every Page secret (deleted Pages included) that an older key sealed, with
+ * the current key. Each row is updated only if its ciphertexts are unchanged since read, so a concurrent
+ * PATCH is never overwritten. Run it until `reencrypted` is 0, then drop the old key.
+ */
+export async function reencryptPageSecrets(db: Database, secrets: SecretBox): Promise<ReencryptReport> {
+  const pages = await db.prisma.page.findMany({ select: { id: true, accessTokenCipher: true, appSecretCipher: true } });
+  let reencrypted = 0;
+  for (const page of pages) {
+    if (!secrets.needsRotation(page.accessTokenCipher) && !secrets.needsRotation(page.appSecretCipher)) continue;
+    const result = await db.prisma.page.updateMany({
+      where: { id: page.id, accessTokenCipher: page.accessTokenCipher, appSecretCipher: page.appSecretCipher },
+      data: {
+        accessTokenCipher: secrets.encrypt(secrets.decrypt(page.accessTokenCipher)),
+        appSecretCipher: secrets.encrypt(secrets.decrypt(page.appSecretCipher)),
+      },
+    });
+    reencrypted += result.count;
+  }
+  return { scanned: pages.length, reencrypted };
+}
