@@ -1,3 +1,4 @@
 export { createDatabase, isDatabaseReachable, type Database, type DatabaseOptions } from './client.js';
 export { SecretBox } from './secret-box.js';
 export * from './generated/prisma/client.js';
+export * from './pages.js';
