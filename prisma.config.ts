@@ -3,7 +3,10 @@
 import path from 'node:path';
 import { defineConfig } from 'prisma/config';
 
-const databaseUrl = process.env.DATABASE_URL ?? 'postgresql://postgres@127.0.0.1:5432/renotify';
+// The CLI must see DATABASE_URL even for `generate`: without it Prisma 6.19 falls back to downloading
+// native engines, which fails offline. So a default is put into the environment here.
+process.env.DATABASE_URL ||= 'postgresql://postgres@127.0.0.1:5432/renotify';
+const databaseUrl = process.env.DATABASE_URL;
 
 // PRISMA_CLI_ENGINE=classic: Prisma's native engines, for networks where they can be downloaded.
 const classic = process.env.PRISMA_CLI_ENGINE === 'classic';

@@ -1,5 +1,6 @@
 import type { WorkerConfig } from '@renotify/config';
 import { createDatabase, SecretBox, type Database } from '@renotify/db';
+import { createGraphClient, type GraphClient } from '@renotify/messenger';
 import type { Logger } from '@renotify/observability';
 import { createQueues, createRedis, type Queues } from '@renotify/queue';
 import type { Redis } from 'ioredis';
@@ -14,6 +15,8 @@ export interface WorkerDeps {
   /** For processors that enqueue follow-up jobs (fan-out → deliveries). */
   queues: Queues;
   secrets: SecretBox;
+  /** Keep-alive pool to the Graph API (or the sandbox). */
+  graph: GraphClient;
 }
 
 export function createWorkerDeps(config: WorkerConfig, logger: Logger): WorkerDeps {
@@ -25,11 +28,13 @@ export function createWorkerDeps(config: WorkerConfig, logger: Logger): WorkerDe
     redis,
     queues: createQueues(redis, config.QUEUE_PREFIX),
     secrets: new SecretBox(config.ENCRYPTION_KEY, config.ENCRYPTION_KEYS_PREVIOUS),
+    graph: createGraphClient({ baseUrl: config.GRAPH_API_BASE_URL, connections: config.SEND_CONCURRENCY }),
   };
 }
 
 export async function closeWorkerDeps(deps: WorkerDeps): Promise<void> {
   await deps.queues.close();
+  await deps.graph.close();
   await deps.redis.quit().catch(() => deps.redis.disconnect());
   await deps.db.close();
 }
