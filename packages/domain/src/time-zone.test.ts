@@ -41,6 +41,32 @@ describe('localTimeParts', () => {
     expect(localTimeParts(at(iso), zone)).toMatchObject(expected);
   });
 
+  it('agrees with an independent formatToParts reading for any zone and instant (property)', () => {
+    const zones = Intl.supportedValuesOf('timeZone');
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...zones),
+        fc.date({ min: at('1900-01-01T00:00:00Z'), max: at('2100-01-01T00:00:00Z'), noInvalidDate: true }),
+        (zone, instant) => {
+          const reference: Record<string, number> = {};
+          const formatter = new Intl.DateTimeFormat('en-GB', { timeZone: zone, hourCycle: 'h23', year: 'numeric', month: 'numeric', day: 'numeric', hour: 'numeric', minute: 'numeric', second: 'numeric', weekday: 'short' });
+          for (const part of formatter.formatToParts(instant)) if (part.type !== 'literal' && part.type !== 'weekday') reference[part.type] = Number(part.value);
+          const weekday = formatter.formatToParts(instant).find((p) => p.type === 'weekday')?.value;
+          const p = localTimeParts(instant, zone);
+          expect({ year: p.year, month: p.month, day: p.day, hour: p.hour, minute: p.minute, second: p.second }).toEqual(reference);
+          expect(['Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat', 'Sun'][p.weekday - 1]).toBe(weekday);
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+
+  it('handles years before the common era', () => {
+    const instant = new Date(0);
+    instant.setUTCFullYear(-50, 5, 15); // astronomical year -50 = 51 BC
+    expect(localTimeParts(instant, 'UTC')).toMatchObject({ year: -50, month: 6, day: 15 });
+  });
+
   it('throws on an invalid zone or date', () => {
     expect(() => localTimeParts(at('2026-01-01T00:00:00Z'), 'Bad/Zone')).toThrow(/Invalid IANA time zone/);
     expect(() => localTimeParts(new Date(Number.NaN), 'UTC')).toThrow(/valid Date/);

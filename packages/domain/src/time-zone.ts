@@ -79,12 +79,39 @@ function assertValidDate(at: Date, what: string): void {
   if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new RangeError(`${what} must be a valid Date`);
 }
 
-/** Wall-clock fields of an instant in a zone. */
-export function localTimeParts(at: Date, timeZone: string): LocalTimeParts {
+// Fan-out evaluates many tokens at the same `now` in few zones; a small bounded cache makes repeated lookups
+// free. Cleared wholesale when full, which keeps it simple and bounded.
+const PARTS_CACHE_LIMIT = 4_096;
+const partsCache = new Map<string, Readonly<LocalTimeParts>>();
+
+// `format` is ~3× faster than `formatToParts`; its en-US shape is parsed, with formatToParts as the fallback.
+const EN_US_SHAPE = /^(\d{1,2})\/(\d{1,2})\/(\d+) (AD|BC), (\d{2}):(\d{2}):(\d{2})$/;
+
+/** Wall-clock fields of an instant in a zone. The returned object is frozen (it may be shared). */
+export function localTimeParts(at: Date, timeZone: string): Readonly<LocalTimeParts> {
   assertValidDate(at, 'at');
   assertValidTimeZone(timeZone);
-  const fields: Record<string, string> = {};
-  for (const part of formatterFor(timeZone).formatToParts(at)) fields[part.type] = part.value;
+  const key = `${timeZone}|${at.getTime()}`;
+  const cached = partsCache.get(key);
+  if (cached) return cached;
+  const parts = Object.freeze(computeLocalTimeParts(at, timeZone));
+  if (partsCache.size >= PARTS_CACHE_LIMIT) partsCache.clear();
+  partsCache.set(key, parts);
+  return parts;
+}
+
+function computeLocalTimeParts(at: Date, timeZone: string): LocalTimeParts {
+  const formatter = formatterFor(timeZone);
+  const match = EN_US_SHAPE.exec(formatter.format(at));
+  let fields: { year: string; month: string; day: string; hour: string; minute: string; second: string; era: string };
+  if (match) {
+    const [, month, day, year, era, hour, minute, second] = match as unknown as string[];
+    fields = { year, month, day, hour, minute, second, era } as typeof fields;
+  } else {
+    const byType: Record<string, string> = {};
+    for (const part of formatter.formatToParts(at)) byType[part.type] = part.value;
+    fields = byType as typeof fields;
+  }
   let year = Number(fields.year);
   if (fields.era === 'BC' || fields.era === 'B') year = 1 - year;
   const month = Number(fields.month);
@@ -124,6 +151,10 @@ function wallMs(local: LocalDateTime): number {
   return utcFieldsMs(local.year, local.month, local.day, local.hour, local.minute, 0);
 }
 
+// Period boundaries (next Monday 00:00, the 1st 00:00, a quiet-hours end) repeat across thousands of tokens.
+const INSTANT_CACHE_LIMIT = 10_000;
+const instantCache = new Map<string, number>();
+
 /**
  * The instant at which the wall clock in `timeZone` shows `local`.
  * - Ambiguous (clocks turned back, the time occurs twice): the `disambiguation` occurrence, 'earlier' by default.
@@ -134,6 +165,16 @@ function wallMs(local: LocalDateTime): number {
 export function zonedTimeToInstant(local: LocalDateTime, timeZone: string, disambiguation: Disambiguation = 'earlier'): Date {
   assertValidTimeZone(timeZone);
   const target = wallMs(local);
+  const key = `${timeZone}|${target}|${disambiguation}`;
+  const cached = instantCache.get(key);
+  if (cached !== undefined) return new Date(cached);
+  const instant = resolveWallTime(target, timeZone, disambiguation);
+  if (instantCache.size >= INSTANT_CACHE_LIMIT) instantCache.clear();
+  instantCache.set(key, instant);
+  return new Date(instant);
+}
+
+function resolveWallTime(target: number, timeZone: string, disambiguation: Disambiguation): number {
   const offsets = new Set<number>();
   for (const probe of [target - 2 * DAY_MS, target, target + 2 * DAY_MS]) {
     offsets.add(timeZoneOffsetMs(new Date(probe), timeZone));
@@ -145,10 +186,9 @@ export function zonedTimeToInstant(local: LocalDateTime, timeZone: string, disam
   }
   if (matches.length > 0) {
     matches.sort((a, b) => a - b);
-    const chosen = disambiguation === 'earlier' ? matches[0] : matches[matches.length - 1];
-    return new Date(chosen as number);
+    return (disambiguation === 'earlier' ? matches[0] : matches[matches.length - 1]) as number;
   }
-  return new Date(firstInstantAtOrAfterWall(target, timeZone));
+  return firstInstantAtOrAfterWall(target, timeZone);
 }
 
 /** Smallest whole second whose wall time is ≥ target (the end of a DST gap); binary search over ±2 days. */
