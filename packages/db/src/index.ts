@@ -2,3 +2,4 @@ export { createDatabase, isDatabaseReachable, type Database, type DatabaseOption
 export { SecretBox } from './secret-box.js';
 export * from './generated/prisma/client.js';
 export * from './pages.js';
+export * from './tokens.js';

@@ -1,0 +1,641 @@
+import { createHash } from 'node:crypto';
+import type pg from 'pg';
+import type { Database } from './client.js';
+import type { Frequency, OptInKind, OptInStatus } from './generated/prisma/enums.js';
+import { loadPageForSending } from './pages.js';
+import type { SecretBox } from './secret-box.js';
+
+/*
+ * The token store: webhook receipts, subscribers and opt-ins. Writes that must respect event order use raw SQL
+ * guarded by "statusAt" (the webhook timestamp of the last status change), so a late, older webhook never
+ * overwrites newer state and a replayed one changes nothing.
+ */
+
+type Queryable = Pick<pg.PoolClient, 'query'>;
+
+/** Runs `fn` in one transaction on one pooled connection. */
+export async function withTransaction<T>(db: Database, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const result = await fn(client);
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Webhook receipts
+
+export interface StoredReceipt {
+  id: string;
+  /** The same bytes were received before (Meta redelivers): nothing new was stored. */
+  duplicate: boolean;
+  processed: boolean;
+}
+
+export function sha256Hex(bytes: Buffer | string): string {
+  return createHash('sha256').update(bytes).digest('hex');
+}
+
+/** Stores a raw webhook body once per distinct body; a redelivery returns the first receipt. */
+export async function storeWebhookReceipt(db: Database, rawBody: Buffer): Promise<StoredReceipt> {
+  const bodySha256 = sha256Hex(rawBody);
+  const inserted = await db.pool.query<{ id: string }>(
+    `INSERT INTO "WebhookReceipt" ("bodySha256", "rawBody") VALUES ($1, $2) ON CONFLICT ("bodySha256") DO NOTHING RETURNING id`,
+    [bodySha256, rawBody.toString('utf8')],
+  );
+  if (inserted.rows[0]) return { id: inserted.rows[0].id, duplicate: false, processed: false };
+  const existing = await db.pool.query<{ id: string; processedAt: Date | null }>(
+    `SELECT id, "processedAt" FROM "WebhookReceipt" WHERE "bodySha256" = $1`,
+    [bodySha256],
+  );
+  const row = existing.rows[0];
+  if (!row) throw new Error('webhook receipt vanished between insert and select');
+  return { id: row.id, duplicate: true, processed: row.processedAt !== null };
+}
+
+export interface WebhookReceiptRow {
+  id: string;
+  rawBody: string;
+  receivedAt: Date;
+  processedAt: Date | null;
+}
+
+export async function loadWebhookReceipt(db: Database, id: string): Promise<WebhookReceiptRow | null> {
+  const result = await db.pool.query<WebhookReceiptRow>(
+    `SELECT id, "rawBody", "receivedAt", "processedAt" FROM "WebhookReceipt" WHERE id = $1`,
+    [id],
+  );
+  return result.rows[0] ?? null;
+}
+
+export async function markWebhookReceiptProcessed(db: Database, id: string): Promise<void> {
+  await db.pool.query(`UPDATE "WebhookReceipt" SET "processedAt" = now() WHERE id = $1 AND "processedAt" IS NULL`, [id]);
+}
+
+/** Receipts stored but not processed for `olderThanMs`: their job was lost (Redis down at intake) or is stuck. */
+export async function findStaleWebhookReceipts(db: Database, olderThanMs: number, limit = 500): Promise<string[]> {
+  const result = await db.pool.query<{ id: string }>(
+    `SELECT id FROM "WebhookReceipt"
+      WHERE "processedAt" IS NULL AND "receivedAt" < now() - make_interval(secs => $1::double precision / 1000)
+      ORDER BY "receivedAt" LIMIT $2`,
+    [olderThanMs, limit],
+  );
+  return result.rows.map((row) => row.id);
+}
+
+export async function recordDeadLetter(db: Database | Queryable, kind: string, reason: string, payload: unknown): Promise<void> {
+  const queryable = 'pool' in db ? db.pool : db;
+  await queryable.query(`INSERT INTO "DeadLetter" (kind, reason, payload) VALUES ($1, $2, $3::jsonb)`, [
+    kind,
+    reason,
+    JSON.stringify(payload ?? null),
+  ]);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Subscribers
+
+/** The subscriber for (pageId, psid), created when new; `messagedAt` opens the 24h window (never moves back). */
+export async function upsertSubscriberByPsid(client: Queryable, pageId: string, psid: string, messagedAt?: Date): Promise<string> {
+  const result = await client.query<{ id: string }>(
+    `INSERT INTO "Subscriber" ("pageId", psid, "lastUserMessageAt", "updatedAt") VALUES ($1, $2, $3, now())
+     ON CONFLICT ("pageId", psid) DO UPDATE
+       SET "lastUserMessageAt" = GREATEST("Subscriber"."lastUserMessageAt", EXCLUDED."lastUserMessageAt"),
+           "updatedAt" = CASE WHEN EXCLUDED."lastUserMessageAt" IS NULL THEN "Subscriber"."updatedAt" ELSE now() END
+     RETURNING id`,
+    [pageId, psid, messagedAt ?? null],
+  );
+  return result.rows[0]!.id;
+}
+
+/** A checkbox-plugin opt-in: the person is known by user_ref only until they reply. The plugin opens the 24h window. */
+export async function upsertSubscriberByUserRef(client: Queryable, pageId: string, userRef: string, at: Date): Promise<string> {
+  const result = await client.query<{ id: string }>(
+    `INSERT INTO "Subscriber" ("pageId", "userRef", "lastUserMessageAt", "updatedAt") VALUES ($1, $2, $3, now())
+     ON CONFLICT ("pageId", "userRef") DO UPDATE
+       SET "lastUserMessageAt" = GREATEST("Subscriber"."lastUserMessageAt", EXCLUDED."lastUserMessageAt"), "updatedAt" = now()
+     RETURNING id`,
+    [pageId, userRef, at],
+  );
+  return result.rows[0]!.id;
+}
+
+interface SubscriberRow {
+  id: string;
+  psid: string | null;
+  userRef: string | null;
+  lastUserMessageAt: Date | null;
+}
+
+export type LinkOutcome = 'linked' | 'merged' | 'already_linked' | 'ref_recorded' | 'conflict';
+
+/**
+ * Joins a checkbox user_ref to the PSID Meta revealed when the person replied. If both were already known as
+ * separate subscribers, the user_ref row is merged into the PSID row (its opt-ins and requests move over).
+ */
+export async function linkUserRefToPsid(client: Queryable, pageId: string, userRef: string, psid: string): Promise<LinkOutcome> {
+  const select = `SELECT id, psid, "userRef", "lastUserMessageAt" FROM "Subscriber" WHERE "pageId" = $1 AND`;
+  const byRef = (await client.query<SubscriberRow>(`${select} "userRef" = $2 FOR UPDATE`, [pageId, userRef])).rows[0];
+  const byPsid = (await client.query<SubscriberRow>(`${select} psid = $2 FOR UPDATE`, [pageId, psid])).rows[0];
+  if (byRef?.psid === psid) return 'already_linked';
+  if (byRef && byRef.psid !== null) return 'conflict';
+  if (!byRef) {
+    // The reply overtook the opt-in webhook: remember the user_ref on the PSID row; the opt-in will find it.
+    if (byPsid && byPsid.userRef !== null) return 'conflict';
+    if (byPsid) await client.query(`UPDATE "Subscriber" SET "userRef" = $2, "updatedAt" = now() WHERE id = $1`, [byPsid.id, userRef]);
+    else await client.query(`INSERT INTO "Subscriber" ("pageId", psid, "userRef", "updatedAt") VALUES ($1, $2, $3, now())`, [pageId, psid, userRef]);
+    return 'ref_recorded';
+  }
+  if (!byPsid) {
+    await client.query(`UPDATE "Subscriber" SET psid = $2, "updatedAt" = now() WHERE id = $1`, [byRef.id, psid]);
+    return 'linked';
+  }
+  if (byPsid.userRef !== null) return 'conflict';
+  await client.query(`UPDATE "OptIn" SET "subscriberId" = $2, "updatedAt" = now() WHERE "subscriberId" = $1`, [byRef.id, byPsid.id]);
+  await client.query(`UPDATE "OptInRequest" SET "subscriberId" = $2 WHERE "subscriberId" = $1`, [byRef.id, byPsid.id]);
+  await client.query(`DELETE FROM "Subscriber" WHERE id = $1`, [byRef.id]);
+  await client.query(
+    `UPDATE "Subscriber" SET "userRef" = $2, "lastUserMessageAt" = GREATEST("lastUserMessageAt", $3), "updatedAt" = now() WHERE id = $1`,
+    [byPsid.id, userRef, byRef.lastUserMessageAt],
+  );
+  return 'merged';
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Opt-ins (tokens)
+
+export type ApplyOutcome = 'created' | 'renewed' | 'updated' | 'unchanged' | 'stale';
+
+export interface OneTimeOptInInput {
+  pageId: string;
+  subscriberId: string;
+  token: string;
+  tokenFingerprint: string;
+  topic: string;
+  title: string | null;
+  at: Date;
+  expiresAt: Date | null;
+}
+
+/** One token per webhook: a replay finds the token already stored and changes nothing. */
+export async function applyOneTimeOptIn(client: Queryable, input: OneTimeOptInInput): Promise<ApplyOutcome> {
+  const result = await client.query(
+    `INSERT INTO "OptIn" ("pageId", "subscriberId", kind, topic, title, token, "tokenFingerprint", status, "statusAt", "expiresAt", "updatedAt")
+     VALUES ($1, $2, 'ONE_TIME', $3, $4, $5, $6, 'ACTIVE', $7, $8, now())
+     ON CONFLICT (token) DO NOTHING`,
+    [input.pageId, input.subscriberId, input.topic, input.title, input.token, input.tokenFingerprint, input.at, input.expiresAt],
+  );
+  return result.rowCount ? 'created' : 'unchanged';
+}
+
+export interface RecurringOptInInput {
+  pageId: string;
+  subscriberId: string;
+  token: string;
+  tokenFingerprint: string;
+  topic: string;
+  title: string | null;
+  frequency: Frequency;
+  timezone: string | null;
+  at: Date;
+  expiresAt: Date | null;
+}
+
+interface OptInStateRow {
+  id: string;
+  token: string;
+  status: OptInStatus;
+  statusAt: Date;
+}
+
+/**
+ * A recurring opt-in. Meta keeps one token per (person, topic, frequency): a re-opt-in (REFRESHED or not)
+ * renews the existing row with the new token and expiry instead of adding a second one. Order rules:
+ * - the same token again (replay, or after a STOP that overtook it) only fills in what is missing;
+ * - an opt-in older than the row's last status change is stale and changes nothing.
+ */
+export async function applyRecurringOptIn(client: Queryable, input: RecurringOptInInput): Promise<ApplyOutcome> {
+  const sameToken = (
+    await client.query<OptInStateRow & { topic: string; title: string | null; frequency: Frequency | null; timezone: string | null; expiresAt: Date | null }>(
+      `SELECT id, token, status, "statusAt", topic, title, frequency, timezone, "expiresAt" FROM "OptIn" WHERE token = $1 FOR UPDATE`,
+      [input.token],
+    )
+  ).rows[0];
+  if (sameToken) {
+    // A newer opt-in with the same token after a STOP or expiry is the person opting in again.
+    const reactivate = sameToken.statusAt.getTime() < input.at.getTime() && (sameToken.status === 'STOPPED' || sameToken.status === 'EXPIRED');
+    // The opt-in is the authority on topic, title, frequency and expiry (a status webhook may have created the row first).
+    const wanted = {
+      topic: input.topic,
+      title: input.title ?? sameToken.title,
+      frequency: input.frequency,
+      timezone: input.timezone ?? sameToken.timezone,
+      expiresAt: input.expiresAt ?? sameToken.expiresAt,
+    };
+    const differs =
+      wanted.topic !== sameToken.topic ||
+      wanted.title !== sameToken.title ||
+      wanted.frequency !== sameToken.frequency ||
+      wanted.timezone !== sameToken.timezone ||
+      (wanted.expiresAt?.getTime() ?? null) !== (sameToken.expiresAt?.getTime() ?? null);
+    if (!differs && !reactivate) return 'unchanged';
+    await client.query(
+      `UPDATE "OptIn" SET topic = $2, title = $3, frequency = $4, timezone = $5, "expiresAt" = $6,
+              status = CASE WHEN $7 THEN 'ACTIVE'::"OptInStatus" ELSE status END,
+              "statusAt" = CASE WHEN $7 THEN $8 ELSE "statusAt" END, "updatedAt" = now()
+        WHERE id = $1`,
+      [sameToken.id, wanted.topic, wanted.title, wanted.frequency, wanted.timezone, wanted.expiresAt, reactivate, input.at],
+    );
+    return reactivate ? 'renewed' : 'updated';
+  }
+
+  const series = (
+    await client.query<OptInStateRow>(
+      `SELECT id, token, status, "statusAt" FROM "OptIn"
+        WHERE "subscriberId" = $1 AND topic = $2 AND frequency = $3 AND kind = 'RECURRING' AND status <> 'INVALID'
+        FOR UPDATE`,
+      [input.subscriberId, input.topic, input.frequency],
+    )
+  ).rows[0];
+  if (series) {
+    if (series.statusAt.getTime() >= input.at.getTime()) return 'stale';
+    // The cadence (lastSentAt, nextEligibleAt) belongs to the person's subscription to this topic and carries over.
+    await client.query(
+      `UPDATE "OptIn" SET token = $2, "tokenFingerprint" = $3, title = COALESCE($4, title), timezone = COALESCE($5, timezone),
+              "expiresAt" = $6, status = 'ACTIVE', "statusAt" = $7, "updatedAt" = now()
+        WHERE id = $1`,
+      [series.id, input.token, input.tokenFingerprint, input.title, input.timezone, input.expiresAt, input.at],
+    );
+    return 'renewed';
+  }
+
+  await client.query(
+    `INSERT INTO "OptIn" ("pageId", "subscriberId", kind, topic, title, token, "tokenFingerprint", frequency, timezone, status, "statusAt", "expiresAt", "updatedAt")
+     VALUES ($1, $2, 'RECURRING', $3, $4, $5, $6, $7, $8, 'ACTIVE', $9, $10, now())`,
+    [input.pageId, input.subscriberId, input.topic, input.title, input.token, input.tokenFingerprint, input.frequency, input.timezone, input.at, input.expiresAt],
+  );
+  return 'created';
+}
+
+export interface RecurringStatusInput {
+  pageId: string;
+  subscriberId: string;
+  token: string;
+  tokenFingerprint: string;
+  status: 'STOP' | 'RESUME';
+  at: Date;
+  /** Needed only when the token is unknown (the status webhook overtook the opt-in). */
+  topic?: string;
+  title?: string;
+}
+
+export type StatusOutcome = ApplyOutcome | 'unknown_token';
+
+/**
+ * STOP → STOPPED, RESUME → ACTIVE, unless a newer status change is already recorded. Tokens that were used up,
+ * expired or rejected by Meta are not revived by a RESUME. When the status overtakes its opt-in, a row is
+ * created from the status webhook (if it names the topic) so the later opt-in cannot reactivate it.
+ */
+export async function applyRecurringStatus(client: Queryable, input: RecurringStatusInput): Promise<StatusOutcome> {
+  const target: OptInStatus = input.status === 'STOP' ? 'STOPPED' : 'ACTIVE';
+  const existing = (
+    await client.query<OptInStateRow>(`SELECT id, token, status, "statusAt" FROM "OptIn" WHERE token = $1 FOR UPDATE`, [input.token])
+  ).rows[0];
+  if (existing) {
+    if (existing.statusAt.getTime() >= input.at.getTime()) return 'stale';
+    const updated = await client.query(
+      `UPDATE "OptIn" SET status = $2, "statusAt" = $3, "updatedAt" = now()
+        WHERE id = $1 AND "statusAt" < $3 AND status IN ('ACTIVE', 'STOPPED')`,
+      [existing.id, target, input.at],
+    );
+    return updated.rowCount ? (existing.status === target ? 'unchanged' : 'updated') : 'unchanged';
+  }
+  if (input.topic === undefined) return 'unknown_token';
+  await client.query(
+    `INSERT INTO "OptIn" ("pageId", "subscriberId", kind, topic, title, token, "tokenFingerprint", frequency, status, "statusAt", "updatedAt")
+     VALUES ($1, $2, 'RECURRING', $3, $4, $5, $6, 'DAILY', $7, $8, now())`,
+    [input.pageId, input.subscriberId, input.topic, input.title ?? null, input.token, input.tokenFingerprint, target, input.at],
+  );
+  return 'created';
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reading
+
+/** An opt-in as the API shows it: the token itself never leaves the store, only its fingerprint. */
+export interface OptInView {
+  id: string;
+  pageId: string;
+  subscriberId: string;
+  psid: string | null;
+  userRef: string | null;
+  kind: OptInKind;
+  topic: string;
+  title: string | null;
+  tokenFingerprint: string;
+  frequency: Frequency | null;
+  timezone: string | null;
+  status: OptInStatus;
+  statusAt: Date;
+  expiresAt: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+  usedAt: Date | null;
+  lastSentAt: Date | null;
+  nextEligibleAt: Date | null;
+}
+
+const OPT_IN_VIEW_COLUMNS = `o.id, o."pageId", o."subscriberId", s.psid, s."userRef", o.kind, o.topic, o.title, o."tokenFingerprint",
+  o.frequency, o.timezone, o.status, o."statusAt", o."expiresAt", o."createdAt", o."updatedAt", o."usedAt", o."lastSentAt", o."nextEligibleAt"`;
+
+export interface OptInFilter {
+  pageId: string;
+  topic?: string;
+  kind?: OptInKind;
+  status?: OptInStatus;
+  psid?: string;
+  /** The last id of the previous page (keyset pagination on id). */
+  after?: string;
+  limit: number;
+}
+
+export async function listOptIns(db: Database, filter: OptInFilter): Promise<{ items: OptInView[]; nextCursor: string | null }> {
+  const conditions = ['o."pageId" = $1'];
+  const values: unknown[] = [filter.pageId];
+  const add = (sql: string, value: unknown) => {
+    values.push(value);
+    conditions.push(sql.replace('?', `$${values.length}`));
+  };
+  if (filter.topic !== undefined) add('o.topic = ?', filter.topic);
+  if (filter.kind !== undefined) add('o.kind = ?::"OptInKind"', filter.kind);
+  if (filter.status !== undefined) add('o.status = ?::"OptInStatus"', filter.status);
+  if (filter.psid !== undefined) add('s.psid = ?', filter.psid);
+  if (filter.after !== undefined) add('o.id > ?::uuid', filter.after);
+  values.push(filter.limit + 1);
+  const result = await db.pool.query<OptInView>(
+    `SELECT ${OPT_IN_VIEW_COLUMNS} FROM "OptIn" o JOIN "Subscriber" s ON s.id = o."subscriberId"
+      WHERE ${conditions.join(' AND ')} ORDER BY o.id LIMIT $${values.length}`,
+    values,
+  );
+  const items = result.rows.slice(0, filter.limit);
+  const nextCursor = result.rows.length > filter.limit ? (items[items.length - 1]?.id ?? null) : null;
+  return { items, nextCursor };
+}
+
+export interface SubscriberView {
+  id: string;
+  pageId: string;
+  psid: string | null;
+  userRef: string | null;
+  timezone: string | null;
+  locale: string | null;
+  lastUserMessageAt: Date | null;
+  unavailableUntil: Date | null;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export async function getSubscriberWithOptIns(
+  db: Database,
+  pageId: string,
+  psid: string,
+): Promise<{ subscriber: SubscriberView; optIns: OptInView[] } | null> {
+  const subscriber = (
+    await db.pool.query<SubscriberView>(
+      `SELECT id, "pageId", psid, "userRef", timezone, locale, "lastUserMessageAt", "unavailableUntil", "createdAt", "updatedAt"
+         FROM "Subscriber" WHERE "pageId" = $1 AND psid = $2`,
+      [pageId, psid],
+    )
+  ).rows[0];
+  if (!subscriber) return null;
+  const optIns = await db.pool.query<OptInView>(
+    `SELECT ${OPT_IN_VIEW_COLUMNS} FROM "OptIn" o JOIN "Subscriber" s ON s.id = o."subscriberId"
+      WHERE o."subscriberId" = $1 ORDER BY o."createdAt", o.id`,
+    [subscriber.id],
+  );
+  return { subscriber, optIns: optIns.rows };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Reconciliation with Meta's token list (messenger-platform.md §2.4)
+
+/** One item of Meta's notification_message_tokens list (structurally @renotify/messenger's NotificationMessageTokenInfo). */
+export interface RemoteNotificationToken {
+  token: string;
+  recipientId: string;
+  createdAt?: Date;
+  expiresAt?: Date;
+  userTokenStatus?: 'REFRESHED' | 'NOT_REFRESHED';
+  topicTitle?: string;
+  timezone?: string;
+  nextEligibleAt?: Date;
+}
+
+/** Whatever can list a Page's tokens page by page (the Graph client). */
+export interface TokenLister {
+  listNotificationMessageTokens(input: {
+    pageId: string;
+    accessToken: string;
+    graphVersion: string;
+    after?: string;
+    limit?: number;
+  }): Promise<{ tokens: RemoteNotificationToken[]; nextCursor?: string }>;
+}
+
+export interface ReconcileDetail {
+  action: 'added' | 'updated';
+  tokenFingerprint: string;
+  optInId: string;
+  psid: string;
+  /** Field → [ours before, Meta's]. */
+  changes: Record<string, [unknown, unknown]>;
+}
+
+export interface ReconcileReport {
+  pageId: string;
+  fetched: number;
+  added: number;
+  updated: number;
+  unchanged: number;
+  /** Our ACTIVE recurring tokens Meta did not list. Reported, not changed: a listing can be partial. */
+  notListedByMeta: number;
+  details: ReconcileDetail[];
+}
+
+export interface ReconcileOptions {
+  fingerprint: (token: string) => string;
+  now?: Date;
+  pageSize?: number;
+  /** Guards against a cursor that never ends. */
+  maxPages?: number;
+}
+
+/** Every token Meta lists for the Page, following the cursor to the end. */
+export async function fetchAllRemoteTokens(
+  lister: TokenLister,
+  page: { id: string; accessToken: string; graphVersion: string },
+  { pageSize = 100, maxPages = 10_000 }: Pick<ReconcileOptions, 'pageSize' | 'maxPages'> = {},
+): Promise<RemoteNotificationToken[]> {
+  const tokens: RemoteNotificationToken[] = [];
+  const seenCursors = new Set<string>();
+  let after: string | undefined;
+  for (let pageNo = 0; pageNo < maxPages; pageNo++) {
+    const request = { pageId: page.id, accessToken: page.accessToken, graphVersion: page.graphVersion, limit: pageSize };
+    const result = await lister.listNotificationMessageTokens(after === undefined ? request : { ...request, after });
+    tokens.push(...result.tokens);
+    if (!result.nextCursor || seenCursors.has(result.nextCursor)) return tokens;
+    seenCursors.add(result.nextCursor);
+    after = result.nextCursor;
+  }
+  throw new Error(`token listing for Page ${page.id} did not end after ${maxPages} pages`);
+}
+
+interface LocalTokenRow {
+  id: string;
+  token: string;
+  subscriberId: string;
+  topic: string;
+  title: string | null;
+  timezone: string | null;
+  status: OptInStatus;
+  expiresAt: Date | null;
+  nextEligibleAt: Date | null;
+}
+
+const sameInstant = (a: Date | null | undefined, b: Date | null | undefined) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
+
+/**
+ * Repairs the store from Meta's list: tokens we lack are added (the subscriber by recipient_id; the topic from
+ * the opt-in request we sent with that title, else the title itself), and expiry, next-eligible time, time zone
+ * and ACTIVE/EXPIRED drift are corrected. STOPPED and INVALID are our own knowledge and are kept.
+ * Null when the Page is unknown.
+ */
+export async function reconcilePageTokens(
+  db: Database,
+  secrets: SecretBox,
+  lister: TokenLister,
+  pageId: string,
+  options: ReconcileOptions,
+): Promise<ReconcileReport | null> {
+  const page = await loadPageForSending(db, secrets, pageId);
+  if (!page) return null;
+  const now = options.now ?? new Date();
+  const remote = await fetchAllRemoteTokens(lister, page, options);
+  const report: ReconcileReport = { pageId, fetched: remote.length, added: 0, updated: 0, unchanged: 0, notListedByMeta: 0, details: [] };
+  const listed = new Set<string>();
+
+  for (const item of remote) {
+    listed.add(item.token);
+    const detail = await withTransaction(db, (client) => reconcileOne(client, pageId, item, now, options.fingerprint));
+    if (!detail) report.unchanged++;
+    else {
+      report[detail.action]++;
+      report.details.push(detail);
+    }
+  }
+
+  const ours = await db.pool.query<{ token: string }>(
+    `SELECT token FROM "OptIn" WHERE "pageId" = $1 AND kind = 'RECURRING' AND status = 'ACTIVE'`,
+    [pageId],
+  );
+  report.notListedByMeta = ours.rows.filter((row) => !listed.has(row.token)).length;
+  return report;
+}
+
+async function reconcileOne(
+  client: pg.PoolClient,
+  pageId: string,
+  item: RemoteNotificationToken,
+  now: Date,
+  fingerprint: (token: string) => string,
+): Promise<ReconcileDetail | null> {
+  const subscriberId = await upsertSubscriberByPsid(client, pageId, item.recipientId);
+  const remoteExpired = item.expiresAt !== undefined && item.expiresAt.getTime() <= now.getTime();
+  const columns = `id, token, "subscriberId", topic, title, timezone, status, "expiresAt", "nextEligibleAt"`;
+  let local = (await client.query<LocalTokenRow>(`SELECT ${columns} FROM "OptIn" WHERE token = $1 FOR UPDATE`, [item.token])).rows[0];
+  const changes: ReconcileDetail['changes'] = {};
+
+  if (!local) {
+    const topic = await topicForRemoteToken(client, subscriberId, item.topicTitle);
+    // Meta renewed a token we hold under an older one: the row for (person, topic, DAILY) takes the new token.
+    const series = (
+      await client.query<LocalTokenRow>(
+        `SELECT ${columns} FROM "OptIn"
+          WHERE "subscriberId" = $1 AND topic = $2 AND frequency = 'DAILY' AND kind = 'RECURRING' AND status <> 'INVALID' FOR UPDATE`,
+        [subscriberId, topic],
+      )
+    ).rows[0];
+    if (!series) {
+      const inserted = await client.query<{ id: string }>(
+        `INSERT INTO "OptIn" ("pageId", "subscriberId", kind, topic, title, token, "tokenFingerprint", frequency, timezone, status,
+                              "statusAt", "expiresAt", "nextEligibleAt", "updatedAt")
+         VALUES ($1, $2, 'RECURRING', $3, $4, $5, $6, 'DAILY', $7, $8, $9, $10, $11, now()) RETURNING id`,
+        [
+          pageId,
+          subscriberId,
+          topic,
+          item.topicTitle ?? null,
+          item.token,
+          fingerprint(item.token),
+          item.timezone ?? null,
+          remoteExpired ? 'EXPIRED' : 'ACTIVE',
+          item.createdAt ?? now,
+          item.expiresAt ?? null,
+          item.nextEligibleAt ?? null,
+        ],
+      );
+      return { action: 'added', tokenFingerprint: fingerprint(item.token), optInId: inserted.rows[0]!.id, psid: item.recipientId, changes: { topic: [null, topic] } };
+    }
+    changes.token = [fingerprint(series.token), fingerprint(item.token)];
+    await client.query(`UPDATE "OptIn" SET token = $2, "tokenFingerprint" = $3, "updatedAt" = now() WHERE id = $1`, [
+      series.id,
+      item.token,
+      fingerprint(item.token),
+    ]);
+    local = { ...series, token: item.token };
+  }
+
+  const set: string[] = [];
+  const values: unknown[] = [local.id];
+  const change = (column: string, field: string, before: unknown, after: unknown) => {
+    values.push(after);
+    set.push(`"${column}" = $${values.length}`);
+    changes[field] = [before, after];
+  };
+  if (item.expiresAt !== undefined && !sameInstant(local.expiresAt, item.expiresAt)) change('expiresAt', 'expiresAt', local.expiresAt, item.expiresAt);
+  if (item.nextEligibleAt !== undefined && !sameInstant(local.nextEligibleAt, item.nextEligibleAt)) {
+    change('nextEligibleAt', 'nextEligibleAt', local.nextEligibleAt, item.nextEligibleAt);
+  }
+  if (item.timezone !== undefined && local.timezone !== item.timezone) change('timezone', 'timezone', local.timezone, item.timezone);
+  if (item.topicTitle !== undefined && local.title === null) change('title', 'title', local.title, item.topicTitle);
+  const status: OptInStatus | null =
+    local.status === 'ACTIVE' && remoteExpired ? 'EXPIRED' : local.status === 'EXPIRED' && !remoteExpired ? 'ACTIVE' : null;
+  if (status) {
+    change('status', 'status', local.status, status);
+    values.push(now);
+    set.push(`"statusAt" = GREATEST("statusAt", $${values.length})`);
+  }
+  if (set.length > 0) await client.query(`UPDATE "OptIn" SET ${set.join(', ')}, "updatedAt" = now() WHERE id = $1`, values);
+  if (Object.keys(changes).length === 0) return null;
+  return { action: 'updated', tokenFingerprint: fingerprint(item.token), optInId: local.id, psid: item.recipientId, changes };
+}
+
+/** The title Meta shows when an opt-in request named none (messenger-platform.md §2.1). */
+export const META_DEFAULT_OPT_IN_TITLE = 'Updates and promotions';
+
+/** Meta lists a title, not our payload: the opt-in request we sent with that title knows the topic. */
+async function topicForRemoteToken(client: Queryable, subscriberId: string, title: string | undefined): Promise<string> {
+  if (title === undefined) return META_DEFAULT_OPT_IN_TITLE;
+  const request = await client.query<{ topic: string }>(
+    `SELECT topic FROM "OptInRequest" WHERE "subscriberId" = $1 AND title = $2 AND kind = 'RECURRING' ORDER BY "sentAt" DESC LIMIT 1`,
+    [subscriberId, title],
+  );
+  return request.rows[0]?.topic ?? title;
+}
