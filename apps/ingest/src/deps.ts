@@ -1,5 +1,6 @@
 import type { IngestConfig } from '@renotify/config';
 import { createDatabase, SecretBox, type Database } from '@renotify/db';
+import { createGraphClient, type GraphClient } from '@renotify/messenger';
 import type { Logger } from '@renotify/observability';
 import { createQueues, createRedis, type Queues } from '@renotify/queue';
 import type { Redis } from 'ioredis';
@@ -12,6 +13,8 @@ export interface IngestDeps {
   redis: Redis;
   queues: Queues;
   secrets: SecretBox;
+  /** Graph API (or the sandbox) for opt-in requests and token reconciliation. */
+  graph: GraphClient;
 }
 
 export function createIngestDeps(config: IngestConfig, logger: Logger): IngestDeps {
@@ -23,11 +26,13 @@ export function createIngestDeps(config: IngestConfig, logger: Logger): IngestDe
     redis,
     queues: createQueues(redis, config.QUEUE_PREFIX),
     secrets: new SecretBox(config.ENCRYPTION_KEY, config.ENCRYPTION_KEYS_PREVIOUS),
+    graph: createGraphClient({ baseUrl: config.GRAPH_API_BASE_URL, connections: 16 }),
   };
 }
 
 export async function closeIngestDeps(deps: IngestDeps): Promise<void> {
   await deps.queues.close();
+  await deps.graph.close();
   await deps.redis.quit().catch(() => deps.redis.disconnect());
   await deps.db.close();
 }

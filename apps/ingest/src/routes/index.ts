@@ -1,10 +1,16 @@
 import type { FastifyInstance } from 'fastify';
 import type { IngestDeps } from '../deps.js';
+import { pageRoutes } from './pages.js';
+import { webhookRoutes } from './webhooks.js';
 
 export type RouteModule = (app: FastifyInstance, options: { deps: IngestDeps }) => Promise<void>;
 
 /** Routes without API-key auth (Meta's webhooks authenticate by signature). */
-export const publicRoutes: RouteModule[] = [];
+export const publicRoutes: RouteModule[] = [
+  webhookRoutes,
+];
 
 /** Routes behind `Authorization: Bearer <api key>`. */
-export const apiRoutes: RouteModule[] = [];
+export const apiRoutes: RouteModule[] = [
+  pageRoutes,
+];

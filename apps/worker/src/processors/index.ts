@@ -1,6 +1,7 @@
 import type { Job } from 'bullmq';
 import type { QueueName } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
+import { webhooksProcessor } from './webhooks.js';
 
 export type JobProcessor = (job: Job) => Promise<unknown>;
 
@@ -14,4 +15,6 @@ export interface ProcessorModule {
 }
 
 /** Every queue this worker consumes; each feature adds its module here. */
-export const processorModules: ProcessorModule[] = [];
+export const processorModules: ProcessorModule[] = [
+  webhooksProcessor,
+];

@@ -1,0 +1,98 @@
+import type { FastifyInstance } from 'fastify';
+import { z } from 'zod';
+import { createPage, getPage, listPages, reencryptPageSecrets, softDeletePage, updatePage } from '@renotify/db';
+import { isPolicyProfileId, isValidTimeZone, POLICY_PROFILES } from '@renotify/domain';
+import type { IngestDeps } from '../deps.js';
+import { HttpError, notFound, parseInput } from '../http-errors.js';
+
+/** Facebook Page ids are digits; the sandbox and tests may use other safe ids, so allow a conservative charset. */
+export const pageIdSchema = z
+  .union([z.string(), z.number().int().nonnegative()])
+  .transform(String)
+  .pipe(z.string().regex(/^[A-Za-z0-9_.-]{1,64}$/, 'must be 1–64 characters of A–Z, a–z, 0–9, "_", "." or "-"'));
+
+const secret = (what: string) => z.string().min(1, `${what} must not be empty`).max(2048);
+
+const pageSettings = {
+  name: z.string().trim().min(1).max(200),
+  graphVersion: z.string().regex(/^v\d{1,3}\.\d{1,2}$/, 'must look like "v24.0"'),
+  policyProfile: z
+    .string()
+    .refine(isPolicyProfileId, `must be one of: ${POLICY_PROFILES.map((profile) => profile.id).join(', ')}`),
+  /** Meta allows about 300 sends/s per Page; higher values only make sense against the sandbox. */
+  sendRatePerSec: z.number().int().min(1).max(10_000),
+  timezone: z.string().refine(isValidTimeZone, 'must be an IANA time zone such as "Europe/Paris"'),
+};
+
+const createPageBody = z.strictObject({
+  id: pageIdSchema,
+  name: pageSettings.name,
+  accessToken: secret('accessToken'),
+  appSecret: secret('appSecret'),
+  graphVersion: pageSettings.graphVersion.optional(),
+  policyProfile: pageSettings.policyProfile.optional(),
+  sendRatePerSec: pageSettings.sendRatePerSec.optional(),
+  timezone: pageSettings.timezone.optional(),
+});
+
+const patchPageBody = z
+  .strictObject({
+    name: pageSettings.name.optional(),
+    accessToken: secret('accessToken').optional(),
+    appSecret: secret('appSecret').optional(),
+    graphVersion: pageSettings.graphVersion.optional(),
+    policyProfile: pageSettings.policyProfile.optional(),
+    sendRatePerSec: pageSettings.sendRatePerSec.optional(),
+    timezone: pageSettings.timezone.optional(),
+    /** An ISO time to pause dispatch until, or null to resume now. */
+    pausedUntil: z.iso.datetime({ offset: true }).transform((value) => new Date(value)).nullable().optional(),
+  })
+  .refine((patch) => Object.keys(patch).length > 0, 'send at least one field to change');
+
+export const pageParams = z.object({ id: pageIdSchema });
+
+/**
+ * Page registration. Access tokens and app secrets go in, encrypted with the current ENCRYPTION_KEY, and
+ * never come out: responses, errors and logs carry only the public settings.
+ */
+export async function pageRoutes(app: FastifyInstance, { deps }: { deps: IngestDeps }) {
+  app.post('/v1/pages', async (request, reply) => {
+    const body = parseInput(createPageBody, request.body);
+    const result = await createPage(deps.db, deps.secrets, body);
+    if (!result.created) throw new HttpError(409, 'page_exists', `Page ${body.id} is already registered; use PATCH /v1/pages/${body.id} to change it`);
+    request.log.info({ pageId: body.id }, 'page registered');
+    return reply.status(201).send(result.page);
+  });
+
+  app.get('/v1/pages', async () => ({ items: await listPages(deps.db) }));
+
+  app.get('/v1/pages/:id', async (request) => {
+    const { id } = parseInput(pageParams, request.params, 'path');
+    const page = await getPage(deps.db, id);
+    if (!page) throw notFound(`Page ${id}`);
+    return page;
+  });
+
+  app.patch('/v1/pages/:id', async (request) => {
+    const { id } = parseInput(pageParams, request.params, 'path');
+    const patch = parseInput(patchPageBody, request.body);
+    const page = await updatePage(deps.db, deps.secrets, id, patch);
+    if (!page) throw notFound(`Page ${id}`);
+    request.log.info({ pageId: id, fields: Object.keys(patch) }, 'page updated');
+    return page;
+  });
+
+  app.delete('/v1/pages/:id', async (request, reply) => {
+    const { id } = parseInput(pageParams, request.params, 'path');
+    if (!(await softDeletePage(deps.db, id))) throw notFound(`Page ${id}`);
+    request.log.info({ pageId: id }, 'page deleted (soft)');
+    return reply.status(204).send();
+  });
+
+  /** Key rotation: after adding the new ENCRYPTION_KEY (old one in ENCRYPTION_KEYS_PREVIOUS), rewrite every row. */
+  app.post('/v1/admin/reencrypt-secrets', async (request) => {
+    const report = await reencryptPageSecrets(deps.db, deps.secrets);
+    request.log.info(report, 'page secrets re-encrypted with the current key');
+    return report;
+  });
+}

@@ -1,0 +1,44 @@
+import { UnrecoverableError, type Job, type Queue } from 'bullmq';
+import { reconcilePageTokens, type ReconcileReport } from '@renotify/db';
+import { fingerprint } from '@renotify/observability';
+import { reconcileJobSchema, WebhooksJobName } from '@renotify/queue';
+import type { WorkerDeps } from '../deps.js';
+
+/** Scheduler id of the periodic all-Pages run (one per queue prefix, whatever the number of workers). */
+export const RECONCILE_SCHEDULER_ID = 'reconcile-all-pages';
+
+/** Installs (or updates) the periodic reconciliation of every live Page; idempotent across workers. */
+export async function scheduleReconciliation(queue: Queue, everyMs: number): Promise<void> {
+  await queue.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: everyMs }, { name: WebhooksJobName.reconcile, data: {} });
+}
+
+/**
+ * A `reconcile` job on the webhooks queue: repairs the token store from Meta's notification_message_tokens list,
+ * for one Page or, without pageId (the scheduled run), for every live Page one after the other.
+ */
+export async function runReconcileJob(deps: WorkerDeps, job: Job): Promise<ReconcileReport[]> {
+  const data = reconcileJobSchema.safeParse(job.data);
+  if (!data.success) throw new UnrecoverableError(`invalid reconcile job data: ${data.error.issues[0]?.message ?? 'unknown'}`);
+  const pageIds = data.data.pageId
+    ? [data.data.pageId]
+    : (await deps.db.prisma.page.findMany({ where: { deletedAt: null }, select: { id: true }, orderBy: { id: 'asc' } })).map((page) => page.id);
+
+  const reports: ReconcileReport[] = [];
+  for (const pageId of pageIds) {
+    try {
+      const report = await reconcilePageTokens(deps.db, deps.secrets, deps.graph, pageId, { fingerprint });
+      if (!report) {
+        deps.logger.warn({ pageId, jobId: job.id }, 'reconcile skipped: Page unknown or deleted');
+        continue;
+      }
+      const { details: _details, ...counts } = report;
+      deps.logger.info({ jobId: job.id, ...counts }, 'tokens reconciled with Meta');
+      reports.push(report);
+    } catch (error) {
+      // One Page's failure (revoked access token, Graph outage) must not starve the others of a scheduled run.
+      if (data.data.pageId) throw error;
+      deps.logger.error({ err: error, pageId, jobId: job.id }, 'reconcile failed for Page');
+    }
+  }
+  return reports;
+}

@@ -1,0 +1,71 @@
+import { UnrecoverableError, type Job } from 'bullmq';
+import { findStaleWebhookReceipts } from '@renotify/db';
+import { QueueName, webhookReceiptJobSchema, WebhooksJobName, type WebhookReceiptJob } from '@renotify/queue';
+import type { WorkerDeps } from '../deps.js';
+import { processWebhookReceipt } from '../tokens/apply-receipt.js';
+import type { ProcessorModule } from './index.js';
+import { runReconcileJob, scheduleReconciliation } from './reconcile.js';
+
+export interface WebhooksProcessorOptions {
+  /** How often the sweeper looks for receipts whose job was lost (Redis down at intake). 0 turns it off. */
+  sweepEveryMs?: number;
+  /** A receipt unprocessed for this long is enqueued again (same job id, so a live job is not duplicated). */
+  sweepOlderThanMs?: number;
+  /** Period of the all-Pages token reconciliation; null leaves scheduling to someone else. */
+  reconcileEveryMs?: number | null;
+}
+
+const DEFAULTS = { sweepEveryMs: 30_000, sweepOlderThanMs: 60_000, reconcileEveryMs: 6 * 3600_000 } as const;
+
+/** Enqueues every stale receipt; returns how many were (re)submitted. */
+export async function sweepWebhookReceipts(deps: WorkerDeps, olderThanMs: number): Promise<number> {
+  const ids = await findStaleWebhookReceipts(deps.db, olderThanMs);
+  if (ids.length === 0) return 0;
+  await deps.queues[QueueName.webhooks].addBulk(
+    ids.map((receiptId) => ({ name: WebhooksJobName.receipt, data: { receiptId } satisfies WebhookReceiptJob, opts: { jobId: receiptId } })),
+  );
+  deps.logger.info({ count: ids.length }, 'stale webhook receipts enqueued by the sweeper');
+  return ids.length;
+}
+
+/**
+ * The `webhooks` queue: `receipt` jobs apply a stored Messenger webhook to the token store, `reconcile` jobs
+ * repair it from Meta's token list. A sweeper (at start-up and periodically) re-enqueues receipts whose job
+ * never made it to Redis, so a webhook acknowledged to Meta is always applied eventually.
+ */
+export function createWebhooksProcessorModule(options: WebhooksProcessorOptions = {}): ProcessorModule {
+  const settings = { ...DEFAULTS, ...options };
+  let timer: NodeJS.Timeout | undefined;
+  return {
+    queue: QueueName.webhooks,
+    async create(deps: WorkerDeps) {
+      const sweep = () =>
+        sweepWebhookReceipts(deps, settings.sweepOlderThanMs).catch((error: unknown) =>
+          deps.logger.warn({ err: error }, 'webhook receipt sweep failed; will try again'),
+        );
+      if (settings.sweepEveryMs > 0) {
+        await sweep();
+        timer = setInterval(() => void sweep(), settings.sweepEveryMs);
+        timer.unref();
+      }
+      if (settings.reconcileEveryMs !== null) {
+        await scheduleReconciliation(deps.queues[QueueName.webhooks], settings.reconcileEveryMs).catch((error: unknown) =>
+          deps.logger.warn({ err: error }, 'could not schedule token reconciliation'),
+        );
+      }
+      return async (job: Job) => {
+        if (job.name === WebhooksJobName.reconcile) return runReconcileJob(deps, job);
+        const data = webhookReceiptJobSchema.safeParse(job.data);
+        if (!data.success) throw new UnrecoverableError(`invalid webhook job data: ${data.error.issues[0]?.message ?? 'unknown'}`);
+        const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+        return processWebhookReceipt(deps.db, deps.logger, data.data.receiptId, { finalAttempt });
+      };
+    },
+    async close() {
+      clearInterval(timer);
+    },
+  };
+}
+
+/** The module the worker registers by default. */
+export const webhooksProcessor = createWebhooksProcessorModule();
