@@ -51,6 +51,15 @@ export const workerSchema = commonSchema.extend({
   /** /healthz fails when no job was fetched and no heartbeat recorded for this long. */
   LIVENESS_STALE_MS: positiveInt(60_000),
   DELIVERY_MAX_ATTEMPTS: positiveInt(8),
+  /** First retry waits up to this long (full jitter), doubling per attempt up to 5 minutes. */
+  DELIVERY_RETRY_BASE_MS: positiveInt(1_000),
+  /** How often one worker sweeps for work a crash left behind (stale SENDING, orphaned PENDING, unfanned events). */
+  SWEEP_INTERVAL_MS: positiveInt(15_000),
+  /**
+   * A delivery still SENDING after this long belongs to a worker that died mid-send; it is retried under the
+   * ambiguous-attempt rule. Keep it well above the longest batch (batch size / send rate + Graph timeout).
+   */
+  STALE_SENDING_MS: positiveInt(120_000),
 });
 
 export const sandboxSchema = z.object({

@@ -2,6 +2,11 @@ import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { PrismaClient } from './generated/prisma/client.js';
 
+// Prisma stores DateTime as `timestamp(3)` in UTC. Raw queries through the same pool must agree whatever the
+// process TZ: send Dates as UTC, read `timestamp` columns as UTC, and run sessions in UTC.
+pg.defaults.parseInputDatesAsUTC = true;
+pg.types.setTypeParser(pg.types.builtins.TIMESTAMP, (value: string) => new Date(`${value.replace(' ', 'T')}Z`));
+
 export interface Database {
   /** Typed access for ordinary reads and writes. */
   prisma: PrismaClient;
@@ -20,6 +25,7 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
     connectionString: databaseUrl,
     max: options.maxConnections ?? 10,
     application_name: options.applicationName ?? 'renotify',
+    options: '-c TimeZone=UTC',
     // An idle connection killed by Postgres or a proxy must not crash the process.
     idleTimeoutMillis: 30_000,
   });

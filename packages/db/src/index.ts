@@ -2,4 +2,6 @@ export { createDatabase, isDatabaseReachable, type Database, type DatabaseOption
 export { SecretBox } from './secret-box.js';
 export * from './generated/prisma/client.js';
 export * from './pages.js';
+export * from './events.js';
 export * from './tokens.js';
+export type { PoolClient, QueryResult } from 'pg';

@@ -3,4 +3,4 @@ export { createTestRedis, type TestRedis } from './redis.js';
 export { dockerLikelyAvailable } from './docker.js';
 export { readMigrations } from './migrations.js';
 export { waitFor } from './wait-for.js';
-export { createTestServices, type TestServices } from './services.js';
+export { createTestServices, type Env, type TestServices } from './services.js';

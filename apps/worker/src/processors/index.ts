@@ -1,6 +1,8 @@
 import type { Job } from 'bullmq';
 import type { QueueName } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
+import { deliveriesModule } from '../pipeline/dispatch.js';
+import { eventsModule } from '../pipeline/events.js';
 import { webhooksProcessor } from './webhooks.js';
 
 export type JobProcessor = (job: Job) => Promise<unknown>;
@@ -16,5 +18,7 @@ export interface ProcessorModule {
 
 /** Every queue this worker consumes; each feature adds its module here. */
 export const processorModules: ProcessorModule[] = [
+  eventsModule(),
+  deliveriesModule(),
   webhooksProcessor,
 ];

@@ -1,0 +1,109 @@
+import type { Database, QueryResult } from '@renotify/db';
+import type { DispatchJob } from '@renotify/queue';
+
+export interface FanOutSource {
+  sourceType: DispatchJob['sourceType'];
+  sourceId: string;
+  pageId: string;
+  /** Every topic the source reaches; a token has exactly one topic, so topics never overlap. */
+  topics: readonly string[];
+  /** Campaigns go to recurring subscribers only. */
+  recurringOnly?: boolean;
+}
+
+export interface FanOutResult {
+  /** Active tokens matched (new delivery rows this run; 0 on a replay). */
+  matched: number;
+  /** Stopped tokens recorded as SKIPPED(STOPPED). */
+  stopped: number;
+  batches: number;
+}
+
+/**
+ * Pages through the matching ACTIVE tokens by keyset on id (one index range per topic) and writes one
+ * batch of Delivery rows per page with INSERT … ON CONFLICT DO NOTHING, so replaying a source never
+ * duplicates a delivery. `onBatch` runs right after each batch is written (it enqueues the dispatch job),
+ * so the first sends start while the fan-out is still going.
+ */
+export async function fanOut(
+  db: Database,
+  source: FanOutSource,
+  batchSize: number,
+  onBatch: (job: DispatchJob) => Promise<void>,
+): Promise<FanOutResult> {
+  const { rows: startRows } = await db.pool.query<{ next: number }>(
+    'SELECT COALESCE(MAX("batchNo") + 1, 0)::int AS next FROM "Delivery" WHERE "sourceId" = $1',
+    [source.sourceId],
+  );
+  let batchNo = startRows[0]?.next ?? 0;
+  let matched = 0;
+  for (const topic of source.topics) {
+    let cursor: string | null = null;
+    for (;;) {
+      const result: QueryResult<{ last_id: string | null; scanned: number; inserted: number }> = await db.pool.query(FAN_OUT_BATCH_SQL, [
+        source.pageId,
+        topic,
+        cursor,
+        batchSize,
+        source.recurringOnly ?? false,
+        source.sourceType,
+        source.sourceId,
+        batchNo,
+      ]);
+      const { last_id: lastId, scanned, inserted } = result.rows[0]!;
+      if (inserted > 0) {
+        matched += inserted;
+        await onBatch({ sourceType: source.sourceType, sourceId: source.sourceId, batchNo });
+        batchNo++;
+      }
+      if (scanned < batchSize || !lastId) break;
+      cursor = lastId;
+    }
+  }
+  const { rowCount: stopped } = await db.pool.query(RECORD_STOPPED_SQL, [
+    source.pageId,
+    source.topics,
+    source.recurringOnly ?? false,
+    source.sourceType,
+    source.sourceId,
+  ]);
+  return { matched, stopped: stopped ?? 0, batches: batchNo };
+}
+
+/**
+ * Batches that still have PENDING rows; after a crash between writing a batch and queueing it, a
+ * replayed fan-out inserts nothing, so it re-queues these instead (dispatch of a batch is idempotent).
+ */
+export async function pendingBatches(db: Database, sourceId: string): Promise<number[]> {
+  const { rows } = await db.pool.query<{ batchNo: number }>(
+    `SELECT DISTINCT "batchNo" FROM "Delivery" WHERE "sourceId" = $1 AND status IN ('PENDING', 'SENDING') ORDER BY 1`,
+    [sourceId],
+  );
+  return rows.map((row) => row.batchNo);
+}
+
+const FAN_OUT_BATCH_SQL = `
+WITH candidates AS (
+  SELECT id FROM "OptIn"
+  WHERE "pageId" = $1 AND topic = $2 AND status = 'ACTIVE'
+    AND ($3::uuid IS NULL OR id > $3::uuid)
+    AND (NOT $5::boolean OR kind = 'RECURRING')
+  ORDER BY id
+  LIMIT $4
+), inserted AS (
+  INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo")
+  SELECT $6::"SourceType", $7, id, $1, $8 FROM candidates
+  ON CONFLICT ("sourceId", "optInId") DO NOTHING
+  RETURNING 1
+)
+SELECT (SELECT id FROM candidates ORDER BY id DESC LIMIT 1) AS last_id,
+       (SELECT count(*) FROM candidates)::int AS scanned,
+       (SELECT count(*) FROM inserted)::int AS inserted`;
+
+/** People who said STOP get a row saying so: the event's report shows them, and nothing is sent. */
+const RECORD_STOPPED_SQL = `
+INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo", status, "skipReason", "finishedAt")
+SELECT $4::"SourceType", $5, id, $1, -1, 'SKIPPED', 'STOPPED', now()
+FROM "OptIn"
+WHERE "pageId" = $1 AND topic = ANY($2::text[]) AND status = 'STOPPED' AND (NOT $3::boolean OR kind = 'RECURRING')
+ON CONFLICT ("sourceId", "optInId") DO NOTHING`;

@@ -1,0 +1,203 @@
+import type { Database, PoolClient } from '@renotify/db';
+import type { Frequency, OptInKind, OptInStatus } from '@renotify/domain';
+
+/** A PENDING delivery of one batch with the token and person it goes to. */
+export interface BatchRow {
+  id: string;
+  optInId: string;
+  attempts: number;
+  claimedAt: Date | null;
+  ambiguousAttempt: boolean;
+  notBefore: Date | null;
+  kind: OptInKind;
+  tokenStatus: OptInStatus;
+  topic: string;
+  token: string;
+  frequency: Frequency | null;
+  tokenTimezone: string | null;
+  expiresAt: Date | null;
+  tokenCreatedAt: Date;
+  lastSentAt: Date | null;
+  nextEligibleAt: Date | null;
+  subscriberId: string;
+  subscriberTimezone: string | null;
+  unavailableUntil: Date | null;
+}
+
+export async function loadPendingBatch(db: Database, sourceId: string, batchNo: number): Promise<BatchRow[]> {
+  const { rows } = await db.pool.query<BatchRow>(
+    `SELECT d.id, d."optInId", d.attempts, d."claimedAt", d."ambiguousAttempt", d."notBefore",
+            o.kind, o.status AS "tokenStatus", o.topic, o.token, o.frequency, o.timezone AS "tokenTimezone",
+            o."expiresAt", o."createdAt" AS "tokenCreatedAt", o."lastSentAt", o."nextEligibleAt", o."subscriberId",
+            s.timezone AS "subscriberTimezone", s."unavailableUntil"
+     FROM "Delivery" d
+     JOIN "OptIn" o ON o.id = d."optInId"
+     JOIN "Subscriber" s ON s.id = o."subscriberId"
+     WHERE d."sourceId" = $1 AND d."batchNo" = $2 AND d.status = 'PENDING'`,
+    [sourceId, batchNo],
+  );
+  return rows;
+}
+
+/**
+ * The token is held by this delivery: an earlier attempt of it claimed the token (the token's last send
+ * is this delivery's claim). A retry then goes ahead without claiming the token again.
+ */
+export function holdsToken(row: Pick<BatchRow, 'lastSentAt' | 'claimedAt'>): boolean {
+  return row.lastSentAt !== null && row.claimedAt !== null && row.lastSentAt.getTime() === row.claimedAt.getTime();
+}
+
+export interface ClaimRequest {
+  row: BatchRow;
+  /** For recurring tokens: the next eligible time this send starts. */
+  nextEligibleAt: Date | null;
+}
+
+export interface ClaimResult {
+  claimed: BatchRow[];
+  /** Deliveries whose token another delivery took first (skipped, with the reason). */
+  lost: Array<{ row: BatchRow; reason: 'TOKEN_USED' | 'FREQUENCY_WINDOW' }>;
+}
+
+/**
+ * One transaction: PENDING → SENDING for the deliveries, then the guarded token claims: one-time
+ * ACTIVE → USED, recurring lastSentAt/nextEligibleAt advanced, each only if the token's lastSentAt is
+ * still what we read. A retry re-claims the token it holds the same way (its claim time moves to now).
+ * A delivery whose token claim matched no row lost a race: it is SKIPPED in the same transaction.
+ * Afterwards, for every claimed delivery, `Delivery.claimedAt = OptIn.lastSentAt` (see holdsToken).
+ */
+export async function claim(db: Database, requests: ClaimRequest[], now: Date): Promise<ClaimResult> {
+  if (requests.length === 0) return { claimed: [], lost: [] };
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    const { rows: claimedDeliveries } = await client.query<{ id: string }>(
+      `UPDATE "Delivery" SET status = 'SENDING', attempts = attempts + 1, "claimedAt" = $2
+       WHERE id = ANY($1::uuid[]) AND status = 'PENDING' RETURNING id`,
+      [requests.map((r) => r.row.id), now],
+    );
+    const claimedIds = new Set(claimedDeliveries.map((row) => row.id));
+    const toClaim = requests.filter((r) => claimedIds.has(r.row.id));
+    const tokenWinners = await claimTokens(client, toClaim, now);
+    const lost = toClaim
+      .filter((r) => !tokenWinners.has(r.row.optInId))
+      .map((r) => ({ row: r.row, reason: r.row.kind === 'ONE_TIME' ? ('TOKEN_USED' as const) : ('FREQUENCY_WINDOW' as const) }));
+    if (lost.length) {
+      await client.query(
+        `UPDATE "Delivery" d SET status = 'SKIPPED', "skipReason" = c.reason, "finishedAt" = $3
+         FROM unnest($1::uuid[], $2::text[]) AS c(id, reason) WHERE d.id = c.id`,
+        [lost.map((l) => l.row.id), lost.map((l) => l.reason), now],
+      );
+    }
+    await client.query('COMMIT');
+    const lostIds = new Set(lost.map((l) => l.row.id));
+    return { claimed: toClaim.filter((r) => !lostIds.has(r.row.id)).map((r) => r.row), lost };
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+async function claimTokens(client: PoolClient, requests: ClaimRequest[], now: Date): Promise<Set<string>> {
+  if (requests.length === 0) return new Set();
+  // Two deliveries of one batch never share a token (UNIQUE(sourceId, optInId)), so ids are distinct here.
+  const { rows } = await client.query<{ id: string }>(
+    `UPDATE "OptIn" o
+     SET status = CASE WHEN o.kind = 'ONE_TIME' THEN 'USED'::"OptInStatus" ELSE o.status END,
+         "usedAt" = CASE WHEN o.kind = 'ONE_TIME' THEN $5::timestamp ELSE o."usedAt" END,
+         "lastSentAt" = $5::timestamp,
+         "nextEligibleAt" = c.next
+     FROM unnest($1::uuid[], $2::timestamp[], $3::timestamp[], $4::boolean[]) AS c(id, next, previous, held)
+     WHERE o.id = c.id AND o."lastSentAt" IS NOT DISTINCT FROM c.previous
+       AND (o.status = 'ACTIVE' OR (c.held AND o.status = 'USED'))
+     RETURNING o.id`,
+    [
+      requests.map((r) => r.row.optInId),
+      requests.map((r) => r.nextEligibleAt),
+      requests.map((r) => r.row.lastSentAt),
+      requests.map((r) => holdsToken(r.row)),
+      now,
+    ],
+  );
+  return new Set(rows.map((row) => row.id));
+}
+
+export type FinalStatus = 'SENT' | 'FAILED' | 'SKIPPED' | 'DEAD';
+
+export interface Outcome {
+  deliveryId: string;
+  status: FinalStatus | 'PENDING';
+  skipReason?: string | null;
+  messageId?: string | null;
+  errorCode?: number | null;
+  errorSubcode?: number | null;
+  error?: string | null;
+  /** For PENDING: not before this time. */
+  notBefore?: Date | null;
+  ambiguous?: boolean;
+}
+
+/** Every outcome of a batch in one UPDATE; only rows still SENDING (or PENDING for pre-send skips) change. */
+export async function recordOutcomes(db: Database, outcomes: Outcome[], now: Date, fromStatus: 'SENDING' | 'PENDING'): Promise<void> {
+  if (outcomes.length === 0) return;
+  await db.pool.query(
+    `UPDATE "Delivery" d
+     SET status = v.status::"DeliveryStatus", "skipReason" = v.skip, "messageId" = v.mid,
+         "lastErrorCode" = COALESCE(v.code, d."lastErrorCode"), "lastErrorSubcode" = COALESCE(v.sub, d."lastErrorSubcode"),
+         "lastError" = COALESCE(v.err, d."lastError"), "notBefore" = v.nb,
+         "ambiguousAttempt" = d."ambiguousAttempt" OR v.amb,
+         "finishedAt" = CASE WHEN v.status = 'PENDING' THEN NULL ELSE $10::timestamp END
+     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::timestamp[], $9::boolean[])
+          AS v(id, status, skip, mid, code, sub, err, nb, amb)
+     WHERE d.id = v.id AND d.status = $11::"DeliveryStatus"`,
+    [
+      outcomes.map((o) => o.deliveryId),
+      outcomes.map((o) => o.status),
+      outcomes.map((o) => o.skipReason ?? null),
+      outcomes.map((o) => o.messageId ?? null),
+      outcomes.map((o) => o.errorCode ?? null),
+      outcomes.map((o) => o.errorSubcode ?? null),
+      outcomes.map((o) => o.error ?? null),
+      outcomes.map((o) => o.notBefore ?? null),
+      outcomes.map((o) => o.ambiguous ?? false),
+      now,
+      fromStatus,
+    ],
+  );
+}
+
+export type TokenChange = { optInId: string; change: 'INVALID' | 'STOPPED' | 'EXPIRED' | 'RELEASE'; claimedAt?: Date | null };
+
+/**
+ * Token side effects of outcomes. RELEASE gives a one-time token back (Meta refused the send for a reason
+ * that did not consume it), only while it is still held by the same claim.
+ */
+export async function applyTokenChanges(db: Database, changes: TokenChange[], now: Date): Promise<void> {
+  const byChange = (change: TokenChange['change']) => changes.filter((c) => c.change === change);
+  for (const status of ['INVALID', 'STOPPED', 'EXPIRED'] as const) {
+    const ids = byChange(status).map((c) => c.optInId);
+    if (ids.length) {
+      await db.pool.query(
+        `UPDATE "OptIn" SET status = $2::"OptInStatus", "statusAt" = GREATEST("statusAt", $3::timestamp)
+         WHERE id = ANY($1::uuid[]) AND status IN ('ACTIVE', 'USED')`,
+        [ids, status, now],
+      );
+    }
+  }
+  const releases = byChange('RELEASE').filter((c) => c.claimedAt);
+  if (releases.length) {
+    await db.pool.query(
+      `UPDATE "OptIn" o SET status = 'ACTIVE', "usedAt" = NULL, "lastSentAt" = NULL
+       FROM unnest($1::uuid[], $2::timestamp[]) AS c(id, claimed)
+       WHERE o.id = c.id AND o.kind = 'ONE_TIME' AND o.status = 'USED' AND o."lastSentAt" = c.claimed`,
+      [releases.map((c) => c.optInId), releases.map((c) => c.claimedAt)],
+    );
+  }
+}
+
+export async function markSubscribersUnavailable(db: Database, subscriberIds: string[], until: Date): Promise<void> {
+  if (subscriberIds.length === 0) return;
+  await db.pool.query(`UPDATE "Subscriber" SET "unavailableUntil" = $2 WHERE id = ANY($1::uuid[])`, [subscriberIds, until]);
+}
