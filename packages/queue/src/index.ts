@@ -5,3 +5,5 @@ export { createQueues, type Queues } from './queues.js';
 export * from './jobs/webhooks.js';
 export { PageRateLimiter, type RateLimitGrant } from './rate-limiter.js';
 export * from './jobs/deliveries.js';
+export * from './events.js';
+export * from './producer.js';

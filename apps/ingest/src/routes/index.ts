@@ -14,3 +14,6 @@ export const publicRoutes: RouteModule[] = [
 export const apiRoutes: RouteModule[] = [
   pageRoutes,
 ];
+
+import { eventRoutes } from './events.js';
+apiRoutes.push(eventRoutes);

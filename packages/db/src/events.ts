@@ -1,0 +1,195 @@
+import { eventMessage, eventPayload, eventTopic, uniqueEvents, type EventInput } from '@renotify/queue';
+import type { Database } from './client.js';
+
+export interface AcceptedEvents {
+  /** Ids stored by this call, in input order (an id repeated in the input appears once). */
+  accepted: string[];
+  /** Ids that were already stored; their stored content is kept (the id is the idempotency key). */
+  duplicates: string[];
+  /**
+   * Ids that still need a fan-out job: every accepted id, and each duplicate whose Event is still 'ACCEPTED'
+   * (a producer retrying after a 503 must get its event fanned out; fan-out is idempotent).
+   */
+  pendingFanout: string[];
+}
+
+/**
+ * Stores events with ONE set-based statement: `INSERT … SELECT FROM unnest(…) ON CONFLICT (id) DO NOTHING`.
+ * The caller must have checked that every pageId exists (see createKnownPages): an unknown one fails the
+ * whole statement on the foreign key, so nothing is half-stored.
+ */
+export async function acceptEvents(db: Database, events: readonly EventInput[]): Promise<AcceptedEvents> {
+  const unique = uniqueEvents(events);
+  if (unique.length === 0) return { accepted: [], duplicates: [], pendingFanout: [] };
+  const columns = {
+    ids: [] as string[],
+    pageIds: [] as string[],
+    types: [] as string[],
+    topics: [] as string[],
+    payloads: [] as string[],
+    messages: [] as string[],
+  };
+  for (const event of unique) {
+    columns.ids.push(event.id);
+    columns.pageIds.push(event.pageId);
+    columns.types.push(event.type);
+    columns.topics.push(eventTopic(event));
+    columns.payloads.push(JSON.stringify(eventPayload(event)));
+    columns.messages.push(JSON.stringify(eventMessage(event)));
+  }
+  // The final SELECT reads "Event" in the statement's snapshot, i.e. without the rows the CTE inserts:
+  // `previous_status` is the status of an already-stored event, NULL for a new one (or one a concurrent
+  // request is inserting right now, which we treat as still pending).
+  const { rows } = await db.pool.query<{ id: string; inserted: boolean; previous_status: string | null }>(
+    `WITH input AS (
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[])
+         AS t(id, "pageId", type, topic, payload, message)
+     ), inserted AS (
+       INSERT INTO "Event" (id, "pageId", type, topic, payload, message, "receivedAt")
+       SELECT id, "pageId", type, topic, payload, message, now() AT TIME ZONE 'UTC' FROM input
+       ON CONFLICT (id) DO NOTHING
+       RETURNING id
+     )
+     SELECT input.id, inserted.id IS NOT NULL AS inserted, existing.status AS previous_status
+     FROM input
+     LEFT JOIN inserted ON inserted.id = input.id
+     LEFT JOIN "Event" existing ON existing.id = input.id`,
+    [columns.ids, columns.pageIds, columns.types, columns.topics, columns.payloads, columns.messages],
+  );
+  const byId = new Map(rows.map((row) => [row.id, row]));
+  const result: AcceptedEvents = { accepted: [], duplicates: [], pendingFanout: [] };
+  for (const id of columns.ids) {
+    const row = byId.get(id);
+    if (row?.inserted) {
+      result.accepted.push(id);
+      result.pendingFanout.push(id);
+      continue;
+    }
+    result.duplicates.push(id);
+    if (row?.previous_status === 'ACCEPTED' || row?.previous_status == null) result.pendingFanout.push(id);
+  }
+  return result;
+}
+
+/** Page ids among `pageIds` that are not registered (or were deleted). */
+export async function findUnknownPageIds(db: Database, pageIds: Iterable<string>): Promise<Set<string>> {
+  const wanted = [...new Set(pageIds)];
+  if (wanted.length === 0) return new Set();
+  const { rows } = await db.pool.query<{ id: string }>('SELECT id FROM "Page" WHERE id = ANY($1::text[]) AND "deletedAt" IS NULL', [wanted]);
+  const known = new Set(rows.map((row) => row.id));
+  return new Set(wanted.filter((id) => !known.has(id)));
+}
+
+export interface KnownPages {
+  /** Like findUnknownPageIds, but ids seen to exist within the last `ttlMs` are not queried again. */
+  findUnknown(pageIds: Iterable<string>): Promise<Set<string>>;
+  forget(): void;
+}
+
+/**
+ * A short-lived cache of existing page ids: ingest sees the same few Pages on every request, and one SELECT per
+ * request is a measurable share of a 100-event batch. Only positive answers are cached, so a new Page is usable
+ * at once; a deleted one may still be accepted for up to `ttlMs`.
+ */
+export function createKnownPages(db: Database, { ttlMs = 5_000, maxEntries = 10_000 } = {}): KnownPages {
+  const knownUntil = new Map<string, number>();
+  return {
+    async findUnknown(pageIds) {
+      const now = Date.now();
+      const toCheck = new Set<string>();
+      for (const id of pageIds) if ((knownUntil.get(id) ?? 0) <= now) toCheck.add(id);
+      if (toCheck.size === 0) return new Set();
+      const unknown = await findUnknownPageIds(db, toCheck);
+      if (knownUntil.size + toCheck.size > maxEntries) knownUntil.clear();
+      for (const id of toCheck) if (!unknown.has(id)) knownUntil.set(id, now + ttlMs);
+      return unknown;
+    },
+    forget: () => knownUntil.clear(),
+  };
+}
+
+export const DELIVERY_STATUSES = ['PENDING', 'SENDING', 'SENT', 'FAILED', 'SKIPPED', 'DEAD'] as const;
+export type DeliveryStatusName = (typeof DELIVERY_STATUSES)[number];
+
+export interface EventSummary {
+  id: string;
+  pageId: string;
+  type: string;
+  topic: string;
+  status: string;
+  payload: unknown;
+  message: unknown;
+  matchedCount: number;
+  batchCount: number;
+  receivedAt: Date;
+  fannedOutAt: Date | null;
+  counts: { byStatus: Record<DeliveryStatusName, number>; bySkipReason: Record<string, number> };
+}
+
+/** An event with its delivery counts (one GROUP BY over its deliveries); null when unknown. */
+export async function getEventSummary(db: Database, eventId: string): Promise<EventSummary | null> {
+  // Timestamps are stored as UTC "timestamp without time zone": AT TIME ZONE 'UTC' makes them unambiguous instants.
+  const [events, counts] = await Promise.all([
+    db.pool.query<Omit<EventSummary, 'counts'>>(
+      `SELECT id, "pageId", type, topic, status, payload, message, "matchedCount", "batchCount",
+              "receivedAt" AT TIME ZONE 'UTC' AS "receivedAt", "fannedOutAt" AT TIME ZONE 'UTC' AS "fannedOutAt"
+       FROM "Event" WHERE id = $1`,
+      [eventId],
+    ),
+    db.pool.query<{ status: DeliveryStatusName; skipReason: string | null; count: number }>(
+      `SELECT status, "skipReason", count(*)::int AS count FROM "Delivery"
+       WHERE "sourceId" = $1 AND "sourceType" = 'EVENT' GROUP BY status, "skipReason"`,
+      [eventId],
+    ),
+  ]);
+  const event = events.rows[0];
+  if (!event) return null;
+  const byStatus = Object.fromEntries(DELIVERY_STATUSES.map((status) => [status, 0])) as Record<DeliveryStatusName, number>;
+  const bySkipReason: Record<string, number> = {};
+  for (const row of counts.rows) {
+    byStatus[row.status] += row.count;
+    if (row.skipReason) bySkipReason[row.skipReason] = (bySkipReason[row.skipReason] ?? 0) + row.count;
+  }
+  return { ...event, counts: { byStatus, bySkipReason } };
+}
+
+export interface EventDelivery {
+  id: string;
+  optInId: string;
+  batchNo: number;
+  status: DeliveryStatusName;
+  skipReason: string | null;
+  attempts: number;
+  lastErrorCode: number | null;
+  lastErrorSubcode: number | null;
+  messageId: string | null;
+  finishedAt: Date | null;
+}
+
+/** Keyset position in an event's deliveries: ordered by (batchNo, id), which the (sourceId, batchNo) index serves. */
+export interface DeliveryCursor {
+  batchNo: number;
+  id: string;
+}
+
+/** One page of an event's deliveries after `after`, plus the cursor of the next page (null on the last). */
+export async function listEventDeliveries(
+  db: Database,
+  eventId: string,
+  { after, limit }: { after?: DeliveryCursor | null; limit: number },
+): Promise<{ deliveries: EventDelivery[]; next: DeliveryCursor | null }> {
+  // `"batchNo" >= $n` alone bounds the index range scan; the OR only trims the first batch.
+  const keyset = after ? `AND "batchNo" >= $3 AND ("batchNo" > $3 OR id > $4::uuid)` : '';
+  const { rows } = await db.pool.query<EventDelivery>(
+    `SELECT id, "optInId", "batchNo", status, "skipReason", attempts, "lastErrorCode", "lastErrorSubcode", "messageId",
+            "finishedAt" AT TIME ZONE 'UTC' AS "finishedAt"
+     FROM "Delivery"
+     WHERE "sourceId" = $1 AND "sourceType" = 'EVENT' ${keyset}
+     ORDER BY "batchNo", id
+     LIMIT $2`,
+    after ? [eventId, limit + 1, after.batchNo, after.id] : [eventId, limit + 1],
+  );
+  const deliveries = rows.slice(0, limit);
+  const last = deliveries[deliveries.length - 1];
+  return { deliveries, next: rows.length > limit && last ? { batchNo: last.batchNo, id: last.id } : null };
+}

@@ -1,0 +1,258 @@
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import {
+  MESSAGE_TEXT_MAX_LENGTH,
+  TOPIC_MAX_LENGTH,
+  defaultMessageFor,
+  fitMessageText,
+  formatMoney,
+  matchingTopics,
+  renderTemplate,
+  type MessageContent,
+  type NotificationEvent,
+  type TopicSubject,
+} from '@renotify/domain';
+
+/**
+ * The business events producers send (HTTP `POST /v1/events` and the Redis SDK share this schema).
+ * Objects are strict: a misspelt field ("newprice") is reported instead of silently ignored.
+ */
+
+export const EVENT_TYPES = ['back_in_stock', 'price_drop', 'custom'] as const;
+export type EventType = (typeof EVENT_TYPES)[number];
+
+/** Largest batch accepted in one request or one `publish` call. */
+export const MAX_EVENTS_PER_BATCH = 1_000;
+export const EVENT_ID_MAX_LENGTH = 200;
+
+const CURRENCIES = new Set(Intl.supportedValuesOf('currency'));
+const TEMPLATE_VAR_NAME = /^[A-Za-z_][A-Za-z0-9_.-]*$/;
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+/** Shops use numeric and string product ids; both become the same string (and the same topic). */
+const idLike = (what: string) =>
+  z
+    .union([z.string().min(1).max(200), z.number().finite()], { error: `${what} must be a non-empty string (at most 200 characters) or a number` })
+    .transform(String);
+const productId = idLike('productId');
+
+const commonFields = {
+  /** The producer's idempotency key: the same id twice is one event. */
+  id: z.string().min(1).max(EVENT_ID_MAX_LENGTH),
+  pageId: z
+    .string({ error: 'pageId must be a string (Facebook Page ids exceed safe JSON integers: send them as strings)' })
+    .min(1)
+    .max(100),
+  occurredAt: z.iso.datetime({ offset: true }).optional(),
+  /** Replaces the default text for this event. */
+  message: z.strictObject({ text: text(MESSAGE_TEXT_MAX_LENGTH) }).optional(),
+  /** `{{name}}` placeholders, filled from the event's own fields and `vars` (vars win). */
+  template: text(MESSAGE_TEXT_MAX_LENGTH).optional(),
+  vars: z
+    .record(z.string().regex(TEMPLATE_VAR_NAME, 'template variable names are letters, digits, "_", "." or "-"'), z.union([z.string().max(1_000), z.number().finite()]))
+    .optional(),
+};
+
+const backInStockSchema = z.strictObject({
+  ...commonFields,
+  type: z.literal('back_in_stock'),
+  productId,
+  variant: idLike('variant').optional(),
+  productName: text(500).optional(),
+  url: z.url({ protocol: /^https?$/ }).max(2_000).optional(),
+});
+
+const priceDropSchema = z.strictObject({
+  ...commonFields,
+  type: z.literal('price_drop'),
+  productId,
+  oldPrice: z.number().finite().positive(),
+  newPrice: z.number().finite().nonnegative(),
+  currency: z.string().refine((code) => CURRENCIES.has(code), 'currency must be an ISO 4217 code in upper case, such as "EUR"'),
+  productName: text(500).optional(),
+  url: z.url({ protocol: /^https?$/ }).max(2_000).optional(),
+});
+
+const customSchema = z.strictObject({
+  ...commonFields,
+  type: z.literal('custom'),
+  /** The topic people opted in to, verbatim (e.g. "weekly_deals"). */
+  topic: text(TOPIC_MAX_LENGTH),
+  text: text(MESSAGE_TEXT_MAX_LENGTH),
+});
+
+export const eventInputSchema = z
+  .discriminatedUnion('type', [backInStockSchema, priceDropSchema, customSchema], {
+    error: (issue) =>
+      issue.code === 'invalid_union' ? `type must be one of ${EVENT_TYPES.map((type) => `"${type}"`).join(', ')}` : undefined,
+  })
+  .superRefine((event, ctx) => {
+    // zod runs this even when fields failed; cross-field checks skip the fields already reported.
+    const invalid = new Set(ctx.issues.map((issue) => String(issue.path?.[0])));
+    const fieldsValid = (...fields: string[]) => fields.every((field) => !invalid.has(field));
+    if (event.type === 'price_drop' && fieldsValid('oldPrice', 'newPrice') && event.newPrice >= event.oldPrice) {
+      ctx.addIssue({ code: 'custom', path: ['newPrice'], message: `a price drop needs newPrice (${event.newPrice}) below oldPrice (${event.oldPrice})` });
+    }
+    if (fieldsValid('type', 'productId', 'variant', 'topic')) {
+      try {
+        eventTopic(event);
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: [event.type === 'custom' ? 'topic' : 'productId'], message: (error as Error).message });
+      }
+    }
+    if (event.message && event.template !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['template'], message: 'give either message or template, not both' });
+    } else if (event.template !== undefined) {
+      // Rendering needs every field valid (formatted prices, ids).
+      if (ctx.issues.length > 0) return;
+      try {
+        renderTemplate(event.template, templateVars(event));
+      } catch (error) {
+        ctx.addIssue({ code: 'custom', path: ['template'], message: `${(error as Error).message}: add it to vars` });
+      }
+    } else if (event.vars !== undefined) {
+      ctx.addIssue({ code: 'custom', path: ['vars'], message: 'vars are only used with a template' });
+    }
+  });
+
+/** A validated event (ids normalised to strings). */
+export type EventInput = z.output<typeof eventInputSchema>;
+/** What a producer may send (numeric product ids allowed). */
+export type EventInputDraft = z.input<typeof eventInputSchema>;
+
+export interface EventProblem {
+  /** Position in the submitted array (0 for a single object); -1 for the body as a whole. */
+  index: number;
+  /** Dotted path inside the event, e.g. "message.text"; "(event)" for the event itself, "(body)" for the body. */
+  path: string;
+  message: string;
+}
+
+export type ParseEventsResult = { ok: true; events: EventInput[] } | { ok: false; problems: EventProblem[] };
+
+/** Validates one event or an array of up to 1,000 and reports every problem of every event by index. */
+export function parseEvents(input: unknown): ParseEventsResult {
+  const items = Array.isArray(input) ? input : [input];
+  if (Array.isArray(input)) {
+    if (input.length === 0) return { ok: false, problems: [{ index: -1, path: '(body)', message: 'send at least one event' }] };
+    if (input.length > MAX_EVENTS_PER_BATCH) {
+      return {
+        ok: false,
+        problems: [{ index: -1, path: '(body)', message: `${input.length} events in one batch; the maximum is ${MAX_EVENTS_PER_BATCH}: split it` }],
+      };
+    }
+  } else if (input === null || typeof input !== 'object') {
+    return { ok: false, problems: [{ index: -1, path: '(body)', message: 'expected an event object or an array of events' }] };
+  }
+  const events: EventInput[] = [];
+  const problems: EventProblem[] = [];
+  items.forEach((item, index) => {
+    const result = eventInputSchema.safeParse(item);
+    if (result.success) {
+      events.push(result.data);
+      return;
+    }
+    for (const issue of result.error.issues) {
+      const path = issue.path.map(String).join('.');
+      if (issue.code === 'unrecognized_keys') {
+        for (const key of issue.keys) problems.push({ index, path: path ? `${path}.${key}` : key, message: `unknown field "${key}"` });
+      } else {
+        problems.push({ index, path: path || '(event)', message: issue.message });
+      }
+    }
+  });
+  return problems.length ? { ok: false, problems } : { ok: true, events };
+}
+
+/** The same id twice is one event: keeps the first occurrence of each id, in order. */
+export function uniqueEvents(events: readonly EventInput[]): EventInput[] {
+  const seen = new Set<string>();
+  return events.filter((event) => !seen.has(event.id) && seen.add(event.id));
+}
+
+/**
+ * BullMQ job id for an event. Custom ids may not contain ':' (BullMQ's key separator), so the producer's id is
+ * base64url-encoded; long ids are hashed to keep Redis keys short. The prefixes keep the two forms apart.
+ */
+export function eventJobId(eventId: string): string {
+  const bytes = Buffer.from(eventId, 'utf8');
+  if (bytes.length <= 150) return `ev_${bytes.toString('base64url')}`;
+  return `evh_${createHash('sha256').update(bytes).digest('base64url')}`;
+}
+
+function topicSubject(event: EventInput): TopicSubject {
+  switch (event.type) {
+    case 'back_in_stock':
+      return { type: 'back_in_stock', productId: event.productId, variant: event.variant ?? null };
+    case 'price_drop':
+      return { type: 'price_drop', productId: event.productId };
+    case 'custom':
+      return { type: 'custom', topic: event.topic };
+  }
+}
+
+/** The most specific topic the event reaches (a variant's topic before the product's). */
+export function eventTopic(event: EventInput): string {
+  return matchingTopics(topicSubject(event))[0] as string;
+}
+
+/** Every topic the event reaches, most specific first (what fan-out matches tokens against). */
+export function eventTopics(event: EventInput): string[] {
+  return matchingTopics(topicSubject(event));
+}
+
+/** The type-specific fields, as stored in Event.payload. */
+export function eventPayload(event: EventInput): Record<string, unknown> {
+  const { id: _id, pageId: _pageId, type: _type, message: _message, template: _template, vars: _vars, ...payload } = event;
+  return payload;
+}
+
+function notificationEvent(event: EventInput): NotificationEvent {
+  switch (event.type) {
+    case 'back_in_stock':
+      return { type: 'back_in_stock', productId: event.productId, variant: event.variant, productName: event.productName, url: event.url };
+    case 'price_drop':
+      return {
+        type: 'price_drop',
+        productId: event.productId,
+        productName: event.productName,
+        currency: event.currency,
+        price: event.newPrice,
+        previousPrice: event.oldPrice,
+        url: event.url,
+      };
+    case 'custom':
+      return { type: 'custom', topic: event.topic, message: event.text };
+  }
+}
+
+/** Template variables: the event's own scalar fields (plus formatted prices), overridden by `vars`. */
+function templateVars(event: EventInput): Record<string, string | number> {
+  const own: Record<string, string | number> = {};
+  for (const [key, value] of Object.entries(eventPayload(event))) {
+    if (typeof value === 'string' || typeof value === 'number') own[key] = value;
+  }
+  own.pageId = event.pageId;
+  if (event.type === 'price_drop') {
+    own.oldPriceFormatted = formatMoney(event.oldPrice, event.currency);
+    own.newPriceFormatted = formatMoney(event.newPrice, event.currency);
+  }
+  return { ...own, ...event.vars };
+}
+
+/** The text sent for the event: the `message` override, else the rendered `template`, else the type's default. */
+export function eventMessage(event: EventInput): MessageContent {
+  if (event.message) return { text: event.message.text };
+  if (event.template !== undefined) return { text: fitMessageText(renderTemplate(event.template, templateVars(event))) };
+  return defaultMessageFor(notificationEvent(event));
+}
+
+/** `events` queue, job name `fanout` (jobId eventJobId(eventId)): match the stored event's topic to tokens. */
+export const FANOUT_JOB = 'fanout';
+export const fanoutJobSchema = z.object({ eventId: z.string().min(1).max(EVENT_ID_MAX_LENGTH) });
+export type FanoutJob = z.infer<typeof fanoutJobSchema>;
+
+/** `events` queue, job name `publish` (jobId eventJobId(event.id)): an SDK event to store, then fan out. */
+export const PUBLISH_JOB = 'publish';
+export const publishJobSchema = z.object({ event: eventInputSchema });
+export type PublishJob = z.infer<typeof publishJobSchema>;
