@@ -217,43 +217,36 @@ interface OptInStateRow {
 
 /**
  * A recurring opt-in. Meta keeps one token per (person, topic, frequency): a re-opt-in (REFRESHED or not)
- * renews the existing row with the new token and expiry instead of adding a second one. Order rules:
- * - the same token again (replay, or after a STOP that overtook it) only fills in what is missing;
- * - an opt-in older than the row's last status change is stale and changes nothing.
+ * renews the existing row, with the new token if Meta issued one, instead of adding a second row. An opt-in
+ * counts as a status change to ACTIVE at its timestamp, so an older STOP arriving later cannot undo it, and an
+ * opt-in older than the row's last status change (a replay, or overtaken by a STOP) only fills in missing fields.
  */
 export async function applyRecurringOptIn(client: Queryable, input: RecurringOptInInput): Promise<ApplyOutcome> {
   const sameToken = (
-    await client.query<OptInStateRow & { topic: string; title: string | null; frequency: Frequency | null; timezone: string | null; expiresAt: Date | null }>(
-      `SELECT id, token, status, "statusAt", topic, title, frequency, timezone, "expiresAt" FROM "OptIn" WHERE token = $1 FOR UPDATE`,
-      [input.token],
-    )
+    await client.query<OptInStateRow>(`SELECT id, token, status, "statusAt" FROM "OptIn" WHERE token = $1 FOR UPDATE`, [input.token])
   ).rows[0];
   if (sameToken) {
-    // A newer opt-in with the same token after a STOP or expiry is the person opting in again.
-    const reactivate = sameToken.statusAt.getTime() < input.at.getTime() && (sameToken.status === 'STOPPED' || sameToken.status === 'EXPIRED');
-    // The opt-in is the authority on topic, title, frequency and expiry (a status webhook may have created the row first).
-    const wanted = {
-      topic: input.topic,
-      title: input.title ?? sameToken.title,
-      frequency: input.frequency,
-      timezone: input.timezone ?? sameToken.timezone,
-      expiresAt: input.expiresAt ?? sameToken.expiresAt,
-    };
-    const differs =
-      wanted.topic !== sameToken.topic ||
-      wanted.title !== sameToken.title ||
-      wanted.frequency !== sameToken.frequency ||
-      wanted.timezone !== sameToken.timezone ||
-      (wanted.expiresAt?.getTime() ?? null) !== (sameToken.expiresAt?.getTime() ?? null);
-    if (!differs && !reactivate) return 'unchanged';
-    await client.query(
-      `UPDATE "OptIn" SET topic = $2, title = $3, frequency = $4, timezone = $5, "expiresAt" = $6,
-              status = CASE WHEN $7 THEN 'ACTIVE'::"OptInStatus" ELSE status END,
-              "statusAt" = CASE WHEN $7 THEN $8 ELSE "statusAt" END, "updatedAt" = now()
-        WHERE id = $1`,
-      [sameToken.id, wanted.topic, wanted.title, wanted.frequency, wanted.timezone, wanted.expiresAt, reactivate, input.at],
+    if (sameToken.statusAt.getTime() < input.at.getTime()) {
+      // A newer opt-in with the same token (Meta keeps the token when the person re-opts in): it is the authority on
+      // topic, title, frequency and expiry, and re-activates a stopped or expired token.
+      await client.query(
+        `UPDATE "OptIn" SET topic = $2, title = COALESCE($3, title), frequency = $4, timezone = COALESCE($5, timezone),
+                "expiresAt" = COALESCE($6, "expiresAt"),
+                status = CASE WHEN status IN ('ACTIVE', 'STOPPED', 'EXPIRED') THEN 'ACTIVE'::"OptInStatus" ELSE status END,
+                "statusAt" = $7, "updatedAt" = now()
+          WHERE id = $1`,
+        [sameToken.id, input.topic, input.title, input.frequency, input.timezone, input.expiresAt, input.at],
+      );
+      return 'renewed';
+    }
+    // A replay, or an opt-in overtaken by a status webhook that created the row: only fill in what is missing.
+    const filled = await client.query(
+      `UPDATE "OptIn" SET title = COALESCE(title, $2), timezone = COALESCE(timezone, $3), "expiresAt" = COALESCE("expiresAt", $4), "updatedAt" = now()
+        WHERE id = $1 AND ((title IS NULL AND $2::text IS NOT NULL) OR (timezone IS NULL AND $3::text IS NOT NULL)
+                           OR ("expiresAt" IS NULL AND $4::timestamp IS NOT NULL))`,
+      [sameToken.id, input.title, input.timezone, input.expiresAt],
     );
-    return reactivate ? 'renewed' : 'updated';
+    return filled.rowCount ? 'updated' : 'unchanged';
   }
 
   const series = (

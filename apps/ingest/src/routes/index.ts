@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { IngestDeps } from '../deps.js';
 import { pageRoutes } from './pages.js';
+import { optInRoutes } from './optins.js';
 import { webhookRoutes } from './webhooks.js';
 
 export type RouteModule = (app: FastifyInstance, options: { deps: IngestDeps }) => Promise<void>;
@@ -13,6 +14,7 @@ export const publicRoutes: RouteModule[] = [
 /** Routes behind `Authorization: Bearer <api key>`. */
 export const apiRoutes: RouteModule[] = [
   pageRoutes,
+  optInRoutes,
 ];
 
 import { eventRoutes } from './events.js';
