@@ -18,6 +18,7 @@ import {
 } from '@renotify/messenger';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ACCESS_TOKEN, APP_SECRET, createPageWithUser, HOUR, PAGE_ID, startHarness, startReceiver, type Harness, type Receiver } from './test-support/harness.js';
+import type { Json } from './test-support/harness.js';
 
 let h: Harness;
 let receiver: Receiver;
@@ -41,7 +42,7 @@ function expectOk(outcome: SendOutcome): asserts outcome is Extract<SendOutcome,
 }
 
 /** Fires one user action and returns the events the client parses out of the webhook that arrived. */
-async function webhookEvents(action: Record<string, unknown>): Promise<{ events: WebhookEvent[]; result: any }> {
+async function webhookEvents(action: Record<string, unknown>): Promise<{ events: WebhookEvent[]; result: Json }> {
   const before = receiver.received.length;
   const result = await h.trigger(action);
   const [hook] = (await receiver.waitFor(before + 1)).slice(before);
@@ -78,7 +79,7 @@ describe('client requests against the sandbox', () => {
     });
     expectOk(await client.sendMessage({ ...page, body: full }));
     const messages = await h.call('GET', `/__sandbox/pages/${PAGE_ID}/messages?psid=user-1`);
-    expect(messages.json.messages.map((m: any) => m.message.attachment.payload.template_type)).toEqual([
+    expect(messages.json.messages.map((m: Json) => m.message.attachment.payload.template_type)).toEqual([
       'one_time_notif_req',
       'notification_messages',
       'notification_messages',

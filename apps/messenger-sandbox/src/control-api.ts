@@ -296,6 +296,7 @@ export function registerControlApi(app: FastifyInstance, ctx: ControlContext): v
       const items = user.thread.filter((item) => item.seq > after).map((item) => renderThreadItem(item, user));
       return {
         page: { id: page.id, name: page.name },
+        webhookUrl: dispatcher.url ?? null,
         user: userView(user),
         now: state.now(),
         items,

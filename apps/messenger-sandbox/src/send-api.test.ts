@@ -1,7 +1,8 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { ACCESS_TOKEN, createPageWithUser, DAY, HOUR, PAGE_ID, startHarness, type Harness } from './test-support/harness.js';
+import type { Json } from './test-support/harness.js';
 
-function expectGraphError(result: { status: number; json: any }, code: number, subcode?: number, status = 400) {
+function expectGraphError(result: { status: number; json: Json }, code: number, subcode?: number, status = 400) {
   expect(result.status).toBe(status);
   expect(result.json.error).toMatchObject({ code, type: 'OAuthException', message: expect.any(String), fbtrace_id: expect.any(String) });
   if (subcode === undefined) expect(result.json.error.error_subcode).toBeUndefined();
@@ -399,14 +400,14 @@ describe('Send API: recorded messages', () => {
     await h.send({ recipient: { one_time_notif_token: otn.token.token }, message: { text: 'three' } });
     const all = await h.call('GET', `/__sandbox/pages/${PAGE_ID}/messages`);
     expect(all.json.total).toBe(3);
-    expect(all.json.messages.map((m: any) => m.message.text)).toEqual(['one', 'two', 'three']);
+    expect(all.json.messages.map((m: Json) => m.message.text)).toEqual(['one', 'two', 'three']);
     expect(all.json.messages[2]).toMatchObject({ psid: 'user-1', recipientKind: 'one_time_notif_token', tokenKind: 'ONE_TIME', topic: 'restock:42' });
     const one = await h.call('GET', `/__sandbox/pages/${PAGE_ID}/messages?psid=user-1`);
-    expect(one.json.messages.map((m: any) => m.message.text)).toEqual(['one', 'three']);
+    expect(one.json.messages.map((m: Json) => m.message.text)).toEqual(['one', 'three']);
     const paged = await h.call('GET', `/__sandbox/pages/${PAGE_ID}/messages?limit=2`);
     expect(paged.json.messages).toHaveLength(2);
     const rest = await h.call('GET', `/__sandbox/pages/${PAGE_ID}/messages?after=${paged.json.nextAfter}`);
-    expect(rest.json.messages.map((m: any) => m.message.text)).toEqual(['three']);
+    expect(rest.json.messages.map((m: Json) => m.message.text)).toEqual(['three']);
     const stats = await h.call('GET', '/__sandbox/stats');
     expect(stats.json.pages[PAGE_ID]).toEqual({ accepted: 3, rejected: { '100': 1 } });
   });

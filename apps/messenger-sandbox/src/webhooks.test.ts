@@ -1,6 +1,7 @@
 import { createHmac } from 'node:crypto';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { APP_SECRET, createPageWithUser, PAGE_ID, startHarness, startReceiver, type Harness, type Receiver } from './test-support/harness.js';
+import type { Json } from './test-support/harness.js';
 
 let h: Harness;
 let receiver: Receiver;
@@ -161,7 +162,7 @@ describe('webhooks out', () => {
     const dup = await h.call('POST', '/__sandbox/webhooks/trigger', { type: 'message', pageId: PAGE_ID, psid: 'user-1', text: 'twice', repeat: 2 });
     expect(dup.json.callback.attempts).toBe(2);
     const deliveries = await h.call('GET', '/__sandbox/webhooks/deliveries');
-    expect(deliveries.json.deliveries.map((d: any) => d.deliveryId)).toEqual([result.json.deliveryId, dup.json.deliveryId]);
+    expect(deliveries.json.deliveries.map((d: Json) => d.deliveryId)).toEqual([result.json.deliveryId, dup.json.deliveryId]);
   });
 
   it('reports an unreachable callback instead of failing, and still applies the user action', async () => {

@@ -2,6 +2,10 @@ import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildSandbox, type Sandbox, type SandboxOptions } from '../app.js';
 
+/** Response JSON in tests: loosely typed on purpose, the assertions check its shape. */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+export type Json = any;
+
 export const PAGE_ID = '200000000000001';
 export const ACCESS_TOKEN = 'test-page-access-token';
 export const APP_SECRET = 'test-app-secret';
@@ -10,10 +14,10 @@ export interface Harness {
   sandbox: Sandbox;
   baseUrl: string;
   /** POST/GET/PUT/PATCH JSON to the sandbox; returns status and parsed JSON. */
-  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: any }>;
+  call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: Json }>;
   /** POST /v24.0/{page}/messages with the page token in the Bearer header. */
-  send(body: unknown, options?: { pageId?: string; token?: string; viaQuery?: boolean }): Promise<{ status: number; json: any }>;
-  trigger(action: Record<string, unknown>): Promise<any>;
+  send(body: unknown, options?: { pageId?: string; token?: string; viaQuery?: boolean }): Promise<{ status: number; json: Json }>;
+  trigger(action: Record<string, unknown>): Promise<Json>;
   close(): Promise<void>;
 }
 
@@ -35,7 +39,7 @@ export async function startHarness(options: SandboxOptions = {}): Promise<Harnes
     } catch {
       json = text;
     }
-    return { status: response.status, json: json as any };
+    return { status: response.status, json: json as Json };
   }
 
   return {

@@ -34,6 +34,7 @@ const STYLE = `
   .panel h2 { font-size:14px; margin:0 0 8px; } .topic { border-top:1px solid var(--grey); padding:8px 0; font-size:13px; }
   .topic:first-of-type { border-top:0; } .topic .state { color:var(--muted); font-size:12px; margin:2px 0 6px; }
   .side button.secondary { background:var(--grey); color:var(--text); }
+  #target { font-size:12px; color:var(--muted); word-break:break-all; }
   #status { font-size:12px; color:var(--muted); white-space:pre-wrap; } #status.error { color:#c00; }
   label { font-size:12px; color:var(--muted); } select { font-size:12px; }
   @media (max-width: 760px) { .app { grid-template-columns:1fr; height:auto; } .phone { height:80vh; } }
@@ -77,7 +78,11 @@ const SCRIPT = `
   function renderCard(item) {
     const c = item.card;
     const box = el('div', { class: 'card', 'data-mid': item.mid });
-    if (c.imageUrl) box.append(el('img', { src: c.imageUrl, alt: '', class: c.imageAspectRatio || 'HORIZONTAL' }));
+    if (c.imageUrl) {
+      const img = el('img', { src: c.imageUrl, alt: '', class: c.imageAspectRatio || 'HORIZONTAL' });
+      img.addEventListener('error', () => img.remove());
+      box.append(img);
+    }
     const body = el('div', { class: 'body' });
     body.append(el('div', { class: 'title' }, c.title));
     body.append(el('div', { class: 'hint' }, c.type === 'one_time'
@@ -149,6 +154,7 @@ const SCRIPT = `
     try {
       const data = await api('/__sandbox/pages/' + encodeURIComponent(pageId) + '/users/' + encodeURIComponent(psid) + '/thread?after=' + lastSeq);
       document.getElementById('page-name').textContent = data.page.name;
+      document.getElementById('target').textContent = data.webhookUrl ? 'Webhooks go to ' + data.webhookUrl : 'No webhook URL set (PUT /__sandbox/webhook).';
       document.getElementById('avatar').textContent = data.page.name.slice(0, 1);
       const open = data.user.windowOpenUntil && data.user.windowOpenUntil > data.now;
       document.getElementById('window').textContent = data.user.name + ' \\u00b7 ' + (open ? '24h window open until ' + time(data.user.windowOpenUntil) : '24h window closed: send a message to open it');
@@ -189,6 +195,7 @@ export function userPageHtml(): string {
     <section class="panel"><h2>Sandbox</h2>
       <label for="spelling">Stop/resume wire value</label><br>
       <select id="spelling"><option value="space">STOP NOTIFICATIONS (Meta docs)</option><option value="underscore">STOP_NOTIFICATIONS</option></select>
+      <p id="target" class="state"></p>
       <p id="status">Every click here is sent to the webhook URL as a signed Meta webhook.</p>
     </section>
   </aside>
