@@ -19,3 +19,5 @@ export const apiRoutes: RouteModule[] = [
 
 import { eventRoutes } from './events.js';
 apiRoutes.push(eventRoutes);
+import { deadLetterRoutes } from './dead-letters.js';
+apiRoutes.push(deadLetterRoutes);
