@@ -282,7 +282,7 @@ export function registerControlApi(app: FastifyInstance, ctx: ControlContext): v
         oneTime.push({ token: token.token, payload: token.payload, title: token.title ?? null, usedAt: token.usedAt, expiresAt: token.expiresAt });
       }
     }
-    const recurring = page.recurringTokens.filter((token) => token.psid === psid).map(renderTopic);
+    const recurring = (page.users.get(psid)?.topics ?? []).map(renderTopic);
     return { oneTimeTokens: oneTime, recurringTokens: recurring };
   }
 
@@ -302,7 +302,7 @@ export function registerControlApi(app: FastifyInstance, ctx: ControlContext): v
         items,
         // Answered state can change on old cards, so the page re-reads it each poll.
         answered: [...(user.answered ?? [])],
-        topics: page.recurringTokens.filter((token) => token.psid === user.psid).map(renderTopic),
+        topics: (user.topics ?? []).map(renderTopic),
         lastSeq: user.thread.at(-1)?.seq ?? 0,
       };
     },

@@ -94,6 +94,8 @@ export interface UserRecord {
   optInRequests: Map<string, number> | null;
   /** mids of opt-in cards the user already answered. */
   answered: Set<string> | null;
+  /** This user's recurring tokens, so the user page never scans the whole Page. */
+  topics: RecurringToken[] | null;
 }
 
 export interface UserRefRecord {
@@ -319,6 +321,7 @@ export class SandboxState {
       thread: [],
       optInRequests: null,
       answered: null,
+      topics: null,
     };
     page.users.set(psid, user);
     return user;
@@ -408,6 +411,7 @@ export class SandboxState {
     this.tokens.set(token.token, token);
     page.recurringTokens.push(token);
     page.recurringByKey.set(key, token);
+    (user.topics ??= []).push(token);
     return token;
   }
 

@@ -205,8 +205,12 @@ export function userPageHtml(): string {
 export function indexPageHtml(state: SandboxState): string {
   const rows = [...state.pages.values()]
     .map((page) => {
-      const users = [...page.users.values()]
-        .slice(0, 50)
+      const firstUsers = [];
+      for (const user of page.users.values()) {
+        if (firstUsers.length === 50) break;
+        firstUsers.push(user);
+      }
+      const users = firstUsers
         .map(
           (user) =>
             `<li><a href="/user?page=${encodeURIComponent(page.id)}&amp;psid=${encodeURIComponent(user.psid)}">${escapeHtml(user.name)} (${escapeHtml(user.psid)})</a></li>`,
