@@ -502,12 +502,19 @@ interface LocalTokenRow {
   nextEligibleAt: Date | null;
 }
 
+/**
+ * Meta lists next_eligible_time in whole seconds, often as "now" for a token that is eligible: within this skew of
+ * our clock it is not a constraint worth storing.
+ */
+const NEXT_ELIGIBLE_SKEW_MS = 60_000;
+const isFutureConstraint = (at: Date, now: Date) => at.getTime() > now.getTime() + NEXT_ELIGIBLE_SKEW_MS;
+
 const sameInstant = (a: Date | null | undefined, b: Date | null | undefined) => (a?.getTime() ?? null) === (b?.getTime() ?? null);
 
 /**
  * Repairs the store from Meta's list: tokens we lack are added (the subscriber by recipient_id; the topic from
- * the opt-in request we sent with that title, else the title itself), and expiry, next-eligible time, time zone
- * and ACTIVE/EXPIRED drift are corrected. STOPPED and INVALID are our own knowledge and are kept.
+ * the opt-in request we sent with that title, else the title itself), and expiry, time zone, ACTIVE/EXPIRED and
+ * next-eligible drift are corrected (the last only towards later). STOPPED and INVALID are our own knowledge and are kept.
  * Null when the Page is unknown.
  */
 export async function reconcilePageTokens(
@@ -581,7 +588,7 @@ async function reconcileOne(
           remoteExpired ? 'EXPIRED' : 'ACTIVE',
           item.createdAt ?? now,
           item.expiresAt ?? null,
-          item.nextEligibleAt ?? null,
+          item.nextEligibleAt && isFutureConstraint(item.nextEligibleAt, now) ? item.nextEligibleAt : null,
         ],
       );
       return { action: 'added', tokenFingerprint: fingerprint(item.token), optInId: inserted.rows[0]!.id, psid: item.recipientId, changes: { topic: [null, topic] } };
@@ -603,8 +610,11 @@ async function reconcileOne(
     changes[field] = [before, after];
   };
   if (item.expiresAt !== undefined && !sameInstant(local.expiresAt, item.expiresAt)) change('expiresAt', 'expiresAt', local.expiresAt, item.expiresAt);
-  if (item.nextEligibleAt !== undefined && !sameInstant(local.nextEligibleAt, item.nextEligibleAt)) {
-    change('nextEligibleAt', 'nextEligibleAt', local.nextEligibleAt, item.nextEligibleAt);
+  // Only in the safe direction: a later time from Meta avoids its "too early" error (4/2018354); a time at or about
+  // now just means "eligible" and must not loosen a stricter cadence of our own policy.
+  const remoteNext = item.nextEligibleAt;
+  if (remoteNext !== undefined && isFutureConstraint(remoteNext, now) && (local.nextEligibleAt === null || remoteNext.getTime() > local.nextEligibleAt.getTime())) {
+    change('nextEligibleAt', 'nextEligibleAt', local.nextEligibleAt, remoteNext);
   }
   if (item.timezone !== undefined && local.timezone !== item.timezone) change('timezone', 'timezone', local.timezone, item.timezone);
   if (item.topicTitle !== undefined && local.title === null) change('title', 'title', local.title, item.topicTitle);

@@ -1,6 +1,8 @@
 import type { FastifyInstance } from 'fastify';
 import type { IngestDeps } from '../deps.js';
 import { pageRoutes } from './pages.js';
+import { reconcileRoutes } from './reconcile.js';
+import { optInRequestRoutes } from './optin-requests.js';
 import { optInRoutes } from './optins.js';
 import { webhookRoutes } from './webhooks.js';
 
@@ -14,6 +16,8 @@ export const publicRoutes: RouteModule[] = [
 /** Routes behind `Authorization: Bearer <api key>`. */
 export const apiRoutes: RouteModule[] = [
   pageRoutes,
+  reconcileRoutes,
+  optInRequestRoutes,
   optInRoutes,
 ];
 
