@@ -24,6 +24,8 @@ export interface SandboxOptions {
   /** Answer `recipient` (Meta's recurring doc) instead of `recipient_id` for notification_messages_token sends. Default true. */
   recurringAnswersRecipient?: boolean;
   webhookTimeoutMs?: number;
+  /** Monotonic ms clock for the per-Page rate limiter; tests freeze it to make throttling deterministic. */
+  rateClock?: () => number;
 }
 
 export interface Sandbox {
@@ -74,6 +76,7 @@ export function buildSandbox(options: SandboxOptions = {}): Sandbox {
     seedDemo: options.seedDemo ?? false,
     ...(options.cooldownPolicy !== undefined ? { cooldownPolicy: options.cooldownPolicy } : {}),
     ...(options.sendRatePerSecond !== undefined ? { defaultSendRatePerSecond: options.sendRatePerSecond } : {}),
+    ...(options.rateClock ? { rateClock: options.rateClock } : {}),
   });
   const dispatcher = new WebhookDispatcher(state, options.webhookUrl, options.webhookTimeoutMs ?? 20_000);
   const verifyToken = { value: options.verifyToken ?? 'renotify-verify-token' };

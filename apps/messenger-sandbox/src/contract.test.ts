@@ -27,7 +27,8 @@ const page = { pageId: PAGE_ID, accessToken: ACCESS_TOKEN, graphVersion: 'v24.0'
 
 beforeEach(async () => {
   receiver = await startReceiver();
-  h = await startHarness({ webhookUrl: receiver.url });
+  // A frozen rate-limiter clock: a Page limited to 1/s stays throttled however slow the machine is.
+  h = await startHarness({ webhookUrl: receiver.url, rateClock: () => 0 });
   await createPageWithUser(h, 'user-1');
   client = createGraphClient({ baseUrl: h.baseUrl, connections: 4 });
 });

@@ -194,6 +194,8 @@ export interface SandboxStateOptions {
   /** Per-Page Send API rate for new Pages; Meta's documented figure is 300/s. null = unlimited. */
   defaultSendRatePerSecond?: number | null;
   seedDemo?: boolean;
+  /** Monotonic ms clock for the rate limiter (real time by default; tests freeze it). */
+  rateClock?: () => number;
 }
 
 const NO_FAULTS = (): FaultSettings => ({ latencyMs: 0, latencyJitterMs: 0, errors: [], throttleBursts: null });
@@ -208,8 +210,10 @@ export class SandboxState {
   readonly defaultCooldownPolicy: CooldownPolicy;
   readonly defaultSendRatePerSecond: number | null;
   readonly seedDemo: boolean;
+  private readonly rateClock: () => number;
 
   constructor(options: SandboxStateOptions = {}) {
+    this.rateClock = options.rateClock ?? (() => performance.now());
     this.seed = options.seed ?? 1;
     this.defaultCooldownPolicy = options.cooldownPolicy ?? 'meta-2022';
     this.defaultSendRatePerSecond = options.defaultSendRatePerSecond === undefined ? 300 : options.defaultSendRatePerSecond;
@@ -291,7 +295,7 @@ export class SandboxState {
   }
 
   newRateLimit(perSecond: number | null, code: number): RateLimit {
-    return { perSecond, code, available: perSecond ?? 0, refilledAt: performance.now() };
+    return { perSecond, code, available: perSecond ?? 0, refilledAt: this.rateClock() };
   }
 
   setFaults(page: PageRecord, faults: Partial<FaultSettings>): FaultSettings {
@@ -434,7 +438,7 @@ export class SandboxState {
   takeRateSlot(page: PageRecord): boolean {
     const rate = page.rate;
     if (rate.perSecond === null) return true;
-    const now = performance.now();
+    const now = this.rateClock();
     const elapsed = now - rate.refilledAt;
     if (elapsed > 0) {
       rate.available = Math.min(rate.perSecond, rate.available + (elapsed * rate.perSecond) / 1000);
