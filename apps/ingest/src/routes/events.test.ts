@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
-import { FANOUT_JOB, MAX_EVENTS_PER_BATCH, eventJobId } from '@renotify/queue';
+import { FANOUT_JOB, MAX_EVENTS_PER_BATCH, eventJobId, parseEvents, type EventInput } from '@renotify/queue';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { startIngest, type RunningIngest } from '../index.js';
 import { insertDeliveries, insertOptIns, insertPage } from '../test-support/ledger-fixtures.js';
+import { EventIntake, IntakeError } from './event-intake.js';
 
 const PAGE = '100200300400500';
 const OTHER_PAGE = '100200300400501';
@@ -238,6 +239,57 @@ describe('POST /v1/events and GET /v1/events/:id', () => {
     const retry = await post(backInStock('redis-down'));
     expect(await retry.json()).toEqual({ accepted: [], duplicates: ['redis-down'] });
     expect((await eventsQueue().getJob(eventJobId('redis-down')))?.data).toEqual({ eventId: 'redis-down' });
+  });
+
+  it('answers each of many concurrent requests on its own; an id sent by two of them is accepted once', async () => {
+    const bodies = [
+      ...Array.from({ length: 40 }, (_, i) => backInStock(`conc-${i}`)),
+      backInStock('conc-shared'),
+      [backInStock('conc-shared'), backInStock('conc-extra')],
+    ];
+    const answers = await Promise.all(
+      bodies.map(async (body) => {
+        const response = await post(body);
+        expect(response.status).toBe(202);
+        return (await response.json()) as { accepted: string[]; duplicates: string[] };
+      }),
+    );
+    answers.slice(0, 40).forEach((answer, i) => expect(answer).toEqual({ accepted: [`conc-${i}`], duplicates: [] }));
+    const shared = answers.slice(40).flatMap((answer) => [...answer.accepted.map((id) => `+${id}`), ...answer.duplicates.map((id) => `=${id}`)]);
+    expect(shared.sort()).toEqual(['+conc-extra', '+conc-shared', '=conc-shared']);
+    const stored = await ingest.deps.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Event" WHERE id LIKE 'conc-%'`);
+    expect(stored.rows[0]?.n).toBe(42);
+    expect((await eventsQueue().getJob(eventJobId('conc-shared')))?.data).toEqual({ eventId: 'conc-shared' });
+  });
+
+  it('EventIntake: when a Page is missing at insert time, only the request naming it fails', async () => {
+    const parse = (input: unknown): EventInput[] => {
+      const result = parseEvents(input);
+      if (!result.ok) throw new Error(JSON.stringify(result.problems));
+      return result.events;
+    };
+    let forgotten = 0;
+    const intake = new EventIntake({
+      db: ingest.deps.db,
+      redis: ingest.deps.redis,
+      eventsQueue: eventsQueue(),
+      maxInFlight: 1,
+      onUnknownPage: () => forgotten++,
+    });
+    // The first submission takes the only slot; the next three are merged into one flush.
+    const results = await Promise.allSettled([
+      intake.submit(parse(backInStock('fk-first'))),
+      intake.submit(parse(backInStock('fk-a'))),
+      intake.submit(parse(backInStock('fk-ghost', { pageId: 'ghost-page' }))),
+      intake.submit(parse(backInStock('fk-c'))),
+    ]);
+    expect(results.map((result) => result.status)).toEqual(['fulfilled', 'fulfilled', 'rejected', 'fulfilled']);
+    expect((results[2] as PromiseRejectedResult).reason).toBeInstanceOf(IntakeError);
+    expect((results[2] as PromiseRejectedResult).reason.kind).toBe('unknown_page');
+    expect((results[3] as PromiseFulfilledResult<unknown>).value).toEqual({ accepted: ['fk-c'], duplicates: [] });
+    expect(forgotten).toBe(1);
+    const stored = await ingest.deps.db.pool.query<{ id: string }>(`SELECT id FROM "Event" WHERE id LIKE 'fk-%' ORDER BY id`);
+    expect(stored.rows.map((row) => row.id)).toEqual(['fk-a', 'fk-c', 'fk-first']);
   });
 
   it('shows an event with delivery counts and keyset-paged deliveries, never tokens', async () => {

@@ -1,15 +1,12 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
-import { acceptEvents, createKnownPages, getEventSummary, listEventDeliveries, type DeliveryCursor } from '@renotify/db';
-import { FANOUT_JOB, eventJobId, parseEvents, whenRedisReady, withTimeout, type EventProblem, type FanoutJob } from '@renotify/queue';
+import { createKnownPages, getEventSummary, listEventDeliveries, type DeliveryCursor } from '@renotify/db';
+import { parseEvents, type EventProblem } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
 import { HttpError, notFound, parseInput } from '../http-errors.js';
+import { EventIntake, IntakeError } from './event-intake.js';
+import { countIngestedEvents } from './metrics.js';
 
-/** Longer than the Redis client's own give-up time (~0.6 s), so this only catches a hung connection. */
-const ENQUEUE_TIMEOUT_MS = 3_000;
-/** How long a request waits for a reconnecting Redis before answering 503 (BullMQ itself would wait forever). */
-const REDIS_GRACE_MS = 500;
-const FOREIGN_KEY_VIOLATION = '23503';
 
 const invalidEvents = (problems: EventProblem[]) =>
   new HttpError(400, 'invalid_request', `${problems.length} problem(s) in the submitted events; nothing was accepted`, problems);
@@ -35,10 +32,12 @@ function decodeCursor(cursor: string): DeliveryCursor {
 
 /**
  * `POST /v1/events` (one event or an array of up to 1,000) and `GET /v1/events/:id`.
- * A request costs one page-id SELECT (usually skipped by the cache), one INSERT and one addBulk, whatever its size.
+ * A request costs one page-id SELECT (usually skipped by the cache) and a share of one INSERT and one addBulk
+ * (see EventIntake), whatever its size.
  */
 export async function eventRoutes(app: FastifyInstance, { deps }: { deps: IngestDeps }) {
   const knownPages = createKnownPages(deps.db);
+  const intake = new EventIntake({ db: deps.db, redis: deps.redis, eventsQueue: deps.queues.events, onUnknownPage: () => knownPages.forget() });
 
   app.post('/v1/events', async (request, reply) => {
     const parsed = parseEvents(request.body);
@@ -56,36 +55,14 @@ export async function eventRoutes(app: FastifyInstance, { deps }: { deps: Ingest
       throw invalidEvents(problems);
     }
 
-    let stored: Awaited<ReturnType<typeof acceptEvents>>;
     try {
-      stored = await acceptEvents(deps.db, events);
+      return reply.status(202).send(countIngestedEvents(deps.metrics, events, await intake.submit(events)));
     } catch (error) {
-      if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) {
-        // A page vanished between the check and the insert (only possible with a stale cache entry).
-        knownPages.forget();
-        throw new HttpError(400, 'invalid_request', 'an event names a page that is not registered; nothing was accepted');
-      }
-      request.log.error({ err: error }, 'storing events failed');
-      return unavailable(reply, 'storage_unavailable', 'Events could not be stored; retry the same request');
+      if (!(error instanceof IntakeError)) throw error;
+      if (error.kind === 'unknown_page') throw new HttpError(400, 'invalid_request', error.message);
+      request.log.warn({ err: error.cause ?? error, events: events.length }, error.message);
+      return unavailable(reply, error.kind === 'queue' ? 'queue_unavailable' : 'storage_unavailable', error.message);
     }
-
-    if (stored.pendingFanout.length > 0) {
-      const jobs = stored.pendingFanout.map((eventId) => ({
-        name: FANOUT_JOB,
-        data: { eventId } satisfies FanoutJob,
-        opts: { jobId: eventJobId(eventId) },
-      }));
-      try {
-        if (!(await whenRedisReady(deps.redis, REDIS_GRACE_MS))) throw new Error(`Redis is not connected (${deps.redis.status})`);
-        await withTimeout(deps.queues.events.addBulk(jobs), ENQUEUE_TIMEOUT_MS, 'enqueueing fan-out jobs');
-      } catch (error) {
-        // The rows are stored; a retry re-enqueues them (as duplicates still 'ACCEPTED'), and the worker's sweeper
-        // picks up any the producer never retries.
-        request.log.warn({ err: error, events: stored.pendingFanout.length }, 'events stored but fan-out jobs not enqueued');
-        return unavailable(reply, 'queue_unavailable', 'Events were stored but could not be queued; retry the same request');
-      }
-    }
-    return reply.status(202).send({ accepted: stored.accepted, duplicates: stored.duplicates });
   });
 
   app.get('/v1/events/:id', async (request) => {

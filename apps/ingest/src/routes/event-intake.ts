@@ -1,0 +1,146 @@
+import { acceptEvents, type Database } from '@renotify/db';
+import { FANOUT_JOB, eventJobId, uniqueEvents, whenRedisReady, withTimeout, type EventInput, type FanoutJob } from '@renotify/queue';
+import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
+
+export interface IntakeResult {
+  accepted: string[];
+  duplicates: string[];
+}
+
+/** Why a submission failed: `unknown_page` is the caller's fault (400), the others are retryable (503). */
+export class IntakeError extends Error {
+  constructor(
+    readonly kind: 'storage' | 'queue' | 'unknown_page',
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'IntakeError';
+  }
+}
+
+export interface EventIntakeOptions {
+  db: Database;
+  redis: Redis;
+  eventsQueue: Queue;
+  /** Flushes (one INSERT + one addBulk each) running at once. */
+  maxInFlight?: number;
+  /** Requests are merged into one flush until it holds this many events. */
+  maxEventsPerFlush?: number;
+  /** How long a flush waits for a reconnecting Redis before failing (BullMQ itself would wait forever). */
+  redisGraceMs?: number;
+  enqueueTimeoutMs?: number;
+  onUnknownPage?: () => void;
+}
+
+interface Submission {
+  events: EventInput[];
+  resolve: (result: IntakeResult) => void;
+  reject: (error: IntakeError) => void;
+}
+
+const FOREIGN_KEY_VIOLATION = '23503';
+
+/**
+ * Stores and enqueues events for many concurrent requests together. Every Postgres commit waits for a WAL
+ * flush (milliseconds on real disks), and the pool has few connections, so one statement per request caps
+ * single-event throughput at pool size / fsync time. Instead, requests that arrive while `maxInFlight` flushes
+ * are busy are merged into the next flush: ONE `INSERT … unnest` and ONE `addBulk` for all of them. At low
+ * load a request flushes alone at once, so nothing waits on a timer.
+ *
+ * Each request still gets its own answer: an id that several merged requests carry is `accepted` for the
+ * first and a duplicate for the others, exactly as if they had run one after another.
+ */
+export class EventIntake {
+  private readonly waiting: Submission[] = [];
+  private inFlight = 0;
+  private readonly maxInFlight: number;
+  private readonly maxEventsPerFlush: number;
+
+  constructor(private readonly options: EventIntakeOptions) {
+    this.maxInFlight = options.maxInFlight ?? 4;
+    this.maxEventsPerFlush = options.maxEventsPerFlush ?? 5_000;
+  }
+
+  /** Stores the events (the caller has validated them and checked their Pages) and enqueues their fan-out jobs. */
+  submit(events: readonly EventInput[]): Promise<IntakeResult> {
+    return new Promise((resolve, reject) => {
+      this.waiting.push({ events: uniqueEvents(events), resolve, reject });
+      this.pump();
+    });
+  }
+
+  private pump() {
+    while (this.inFlight < this.maxInFlight && this.waiting.length > 0) {
+      const group: Submission[] = [];
+      let size = 0;
+      while (this.waiting.length > 0 && (group.length === 0 || size + (this.waiting[0] as Submission).events.length <= this.maxEventsPerFlush)) {
+        const next = this.waiting.shift() as Submission;
+        group.push(next);
+        size += next.events.length;
+      }
+      this.inFlight++;
+      void this.flush(group).finally(() => {
+        this.inFlight--;
+        this.pump();
+      });
+    }
+  }
+
+  private async flush(group: Submission[]): Promise<void> {
+    let stored: Awaited<ReturnType<typeof acceptEvents>>;
+    try {
+      stored = await acceptEvents(this.options.db, group.flatMap((submission) => submission.events));
+    } catch (error) {
+      if ((error as { code?: string }).code === FOREIGN_KEY_VIOLATION) {
+        // A Page vanished after the caller's check. Retry one by one, so only the request naming it fails.
+        if (group.length === 1) {
+          this.options.onUnknownPage?.();
+          group[0]?.reject(new IntakeError('unknown_page', 'an event names a page that is not registered; nothing was accepted', { cause: error }));
+          return;
+        }
+        for (const submission of group) await this.flush([submission]);
+        return;
+      }
+      for (const submission of group) submission.reject(new IntakeError('storage', 'Events could not be stored; retry the same request', { cause: error }));
+      return;
+    }
+
+    try {
+      await this.enqueueFanout(stored.pendingFanout);
+    } catch (error) {
+      // The rows are kept: a retry re-enqueues them (duplicates still 'ACCEPTED'); the worker's sweeper
+      // covers producers that never retry.
+      for (const submission of group) {
+        submission.reject(new IntakeError('queue', 'Events were stored but could not be queued; retry the same request', { cause: error }));
+      }
+      return;
+    }
+
+    const inserted = new Set(stored.accepted);
+    for (const submission of group) {
+      const result: IntakeResult = { accepted: [], duplicates: [] };
+      for (const { id } of submission.events) {
+        // delete(): only the first request carrying a newly inserted id reports it accepted.
+        if (inserted.delete(id)) result.accepted.push(id);
+        else result.duplicates.push(id);
+      }
+      submission.resolve(result);
+    }
+  }
+
+  private async enqueueFanout(eventIds: string[]): Promise<void> {
+    if (eventIds.length === 0) return;
+    if (!(await whenRedisReady(this.options.redis, this.options.redisGraceMs ?? 500))) {
+      throw new Error(`Redis is not connected (${this.options.redis.status})`);
+    }
+    await withTimeout(
+      this.options.eventsQueue.addBulk(
+        eventIds.map((eventId) => ({ name: FANOUT_JOB, data: { eventId } satisfies FanoutJob, opts: { jobId: eventJobId(eventId) } })),
+      ),
+      this.options.enqueueTimeoutMs ?? 3_000,
+      'enqueueing fan-out jobs',
+    );
+  }
+}
