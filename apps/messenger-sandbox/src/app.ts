@@ -171,6 +171,9 @@ export function buildSandbox(options: SandboxOptions = {}): Sandbox {
 
   registerControlApi(app, { state, dispatcher, verifyToken });
 
+  /** Liveness for the demo script, the benchmark and containers (outside Graph's path space). */
+  app.get('/healthz', async () => ({ status: 'ok', pages: state.pages.size }));
+
   app.get('/', async (_request, reply) => reply.type('text/html; charset=utf-8').send(indexPageHtml(state)));
   app.get('/user', async (_request, reply) => reply.type('text/html; charset=utf-8').send(userPageHtml()));
 

@@ -208,6 +208,7 @@ describe('reset and demo seed', () => {
       expect(sandbox.userPageUrl()).toBe(`${base}/user?page=100000000000001&psid=demo-user-1`);
       const html = await (await fetch(sandbox.userPageUrl())).text();
       expect(html).toContain('<script>');
+      expect(await (await fetch(`${base}/healthz`)).json()).toEqual({ status: 'ok', pages: 1 });
       const index = await (await fetch(`${base}/`)).text();
       expect(index).toContain('Demo Shoe Shop');
     } finally {
