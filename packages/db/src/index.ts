@@ -5,3 +5,4 @@ export * from './pages.js';
 export * from './events.js';
 export * from './tokens.js';
 export type { PoolClient, QueryResult } from 'pg';
+export * from './campaigns.js';

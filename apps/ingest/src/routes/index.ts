@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { IngestDeps } from '../deps.js';
 import { pageRoutes } from './pages.js';
+import { campaignRoutes } from './campaigns.js';
 import { reconcileRoutes } from './reconcile.js';
 import { optInRequestRoutes } from './optin-requests.js';
 import { optInRoutes } from './optins.js';
@@ -25,3 +26,4 @@ import { eventRoutes } from './events.js';
 apiRoutes.push(eventRoutes);
 import { deadLetterRoutes } from './dead-letters.js';
 apiRoutes.push(deadLetterRoutes);
+apiRoutes.push(campaignRoutes);

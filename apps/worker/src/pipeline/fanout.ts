@@ -9,6 +9,11 @@ export interface FanOutSource {
   topics: readonly string[];
   /** Campaigns go to recurring subscribers only. */
   recurringOnly?: boolean;
+  /**
+   * Local-time campaign runs: only tokens whose effective zone (the token's, else the subscriber's, else the
+   * Page's) is one of these. Absent: no zone filter (and the unfiltered statements run unchanged).
+   */
+  timezones?: readonly string[];
 }
 
 export interface FanOutResult {
@@ -40,16 +45,10 @@ export async function fanOut(
   for (const topic of source.topics) {
     let cursor: string | null = null;
     for (;;) {
-      const result: QueryResult<{ last_id: string | null; scanned: number; inserted: number }> = await db.pool.query(FAN_OUT_BATCH_SQL, [
-        source.pageId,
-        topic,
-        cursor,
-        batchSize,
-        source.recurringOnly ?? false,
-        source.sourceType,
-        source.sourceId,
-        batchNo,
-      ]);
+      const params: unknown[] = [source.pageId, topic, cursor, batchSize, source.recurringOnly ?? false, source.sourceType, source.sourceId, batchNo];
+      const result: QueryResult<{ last_id: string | null; scanned: number; inserted: number }> = source.timezones
+        ? await db.pool.query(FAN_OUT_BATCH_IN_ZONES_SQL, [...params, source.timezones])
+        : await db.pool.query(FAN_OUT_BATCH_SQL, params);
       const { last_id: lastId, scanned, inserted } = result.rows[0]!;
       if (inserted > 0) {
         matched += inserted;
@@ -60,13 +59,10 @@ export async function fanOut(
       cursor = lastId;
     }
   }
-  const { rowCount: stopped } = await db.pool.query(RECORD_STOPPED_SQL, [
-    source.pageId,
-    source.topics,
-    source.recurringOnly ?? false,
-    source.sourceType,
-    source.sourceId,
-  ]);
+  const stoppedParams: unknown[] = [source.pageId, source.topics, source.recurringOnly ?? false, source.sourceType, source.sourceId];
+  const { rowCount: stopped } = source.timezones
+    ? await db.pool.query(RECORD_STOPPED_IN_ZONES_SQL, [...stoppedParams, source.timezones])
+    : await db.pool.query(RECORD_STOPPED_SQL, stoppedParams);
   return { matched, stopped: stopped ?? 0, batches: batchNo };
 }
 
@@ -106,4 +102,38 @@ INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo"
 SELECT $4::"SourceType", $5, id, $1, -1, 'SKIPPED', 'STOPPED', now()
 FROM "OptIn"
 WHERE "pageId" = $1 AND topic = ANY($2::text[]) AND status = 'STOPPED' AND (NOT $3::boolean OR kind = 'RECURRING')
+ON CONFLICT ("sourceId", "optInId") DO NOTHING`;
+
+/** The zone a local-time campaign serves a token in; keep in step with the campaigns' zone listing. */
+export const EFFECTIVE_ZONE_SQL = 'COALESCE(o.timezone, s.timezone, p.timezone)';
+
+const FAN_OUT_BATCH_IN_ZONES_SQL = `
+WITH candidates AS (
+  SELECT o.id FROM "OptIn" o
+  JOIN "Subscriber" s ON s.id = o."subscriberId"
+  JOIN "Page" p ON p.id = o."pageId"
+  WHERE o."pageId" = $1 AND o.topic = $2 AND o.status = 'ACTIVE'
+    AND ($3::uuid IS NULL OR o.id > $3::uuid)
+    AND (NOT $5::boolean OR o.kind = 'RECURRING')
+    AND ${EFFECTIVE_ZONE_SQL} = ANY($9::text[])
+  ORDER BY o.id
+  LIMIT $4
+), inserted AS (
+  INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo")
+  SELECT $6::"SourceType", $7, id, $1, $8 FROM candidates
+  ON CONFLICT ("sourceId", "optInId") DO NOTHING
+  RETURNING 1
+)
+SELECT (SELECT id FROM candidates ORDER BY id DESC LIMIT 1) AS last_id,
+       (SELECT count(*) FROM candidates)::int AS scanned,
+       (SELECT count(*) FROM inserted)::int AS inserted`;
+
+const RECORD_STOPPED_IN_ZONES_SQL = `
+INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo", status, "skipReason", "finishedAt")
+SELECT $4::"SourceType", $5, o.id, $1, -1, 'SKIPPED', 'STOPPED', now()
+FROM "OptIn" o
+JOIN "Subscriber" s ON s.id = o."subscriberId"
+JOIN "Page" p ON p.id = o."pageId"
+WHERE o."pageId" = $1 AND o.topic = ANY($2::text[]) AND o.status = 'STOPPED' AND (NOT $3::boolean OR o.kind = 'RECURRING')
+  AND ${EFFECTIVE_ZONE_SQL} = ANY($6::text[])
 ON CONFLICT ("sourceId", "optInId") DO NOTHING`;

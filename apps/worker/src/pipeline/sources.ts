@@ -15,7 +15,8 @@ export async function loadSourceMessage(db: Database, job: DispatchJob): Promise
     return rows[0] ? { messageJson: JSON.stringify(rows[0].message), deferIneligible: false } : null;
   }
   const { rows } = await db.pool.query<{ message: unknown; deferIneligible: boolean }>(
-    `SELECT c.message, c."deferIneligible" FROM "CampaignRun" r JOIN "Campaign" c ON c.id = r."campaignId" WHERE r.id = $1::uuid`,
+    // A run's own rendering ({{date}} filled in, frozen against later edits) wins over the campaign's template.
+    `SELECT COALESCE(r.message, c.message) AS message, c."deferIneligible" FROM "CampaignRun" r JOIN "Campaign" c ON c.id = r."campaignId" WHERE r.id = $1::uuid`,
     [job.sourceId],
   );
   return rows[0] ? { messageJson: JSON.stringify(rows[0].message), deferIneligible: rows[0].deferIneligible } : null;

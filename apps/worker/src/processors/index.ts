@@ -4,6 +4,7 @@ import type { WorkerDeps } from '../deps.js';
 import { deliveriesModule } from '../pipeline/dispatch.js';
 import { eventsModule } from '../pipeline/events.js';
 import { webhooksProcessor } from './webhooks.js';
+import { campaignsModule } from '../campaigns/module.js';
 
 export type JobProcessor = (job: Job) => Promise<unknown>;
 
@@ -21,4 +22,5 @@ export const processorModules: ProcessorModule[] = [
   eventsModule(),
   deliveriesModule(),
   webhooksProcessor,
+  campaignsModule(),
 ];

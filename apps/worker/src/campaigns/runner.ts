@@ -1,0 +1,155 @@
+import {
+  campaignRunJobId,
+  CampaignJobName,
+  createCampaignRun,
+  getCampaignIncludingDeleted,
+  occurrenceKey,
+  scheduleSignature,
+  syncCampaignScheduler,
+  type CampaignOccurrenceJob,
+  type CampaignView,
+} from '@renotify/db';
+import { pickTimeZone } from '@renotify/domain';
+import { DISPATCH_JOB, dispatchJobId, type DispatchJob } from '@renotify/queue';
+import type { WorkerDeps } from '../deps.js';
+import { EFFECTIVE_ZONE_SQL, fanOut, pendingBatches } from '../pipeline/fanout.js';
+import { localTimeOccurrencesInSlot } from './local-time.js';
+import { builtinVariables, renderCampaignMessage } from './message.js';
+
+export type OccurrenceOutcome =
+  | { fired: false; reason: 'campaign_not_found' | 'campaign_not_active' | 'schedule_replaced' | 'outside_window' | 'no_zone_due' }
+  | { fired: true; runs: Array<{ runId: string; zone: string; occurrenceAt: Date; created: boolean; started: boolean }> };
+
+function inWindow(campaign: CampaignView, at: Date): boolean {
+  if (campaign.startAt && at.getTime() < campaign.startAt.getTime()) return false;
+  if (campaign.endAt && at.getTime() >= campaign.endAt.getTime()) return false;
+  return true;
+}
+
+async function pageTimeZone(deps: WorkerDeps, pageId: string): Promise<string> {
+  const { rows } = await deps.db.pool.query<{ timezone: string }>('SELECT timezone FROM "Page" WHERE id = $1', [pageId]);
+  return pickTimeZone(rows[0]?.timezone);
+}
+
+/** Effective zones of the topic's recurring tokens (active, and stopped ones so their skips are reported). */
+async function zonesInUse(deps: WorkerDeps, campaign: CampaignView): Promise<string[]> {
+  const { rows } = await deps.db.pool.query<{ zone: string }>(
+    `SELECT DISTINCT ${EFFECTIVE_ZONE_SQL} AS zone FROM "OptIn" o
+     JOIN "Subscriber" s ON s.id = o."subscriberId" JOIN "Page" p ON p.id = o."pageId"
+     WHERE o."pageId" = $1 AND o.topic = $2 AND o.kind = 'RECURRING' AND o.status IN ('ACTIVE', 'STOPPED')`,
+    [campaign.pageId, campaign.topic],
+  );
+  return rows.map((row) => row.zone);
+}
+
+/**
+ * One scheduler firing. `slot` is the scheduled time carried by the job (never the processing time), so a
+ * duplicate firing or a redelivered job maps to the same CampaignRun key. The campaign is re-read first:
+ * a paused or deleted campaign, or a firing left over from a replaced schedule, creates nothing.
+ * Cron campaigns: one run at the slot (to the minute). Local-time campaigns: one run per zone whose local
+ * time falls inside [slot, slot + slotMinutes), started at that zone's instant (a delayed `run` job).
+ */
+export async function fireOccurrence(deps: WorkerDeps, data: CampaignOccurrenceJob, slot: Date, now: Date = new Date()): Promise<OccurrenceOutcome> {
+  const campaign = await getCampaignIncludingDeleted(deps.db, data.campaignId);
+  if (!campaign) {
+    await syncCampaignScheduler(deps.db, deps.queues.campaigns, data.campaignId);
+    return { fired: false, reason: 'campaign_not_found' };
+  }
+  if (campaign.status !== 'ACTIVE') {
+    await syncCampaignScheduler(deps.db, deps.queues.campaigns, campaign.id);
+    return { fired: false, reason: 'campaign_not_active' };
+  }
+  if (scheduleSignature(campaign.schedule) !== data.schedule) {
+    await syncCampaignScheduler(deps.db, deps.queues.campaigns, campaign.id);
+    return { fired: false, reason: 'schedule_replaced' };
+  }
+
+  let due: Array<{ zone: string; occurrenceAt: Date }>;
+  if ('localTime' in campaign.schedule) {
+    const slotMinutes = data.slotMinutes ?? 15;
+    const start = occurrenceKey(slot);
+    due = localTimeOccurrencesInSlot(campaign.schedule.localTime, await zonesInUse(deps, campaign), start, slotMinutes, await pageTimeZone(deps, campaign.pageId));
+    if (due.length === 0) return { fired: false, reason: 'no_zone_due' };
+  } else {
+    due = [{ zone: '', occurrenceAt: occurrenceKey(slot) }];
+  }
+  due = due.filter((occurrence) => inWindow(campaign, occurrence.occurrenceAt));
+  if (due.length === 0) return { fired: false, reason: 'outside_window' };
+
+  const runs: Array<{ runId: string; zone: string; occurrenceAt: Date; created: boolean; started: boolean }> = [];
+  for (const occurrence of due) {
+    const { run, created } = await createCampaignRun(deps.db, { campaignId: campaign.id, occurrenceAt: occurrence.occurrenceAt, zone: occurrence.zone });
+    const delay = run.occurrenceAt.getTime() - now.getTime();
+    if (delay > 0) {
+      await deps.queues.campaigns.add(CampaignJobName.run, { runId: run.id }, { jobId: campaignRunJobId(run.id), delay });
+      runs.push({ runId: run.id, zone: run.zone, occurrenceAt: run.occurrenceAt, created, started: false });
+    } else {
+      await executeRun(deps, run.id);
+      runs.push({ runId: run.id, zone: run.zone, occurrenceAt: run.occurrenceAt, created, started: true });
+    }
+  }
+  return { fired: true, runs };
+}
+
+export type RunOutcome =
+  | { executed: false; reason: 'run_not_found' | 'already_fanned_out' | 'cancelled' }
+  | { executed: true; matched: number; batches: number };
+
+async function enqueueDispatch(deps: WorkerDeps, job: DispatchJob) {
+  await deps.queues.deliveries.add(DISPATCH_JOB, job, { jobId: dispatchJobId(job) });
+}
+
+/**
+ * Fans one run out to the campaign topic's recurring tokens (in the run's zone, for a local-time run) with
+ * the same batched fan-out and dispatch as events, so the same rules apply. The message is rendered once and
+ * frozen on the run. Idempotent: a replay inserts no new deliveries and re-queues unsent batches; a run
+ * already fanned out is left alone; a run whose campaign is no longer ACTIVE is cancelled, never sent.
+ */
+export async function executeRun(deps: WorkerDeps, runId: string): Promise<RunOutcome> {
+  const { rows } = await deps.db.pool.query<{ campaignId: string; status: string; zone: string; occurrenceAt: Date }>(
+    'SELECT "campaignId", status, zone, "occurrenceAt" FROM "CampaignRun" WHERE id = $1::uuid',
+    [runId],
+  );
+  const run = rows[0];
+  if (!run) return { executed: false, reason: 'run_not_found' };
+  if (run.status === 'FANNED_OUT') return { executed: false, reason: 'already_fanned_out' };
+  if (run.status === 'CANCELLED') return { executed: false, reason: 'cancelled' };
+  const campaign = await getCampaignIncludingDeleted(deps.db, run.campaignId);
+  if (!campaign || campaign.status !== 'ACTIVE') {
+    await deps.db.pool.query(`UPDATE "CampaignRun" SET status = 'CANCELLED', "finishedAt" = now() WHERE id = $1::uuid AND status = 'SCHEDULED'`, [runId]);
+    deps.logger.info({ runId, campaignId: run.campaignId, status: campaign?.status }, 'campaign run cancelled: campaign not active');
+    return { executed: false, reason: 'cancelled' };
+  }
+
+  const pageZone = await pageTimeZone(deps, campaign.pageId);
+  const zone = run.zone ? pickTimeZone(run.zone, pageZone) : 'cron' in campaign.schedule ? campaign.schedule.timezone : pageZone;
+  const message = renderCampaignMessage(campaign.message, campaign.variables, builtinVariables(run.occurrenceAt, zone, campaign.name));
+  const replay = run.status === 'FANNING_OUT';
+  await deps.db.pool.query(
+    `UPDATE "CampaignRun" SET status = 'FANNING_OUT', message = COALESCE(message, $2::jsonb) WHERE id = $1::uuid AND status IN ('SCHEDULED', 'FANNING_OUT')`,
+    [runId, JSON.stringify(message)],
+  );
+  const result = await fanOut(
+    deps.db,
+    {
+      sourceType: 'CAMPAIGN_RUN',
+      sourceId: runId,
+      pageId: campaign.pageId,
+      topics: [campaign.topic],
+      recurringOnly: true,
+      ...(run.zone ? { timezones: [run.zone] } : {}),
+    },
+    deps.config.FANOUT_BATCH_SIZE,
+    (job) => enqueueDispatch(deps, job),
+  );
+  if (replay) {
+    for (const batchNo of await pendingBatches(deps.db, runId)) await enqueueDispatch(deps, { sourceType: 'CAMPAIGN_RUN', sourceId: runId, batchNo });
+  }
+  await deps.db.pool.query(
+    `UPDATE "CampaignRun" SET status = 'FANNED_OUT', "matchedCount" = "matchedCount" + $2, "batchCount" = GREATEST("batchCount", $3),
+            "finishedAt" = now() WHERE id = $1::uuid`,
+    [runId, result.matched + result.stopped, result.batches],
+  );
+  deps.logger.info({ runId, campaignId: campaign.id, zone: run.zone, matched: result.matched, stopped: result.stopped, batches: result.batches }, 'campaign run fanned out');
+  return { executed: true, matched: result.matched, batches: result.batches };
+}

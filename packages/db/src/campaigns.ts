@@ -1,0 +1,456 @@
+import { createHash } from 'node:crypto';
+import { templateVariables } from '@renotify/domain';
+import type { Database } from './client.js';
+import type { Campaign, CampaignRun } from './generated/prisma/client.js';
+import type { CampaignStatus } from './generated/prisma/enums.js';
+
+/*
+ * Campaigns: scheduled messages to a topic's recurring subscribers. The database is the source of truth;
+ * BullMQ job schedulers (one per ACTIVE campaign) only wake the worker, which re-checks the campaign before
+ * anything is sent. Every occurrence is one CampaignRun row, unique on (campaign, occurrence, zone).
+ */
+
+/** Either a cron expression in one IANA zone, or a wall-clock time in each subscriber's own zone. */
+export type CampaignSchedule = { cron: string; timezone: string } | { localTime: string };
+
+export interface CampaignView {
+  id: string;
+  pageId: string;
+  name: string;
+  topic: string;
+  /** The Send API `message` object; its strings may hold {{placeholders}}, filled in for each run. */
+  message: Record<string, unknown>;
+  variables: Record<string, string | number>;
+  schedule: CampaignSchedule;
+  startAt: Date | null;
+  endAt: Date | null;
+  status: CampaignStatus;
+  deferIneligible: boolean;
+  createdAt: Date;
+  updatedAt: Date;
+}
+
+export interface NewCampaign {
+  pageId: string;
+  name: string;
+  topic: string;
+  message: Record<string, unknown>;
+  variables?: Record<string, string | number>;
+  schedule: CampaignSchedule;
+  startAt?: Date | null;
+  endAt?: Date | null;
+  deferIneligible?: boolean;
+}
+
+export type CampaignPatch = Partial<Omit<NewCampaign, 'pageId'>>;
+
+export function toCampaignView(row: Campaign): CampaignView {
+  return {
+    id: row.id,
+    pageId: row.pageId,
+    name: row.name,
+    topic: row.topic,
+    message: row.message as Record<string, unknown>,
+    variables: (row.variables ?? {}) as Record<string, string | number>,
+    schedule: row.localTime ? { localTime: row.localTime } : { cron: row.cron ?? '', timezone: row.timezone ?? 'UTC' },
+    startAt: row.startAt,
+    endAt: row.endAt,
+    status: row.status,
+    deferIneligible: row.deferIneligible,
+    createdAt: row.createdAt,
+    updatedAt: row.updatedAt,
+  };
+}
+
+function scheduleColumns(schedule: CampaignSchedule) {
+  return 'localTime' in schedule
+    ? { cron: null, timezone: null, localTime: schedule.localTime }
+    : { cron: schedule.cron, timezone: schedule.timezone, localTime: null };
+}
+
+export async function createCampaign(db: Database, input: NewCampaign): Promise<CampaignView> {
+  const row = await db.prisma.campaign.create({
+    data: {
+      pageId: input.pageId,
+      name: input.name,
+      topic: input.topic,
+      message: input.message as object,
+      variables: input.variables ?? {},
+      ...scheduleColumns(input.schedule),
+      startAt: input.startAt ?? null,
+      endAt: input.endAt ?? null,
+      deferIneligible: input.deferIneligible ?? false,
+    },
+  });
+  return toCampaignView(row);
+}
+
+/** A campaign that is not DELETED (deleted ones are kept for their run reports, see `getCampaignIncludingDeleted`). */
+export async function getCampaign(db: Database, id: string): Promise<CampaignView | null> {
+  const row = await db.prisma.campaign.findFirst({ where: { id, status: { not: 'DELETED' } } });
+  return row ? toCampaignView(row) : null;
+}
+
+export async function getCampaignIncludingDeleted(db: Database, id: string): Promise<CampaignView | null> {
+  const row = await db.prisma.campaign.findUnique({ where: { id } });
+  return row ? toCampaignView(row) : null;
+}
+
+export interface CampaignFilter {
+  pageId?: string;
+  status?: 'ACTIVE' | 'PAUSED';
+  /** Keyset cursor: the last id of the previous page. */
+  after?: string;
+  limit: number;
+}
+
+export async function listCampaigns(db: Database, filter: CampaignFilter): Promise<{ items: CampaignView[]; nextCursor: string | null }> {
+  const rows = await db.prisma.campaign.findMany({
+    where: {
+      status: filter.status ?? { not: 'DELETED' },
+      ...(filter.pageId ? { pageId: filter.pageId } : {}),
+      ...(filter.after ? { id: { gt: filter.after } } : {}),
+    },
+    orderBy: { id: 'asc' },
+    take: filter.limit + 1,
+  });
+  const page = rows.slice(0, filter.limit);
+  return { items: page.map(toCampaignView), nextCursor: rows.length > filter.limit ? (page[page.length - 1]?.id ?? null) : null };
+}
+
+/** Changes a live (not DELETED) campaign; null when there is none. */
+export async function updateCampaign(db: Database, id: string, patch: CampaignPatch): Promise<CampaignView | null> {
+  const data: Record<string, unknown> = {};
+  if (patch.name !== undefined) data.name = patch.name;
+  if (patch.topic !== undefined) data.topic = patch.topic;
+  if (patch.message !== undefined) data.message = patch.message;
+  if (patch.variables !== undefined) data.variables = patch.variables;
+  if (patch.schedule !== undefined) Object.assign(data, scheduleColumns(patch.schedule));
+  if (patch.startAt !== undefined) data.startAt = patch.startAt;
+  if (patch.endAt !== undefined) data.endAt = patch.endAt;
+  if (patch.deferIneligible !== undefined) data.deferIneligible = patch.deferIneligible;
+  const result = await db.prisma.campaign.updateMany({ where: { id, status: { not: 'DELETED' } }, data });
+  return result.count === 0 ? null : getCampaign(db, id);
+}
+
+/**
+ * Moves a live campaign to `status` (ACTIVE, PAUSED or DELETED). Deleting is soft: runs and their deliveries
+ * stay reportable. Null when the campaign does not exist or is already deleted.
+ */
+export async function setCampaignStatus(db: Database, id: string, status: CampaignStatus): Promise<CampaignView | null> {
+  const result = await db.prisma.campaign.updateMany({ where: { id, status: { not: 'DELETED' } }, data: { status } });
+  if (result.count === 0) return null;
+  return getCampaignIncludingDeleted(db, id);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Templates
+
+/** Filled in for every run from its occurrence time, in the run's zone (or the campaign's). */
+export const BUILTIN_CAMPAIGN_VARIABLES = ['date', 'time', 'weekday', 'campaign'] as const;
+
+function forEachString(value: unknown, visit: (text: string) => string): unknown {
+  if (typeof value === 'string') return visit(value);
+  if (Array.isArray(value)) return value.map((item) => forEachString(item, visit));
+  if (value && typeof value === 'object') {
+    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, forEachString(item, visit)]));
+  }
+  return value;
+}
+
+/** Every {{placeholder}} used anywhere in a message (text, template titles, button labels …). */
+export function messagePlaceholders(message: unknown): string[] {
+  const names = new Set<string>();
+  forEachString(message, (text) => {
+    for (const name of templateVariables(text)) names.add(name);
+    return text;
+  });
+  return [...names];
+}
+
+/** Placeholders that neither a built-in nor `variables` can fill (a campaign with any is refused). */
+export function unknownPlaceholders(message: unknown, variables: Record<string, unknown>): string[] {
+  const known = new Set<string>([...BUILTIN_CAMPAIGN_VARIABLES, ...Object.keys(variables)]);
+  return messagePlaceholders(message).filter((name) => !known.has(name));
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Runs
+
+export type CampaignRunStatus = 'SCHEDULED' | 'FANNING_OUT' | 'FANNED_OUT' | 'CANCELLED';
+
+export interface CampaignRunView {
+  id: string;
+  campaignId: string;
+  occurrenceAt: Date;
+  /** The IANA zone served by a local-time run; "" for a cron run or a run-now. */
+  zone: string;
+  status: string;
+  matchedCount: number;
+  batchCount: number;
+  startedAt: Date;
+  finishedAt: Date | null;
+}
+
+export interface RunCounts {
+  total: number;
+  /** Deliveries by status (PENDING, SENDING, SENT, FAILED, SKIPPED, DEAD). */
+  byStatus: Record<string, number>;
+  /** SKIPPED deliveries by reason (FREQUENCY_WINDOW, STOPPED, TOKEN_EXPIRED …). */
+  skipped: Record<string, number>;
+  /** PENDING deliveries waiting for a later time, by reason (quiet hours, deferred frequency window …). */
+  deferred: Record<string, number>;
+  /** Nothing PENDING or SENDING is left. */
+  complete: boolean;
+}
+
+export type CampaignRunReport = CampaignRunView & { counts: RunCounts };
+
+function toRunView(row: CampaignRun): CampaignRunView {
+  return {
+    id: row.id,
+    campaignId: row.campaignId,
+    occurrenceAt: row.occurrenceAt,
+    zone: row.zone,
+    status: row.status,
+    matchedCount: row.matchedCount,
+    batchCount: row.batchCount,
+    startedAt: row.startedAt,
+    finishedAt: row.finishedAt,
+  };
+}
+
+/** Occurrences are keyed to the minute: a scheduler slot, a redelivered job or a second run-now in the same minute are one run. */
+export function occurrenceKey(at: Date | number): Date {
+  const ms = typeof at === 'number' ? at : at.getTime();
+  return new Date(Math.floor(ms / 60_000) * 60_000);
+}
+
+/**
+ * Records one occurrence with INSERT … ON CONFLICT DO NOTHING on (campaignId, occurrenceAt, zone): however
+ * many times a slot fires, by however many workers, one run exists. `created` tells whether this call made it.
+ */
+export async function createCampaignRun(
+  db: Database,
+  input: { campaignId: string; occurrenceAt: Date; zone?: string },
+): Promise<{ run: CampaignRunView; created: boolean }> {
+  const occurrenceAt = occurrenceKey(input.occurrenceAt);
+  const zone = input.zone ?? '';
+  const inserted = await db.pool.query<CampaignRun>(
+    `INSERT INTO "CampaignRun" ("campaignId", "occurrenceAt", zone, status) VALUES ($1::uuid, $2, $3, 'SCHEDULED')
+     ON CONFLICT ("campaignId", "occurrenceAt", zone) DO NOTHING RETURNING *`,
+    [input.campaignId, occurrenceAt, zone],
+  );
+  if (inserted.rows[0]) return { run: toRunView(inserted.rows[0]), created: true };
+  const existing = await db.pool.query<CampaignRun>(
+    `SELECT * FROM "CampaignRun" WHERE "campaignId" = $1::uuid AND "occurrenceAt" = $2 AND zone = $3`,
+    [input.campaignId, occurrenceAt, zone],
+  );
+  return { run: toRunView(existing.rows[0]!), created: false };
+}
+
+export async function getCampaignRun(db: Database, runId: string): Promise<CampaignRunView | null> {
+  const row = await db.prisma.campaignRun.findUnique({ where: { id: runId } });
+  return row ? toRunView(row) : null;
+}
+
+async function countsFor(db: Database, runIds: string[]): Promise<Map<string, RunCounts>> {
+  const counts = new Map<string, RunCounts>();
+  for (const id of runIds) counts.set(id, { total: 0, byStatus: {}, skipped: {}, deferred: {}, complete: true });
+  if (runIds.length === 0) return counts;
+  const { rows } = await db.pool.query<{ sourceId: string; status: string; skipReason: string | null; n: number }>(
+    `SELECT "sourceId", status, "skipReason", count(*)::int AS n FROM "Delivery"
+     WHERE "sourceId" = ANY($1::text[]) GROUP BY 1, 2, 3`,
+    [runIds],
+  );
+  for (const row of rows) {
+    const entry = counts.get(row.sourceId)!;
+    entry.total += row.n;
+    entry.byStatus[row.status] = (entry.byStatus[row.status] ?? 0) + row.n;
+    if (row.status === 'SKIPPED' && row.skipReason) entry.skipped[row.skipReason] = (entry.skipped[row.skipReason] ?? 0) + row.n;
+    if (row.status === 'PENDING' && row.skipReason) entry.deferred[row.skipReason] = (entry.deferred[row.skipReason] ?? 0) + row.n;
+    if (row.status === 'PENDING' || row.status === 'SENDING') entry.complete = false;
+  }
+  return counts;
+}
+
+export async function getCampaignRunReport(db: Database, campaignId: string, runId: string): Promise<CampaignRunReport | null> {
+  const row = await db.prisma.campaignRun.findFirst({ where: { id: runId, campaignId } });
+  if (!row) return null;
+  const counts = await countsFor(db, [row.id]);
+  return { ...toRunView(row), counts: counts.get(row.id)! };
+}
+
+/** Newest occurrence first; `before` is the `nextCursor` (a run id) of the previous page. */
+export async function listCampaignRuns(
+  db: Database,
+  campaignId: string,
+  options: { limit: number; before?: string },
+): Promise<{ items: CampaignRunReport[]; nextCursor: string | null }> {
+  let cursor: { occurrenceAt: Date; zone: string } | null = null;
+  if (options.before) {
+    cursor = await db.prisma.campaignRun.findFirst({ where: { id: options.before, campaignId }, select: { occurrenceAt: true, zone: true } });
+    if (!cursor) return { items: [], nextCursor: null };
+  }
+  const { rows } = await db.pool.query<CampaignRun>(
+    `SELECT * FROM "CampaignRun" WHERE "campaignId" = $1::uuid
+       AND ($2::timestamp IS NULL OR ("occurrenceAt", zone) < ($2::timestamp, $3::text))
+     ORDER BY "occurrenceAt" DESC, zone DESC LIMIT $4`,
+    [campaignId, cursor?.occurrenceAt ?? null, cursor?.zone ?? '', options.limit + 1],
+  );
+  const page = rows.slice(0, options.limit);
+  const counts = await countsFor(db, page.map((row) => row.id));
+  return {
+    items: page.map((row) => ({ ...toRunView(row), counts: counts.get(row.id)! })),
+    nextCursor: rows.length > options.limit ? (page[page.length - 1]?.id ?? null) : null,
+  };
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Scheduler sync (BullMQ job schedulers on the `campaigns` queue)
+
+/** Job names on the `campaigns` queue. */
+export const CampaignJobName = {
+  /** Fired by a campaign's job scheduler: data `CampaignOccurrenceJob`, the slot time is in the job id. */
+  occurrence: 'occurrence',
+  /** Fans out one CampaignRun: data `{ runId }`, job id `campaignRunJobId(runId)`. */
+  run: 'run',
+} as const;
+
+/** A local-time campaign wakes every quarter hour (every current UTC offset is a multiple of 15 minutes). */
+export const LOCAL_TIME_SLOT_MINUTES = 15;
+
+export interface CampaignOccurrenceJob {
+  campaignId: string;
+  /** The schedule the scheduler was built from: a firing of a replaced schedule is ignored. */
+  schedule: string;
+  /** Local-time campaigns: the slot the firing covers is [slot, slot + slotMinutes). */
+  slotMinutes?: number;
+}
+
+export const campaignSchedulerId = (campaignId: string) => `campaign-${campaignId}`;
+export const campaignRunJobId = (runId: string) => `campaign-run-${runId}`;
+
+/** Fingerprint of what decides the occurrence times (not the message, name or window). */
+export function scheduleSignature(schedule: CampaignSchedule): string {
+  const canonical = 'localTime' in schedule ? `local|${schedule.localTime}` : `cron|${schedule.cron.trim().replace(/\s+/g, ' ')}|${schedule.timezone}`;
+  return createHash('sha1').update(canonical).digest('hex').slice(0, 16);
+}
+
+export interface CampaignSchedulerSpec {
+  id: string;
+  repeat: { pattern: string; tz: string; startDate?: Date; endDate?: Date };
+  template: { name: string; data: CampaignOccurrenceJob };
+}
+
+/** The job scheduler a campaign needs now, or null when it must have none (paused, deleted, or past its end). */
+export function schedulerSpecFor(campaign: Pick<CampaignView, 'id' | 'status' | 'schedule' | 'startAt' | 'endAt'>, now: Date = new Date()): CampaignSchedulerSpec | null {
+  if (campaign.status !== 'ACTIVE') return null;
+  if (campaign.endAt && campaign.endAt.getTime() <= now.getTime()) return null;
+  // startDate stays even once past (BullMQ starts from max(startDate, now)), so the spec does not drift with time.
+  const window = {
+    ...(campaign.startAt ? { startDate: campaign.startAt } : {}),
+    ...(campaign.endAt ? { endDate: campaign.endAt } : {}),
+  };
+  const signature = scheduleSignature(campaign.schedule);
+  if ('localTime' in campaign.schedule) {
+    return {
+      id: campaignSchedulerId(campaign.id),
+      repeat: { pattern: `*/${LOCAL_TIME_SLOT_MINUTES} * * * *`, tz: 'UTC', ...window },
+      template: { name: CampaignJobName.occurrence, data: { campaignId: campaign.id, schedule: signature, slotMinutes: LOCAL_TIME_SLOT_MINUTES } },
+    };
+  }
+  return {
+    id: campaignSchedulerId(campaign.id),
+    repeat: { pattern: campaign.schedule.cron, tz: campaign.schedule.timezone, ...window },
+    template: { name: CampaignJobName.occurrence, data: { campaignId: campaign.id, schedule: signature } },
+  };
+}
+
+/** What we need of a BullMQ Queue (kept structural so this package does not depend on BullMQ). */
+export interface CampaignSchedulerQueue {
+  upsertJobScheduler(id: string, repeat: CampaignSchedulerSpec['repeat'], template: CampaignSchedulerSpec['template']): Promise<unknown>;
+  removeJobScheduler(id: string): Promise<boolean>;
+  getJobSchedulers(start?: number, end?: number, asc?: boolean): Promise<Array<{ key: string } | undefined>>;
+  getJobScheduler(id: string): Promise<InstalledScheduler | undefined>;
+}
+
+/** The fields of BullMQ's JobSchedulerJson that the sync compares. */
+export interface InstalledScheduler {
+  key: string;
+  pattern?: string | null;
+  tz?: string | null;
+  startDate?: number | null;
+  endDate?: number | null;
+  every?: number | null;
+  template?: { data?: unknown };
+}
+
+/**
+ * True when the installed scheduler already is `spec`. Re-upserting an unchanged scheduler is not free: it
+ * replaces the pending iteration, and one that is overdue (workers were down at the slot) would be dropped.
+ */
+export function schedulerMatches(installed: InstalledScheduler | undefined, spec: CampaignSchedulerSpec): boolean {
+  if (!installed || installed.every) return false;
+  const same = (a: unknown, b: unknown) => (a ?? null) === (b ?? null);
+  return (
+    same(installed.pattern, spec.repeat.pattern) &&
+    same(installed.tz, spec.repeat.tz) &&
+    same(installed.startDate, spec.repeat.startDate?.getTime()) &&
+    same(installed.endDate, spec.repeat.endDate?.getTime()) &&
+    JSON.stringify(installed.template?.data ?? null) === JSON.stringify(spec.template.data)
+  );
+}
+
+/** Serialises every scheduler sync of one campaign (ingest and workers alike) with a transaction-scoped advisory lock. */
+async function withCampaignLock<T>(db: Database, campaignId: string, fn: () => Promise<T>): Promise<T> {
+  const client = await db.pool.connect();
+  try {
+    await client.query('BEGIN');
+    await client.query(`SELECT pg_advisory_xact_lock(hashtext('campaign-scheduler:' || $1::text))`, [campaignId]);
+    const result = await fn();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => undefined);
+    throw error;
+  } finally {
+    client.release();
+  }
+}
+
+export type SchedulerSyncResult = 'scheduled' | 'unchanged' | 'removed';
+
+/**
+ * Makes the campaign's job scheduler match its row: upserted while ACTIVE (same id, so BullMQ replaces the
+ * pending slot instead of adding one), removed otherwise. Syncs of one campaign are serialised and each reads
+ * the row after taking the lock, so the last sync to run always applies the latest committed state.
+ */
+export async function syncCampaignScheduler(db: Database, queue: CampaignSchedulerQueue, campaignId: string, now: Date = new Date()): Promise<SchedulerSyncResult> {
+  return withCampaignLock(db, campaignId, async () => {
+    const row = await db.prisma.campaign.findUnique({ where: { id: campaignId } });
+    const spec = row ? schedulerSpecFor(toCampaignView(row), now) : null;
+    if (!spec) {
+      await queue.removeJobScheduler(campaignSchedulerId(campaignId));
+      return 'removed';
+    }
+    if (schedulerMatches(await queue.getJobScheduler(spec.id), spec)) return 'unchanged';
+    await queue.upsertJobScheduler(spec.id, spec.repeat, spec.template);
+    return 'scheduled';
+  });
+}
+
+const SCHEDULER_ID = /^campaign-([0-9a-f-]{36})$/;
+
+/** At worker start: a scheduler for every ACTIVE campaign and none for any other (paused, deleted, unknown). */
+export async function reconcileCampaignSchedulers(db: Database, queue: CampaignSchedulerQueue, now: Date = new Date()): Promise<Record<SchedulerSyncResult, number>> {
+  const active = await db.prisma.campaign.findMany({ where: { status: 'ACTIVE' }, select: { id: true } });
+  const ids = new Set(active.map((campaign) => campaign.id));
+  for (const scheduler of await queue.getJobSchedulers()) {
+    const match = scheduler ? SCHEDULER_ID.exec(scheduler.key) : null;
+    if (match?.[1]) ids.add(match[1]);
+  }
+  const report: Record<SchedulerSyncResult, number> = { scheduled: 0, unchanged: 0, removed: 0 };
+  for (const id of ids) report[await syncCampaignScheduler(db, queue, id, now)]++;
+  return report;
+}
