@@ -1,9 +1,11 @@
 import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import { bearerAuth } from './auth.js';
+import { registerBullBoard } from './admin/board.js';
+import { adminAuth, bearerAuth } from './auth.js';
 import type { IngestDeps } from './deps.js';
 import { errorHandler } from './http-errors.js';
 import { healthRoutes } from './routes/health.js';
 import { apiRoutes, publicRoutes } from './routes/index.js';
+import { registerIngestMetrics } from './routes/metrics.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -14,6 +16,8 @@ declare module 'fastify' {
 
 /** Everything under these prefixes needs an API key. */
 const API_PATH = /^\/(v1|admin)(\/|\?|$)/;
+/** The browser-facing part (Bull Board): HTTP Basic with the API key as password works there too. */
+const ADMIN_UI_PATH = /^\/admin(\/|\?|$)/;
 
 export async function buildIngestApp(deps: IngestDeps): Promise<FastifyInstance> {
   const app = Fastify({
@@ -41,12 +45,16 @@ export async function buildIngestApp(deps: IngestDeps): Promise<FastifyInstance>
   );
 
   await app.register(healthRoutes, { deps });
+  registerIngestMetrics(app, deps);
   for (const routes of publicRoutes) await app.register(routes, { deps });
   // By path prefix rather than per plugin, so unknown API paths answer 401 too and reveal nothing.
   const authenticate = bearerAuth(deps.config.API_KEYS);
+  const authenticateAdmin = adminAuth(deps.config.API_KEYS);
   app.addHook('onRequest', async (request, reply) => {
-    if (API_PATH.test(request.url)) await authenticate(request, reply);
+    if (ADMIN_UI_PATH.test(request.url)) await authenticateAdmin(request, reply);
+    else if (API_PATH.test(request.url)) await authenticate(request, reply);
   });
   for (const routes of apiRoutes) await app.register(routes, { deps });
+  await registerBullBoard(app, deps);
   return app;
 }

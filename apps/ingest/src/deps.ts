@@ -1,7 +1,7 @@
 import type { IngestConfig } from '@renotify/config';
 import { createDatabase, SecretBox, type Database } from '@renotify/db';
 import { createGraphClient, type GraphClient } from '@renotify/messenger';
-import type { Logger } from '@renotify/observability';
+import { createIngestMetrics, type IngestMetrics, type Logger } from '@renotify/observability';
 import { createQueues, createRedis, type Queues } from '@renotify/queue';
 import type { Redis } from 'ioredis';
 
@@ -15,6 +15,8 @@ export interface IngestDeps {
   secrets: SecretBox;
   /** Graph API (or the sandbox) for opt-in requests and token reconciliation. */
   graph: GraphClient;
+  /** Prometheus metrics of this process (GET /metrics). */
+  metrics: IngestMetrics;
 }
 
 export function createIngestDeps(config: IngestConfig, logger: Logger): IngestDeps {
@@ -27,6 +29,7 @@ export function createIngestDeps(config: IngestConfig, logger: Logger): IngestDe
     queues: createQueues(redis, config.QUEUE_PREFIX),
     secrets: new SecretBox(config.ENCRYPTION_KEY, config.ENCRYPTION_KEYS_PREVIOUS),
     graph: createGraphClient({ baseUrl: config.GRAPH_API_BASE_URL, connections: 16 }),
+    metrics: createIngestMetrics(),
   };
 }
 

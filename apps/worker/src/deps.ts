@@ -1,9 +1,10 @@
 import type { WorkerConfig } from '@renotify/config';
 import { createDatabase, SecretBox, type Database } from '@renotify/db';
 import { createGraphClient, type GraphClient } from '@renotify/messenger';
-import type { Logger } from '@renotify/observability';
+import { createWorkerMetrics, type Logger, type WorkerMetrics } from '@renotify/observability';
 import { createQueues, createRedis, type Queues } from '@renotify/queue';
 import type { Redis } from 'ioredis';
+import { readBacklogSnapshot } from './metrics/backlog.js';
 
 /** Shared by every processor of one worker process; built once, closed on shutdown. */
 export interface WorkerDeps {
@@ -17,6 +18,8 @@ export interface WorkerDeps {
   secrets: SecretBox;
   /** Keep-alive pool to the Graph API (or the sandbox). */
   graph: GraphClient;
+  /** Prometheus metrics of this process (GET /metrics); queue gauges read the shared backlog sample. */
+  metrics: WorkerMetrics;
 }
 
 export function createWorkerDeps(config: WorkerConfig, logger: Logger): WorkerDeps {
@@ -29,6 +32,7 @@ export function createWorkerDeps(config: WorkerConfig, logger: Logger): WorkerDe
     queues: createQueues(redis, config.QUEUE_PREFIX),
     secrets: new SecretBox(config.ENCRYPTION_KEY, config.ENCRYPTION_KEYS_PREVIOUS),
     graph: createGraphClient({ baseUrl: config.GRAPH_API_BASE_URL, connections: config.SEND_CONCURRENCY }),
+    metrics: createWorkerMetrics({ readBacklog: () => readBacklogSnapshot(redis, config.QUEUE_PREFIX) }),
   };
 }
 

@@ -3,7 +3,9 @@ import type { WorkerConfig } from '@renotify/config';
 import { createLogger, type Logger } from '@renotify/observability';
 import { closeWorkerDeps, createWorkerDeps, type WorkerDeps } from './deps.js';
 import { startWorkerHttp } from './http.js';
-import { Liveness } from './liveness.js';
+import { bullmqHeartbeatProbe, Liveness } from './liveness.js';
+import { BacklogSampler } from './metrics/backlog.js';
+import { metricsRoutes } from './metrics/routes.js';
 import { processorModules, type ProcessorModule } from './processors/index.js';
 
 export interface RunningWorker {
@@ -45,14 +47,17 @@ export async function startWorker(
     worker.on('failed', (job, error) => logger.warn({ err: error, queue: module.queue, jobId: job?.id, attempts: job?.attemptsMade }, 'job failed'));
     workers.push(worker);
   }
-  liveness.startHeartbeat(deps.redis, Math.max(1_000, Math.floor(config.LIVENESS_STALE_MS / 4)));
-  const http = await startWorkerHttp(deps, liveness);
+  liveness.startHeartbeat(bullmqHeartbeatProbe(workers), Math.max(1_000, Math.floor(config.LIVENESS_STALE_MS / 4)));
+  const sampler = new BacklogSampler({ redis: deps.redis, queues: deps.queues, prefix: config.QUEUE_PREFIX, intervalMs: config.METRICS_BACKLOG_INTERVAL_MS, logger });
+  sampler.start();
+  const http = await startWorkerHttp(deps, liveness, metricsRoutes(deps.metrics, sampler));
   logger.info({ url: http.url, queues: modules.map((m) => m.queue) }, 'worker started');
 
   let closing: Promise<void> | undefined;
   const close = () =>
     (closing ??= (async () => {
       liveness.stop();
+      sampler.stop();
       // close() stops fetching and waits for active jobs; their connections are ours to quit.
       await Promise.all(workers.map((worker) => worker.close()));
       for (const module of modules) await module.close?.();

@@ -48,8 +48,14 @@ export const workerSchema = commonSchema.extend({
   SEND_CONCURRENCY: positiveInt(64),
   /** Deliveries per fan-out batch (one INSERT and one queue job each). */
   FANOUT_BATCH_SIZE: positiveInt(500),
-  /** /healthz fails when no job was fetched and no heartbeat recorded for this long. */
+  /**
+   * /healthz fails when no job was fetched and no heartbeat recorded for this long. The heartbeat pings through
+   * BullMQ's blocking connection, which answers only after its current block (≤ 10 s), so keep this above
+   * 10 s + LIVENESS_STALE_MS / 4.
+   */
   LIVENESS_STALE_MS: positiveInt(60_000),
+  /** How often one worker (whichever wins a Redis lock) samples queue counts for /metrics and /metrics/backlog. */
+  METRICS_BACKLOG_INTERVAL_MS: positiveInt(5_000),
   DELIVERY_MAX_ATTEMPTS: positiveInt(8),
   /** First retry waits up to this long (full jitter), doubling per attempt up to 5 minutes. */
   DELIVERY_RETRY_BASE_MS: positiveInt(1_000),

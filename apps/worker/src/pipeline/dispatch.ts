@@ -59,6 +59,7 @@ export async function dispatchBatch(deps: WorkerDeps, limiter: PageRateLimiter, 
   if (!source || !page) {
     const reason = !source ? 'source no longer exists' : 'Page is not registered (or was deleted)';
     await recordOutcomes(deps.db, rows.map((row) => ({ deliveryId: row.id, status: 'DEAD', error: reason })), now, 'PENDING');
+    deps.metrics.deliveries.inc({ status: 'DEAD', skip_reason: '' }, rows.length);
     report.dead = rows.length;
     return report;
   }
@@ -101,6 +102,7 @@ export async function dispatchBatch(deps: WorkerDeps, limiter: PageRateLimiter, 
     }
   }
   await recordOutcomes(deps.db, preSend, now, 'PENDING');
+  deps.metrics.observeDeliveries(preSend);
 
   const { claimed, lost } = await claim(deps.db, requests, now);
   report.skipped += lost.length;
@@ -119,6 +121,7 @@ export async function dispatchBatch(deps: WorkerDeps, limiter: PageRateLimiter, 
     countOutcome(report, outcome.outcome.status);
   }
   await recordOutcomes(deps.db, outcomes, now, 'SENDING');
+  deps.metrics.observeDeliveries(outcomes);
   await applyTokenChanges(deps.db, tokenChanges, now);
   await markSubscribersUnavailable(deps.db, unavailable, new Date(now.getTime() + UNAVAILABLE_SUPPRESS_MS));
 
@@ -176,7 +179,7 @@ async function sendAll(deps: WorkerDeps, limiter: PageRateLimiter, page: Sending
   const takePermit = async () => {
     while (permits <= 0) {
       refill ??= limiter
-        .acquire(page.id, Math.min(50, rows.length - next + 1), page.sendRatePerSec)
+        .acquire(page.id, Math.min(50, rows.length - next + 1), page.sendRatePerSec, (waitMs) => deps.metrics.observeRateLimitWait(waitMs))
         .then((granted) => void (permits += granted))
         .finally(() => (refill = null));
       await refill;
@@ -191,7 +194,7 @@ async function sendAll(deps: WorkerDeps, limiter: PageRateLimiter, page: Sending
       if (halted) return;
       const recipient = row.kind === 'ONE_TIME' ? 'one_time_notif_token' : 'notification_messages_token';
       const body = `{"recipient":{${JSON.stringify(recipient)}:${JSON.stringify(row.token)}},"message":${messageJson}}`;
-      const result = await deps.graph.sendMessage({ pageId: page.id, accessToken: page.accessToken, graphVersion: page.graphVersion, body, recipientKind: recipient });
+      const result = await deps.metrics.timeSend(() => deps.graph.sendMessage({ pageId: page.id, accessToken: page.accessToken, graphVersion: page.graphVersion, body, recipientKind: recipient }));
       results[index] = result;
       if (!result.ok && (result.failure.kind === 'page_paused' || result.failure.kind === 'access_token_invalid')) halted = true;
     }
