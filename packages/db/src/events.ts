@@ -29,7 +29,10 @@ export async function acceptEvents(db: Database, events: readonly EventInput[]):
     payloads: [] as string[],
     messages: [] as string[],
   };
-  for (const event of unique) {
+  // Rows are inserted (and their ids locked) in one global order, so concurrent calls with overlapping ids wait
+  // for each other instead of deadlocking. Results are reported in input order below.
+  const inLockOrder = [...unique].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  for (const event of inLockOrder) {
     columns.ids.push(event.id);
     columns.pageIds.push(event.pageId);
     columns.types.push(event.type);
@@ -58,7 +61,7 @@ export async function acceptEvents(db: Database, events: readonly EventInput[]):
   );
   const byId = new Map(rows.map((row) => [row.id, row]));
   const result: AcceptedEvents = { accepted: [], duplicates: [], pendingFanout: [] };
-  for (const id of columns.ids) {
+  for (const { id } of unique) {
     const row = byId.get(id);
     if (row?.inserted) {
       result.accepted.push(id);

@@ -1,0 +1,53 @@
+// Publishes two events straight into Renotify's Redis with the producer SDK.
+//
+// In your own service (with @renotify/queue installed) the import is simply:
+//   import { createEventProducer, EventValidationError } from '@renotify/queue';
+// Inside this repository, run it against the package sources (no build needed):
+//   node --conditions=source --import tsx examples/publish-events.mjs
+// Environment: REDIS_URL (redis://127.0.0.1:6379), QUEUE_PREFIX (renotify), DATABASE_URL (optional: when set,
+// events for unregistered Pages are rejected before they are queued), PAGE_ID (the Facebook Page to notify for).
+import { createEventProducer, EventValidationError } from '../packages/queue/src/index.ts';
+
+const pageId = process.env.PAGE_ID ?? '100000000000001';
+const producer = createEventProducer({
+  redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
+  prefix: process.env.QUEUE_PREFIX ?? 'renotify',
+  databaseUrl: process.env.DATABASE_URL,
+});
+
+try {
+  const { eventIds } = await producer.publish([
+    {
+      // Your idempotency key: publishing the same id again is the same event.
+      id: `restock-sku-123-42-${new Date().toISOString().slice(0, 10)}`,
+      type: 'back_in_stock',
+      pageId,
+      productId: 'sku-123',
+      variant: '42',
+      productName: 'Trail Runner',
+      url: 'https://shop.example/p/trail-runner',
+    },
+    {
+      id: `price-sku-777-${Date.now()}`,
+      type: 'price_drop',
+      pageId,
+      productId: 'sku-777',
+      productName: 'Rain Jacket',
+      oldPrice: 129,
+      newPrice: 99,
+      currency: 'EUR',
+      template: '{{productName}} is now {{newPriceFormatted}} (was {{oldPriceFormatted}}). {{cta}}',
+      vars: { cta: 'Tap to see it.' },
+    },
+  ]);
+  console.log('queued', eventIds);
+} catch (error) {
+  if (error instanceof EventValidationError) {
+    for (const problem of error.problems) console.error(`event ${problem.index}: ${problem.path}: ${problem.message}`);
+    process.exitCode = 1;
+  } else {
+    throw error;
+  }
+} finally {
+  await producer.close();
+}
