@@ -7,9 +7,13 @@ import type { WorkerDeps } from '../deps.js';
 /** Scheduler id of the periodic all-Pages run (one per queue prefix, whatever the number of workers). */
 export const RECONCILE_SCHEDULER_ID = 'reconcile-all-pages';
 
-/** Installs (or updates) the periodic reconciliation of every live Page; idempotent across workers. */
-export async function scheduleReconciliation(queue: Queue, everyMs: number): Promise<void> {
-  await queue.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { every: everyMs }, { name: WebhooksJobName.reconcile, data: {} });
+/**
+ * Installs (or updates) the periodic reconciliation of every live Page; idempotent across workers and restarts.
+ * A cron pattern rather than `every`: BullMQ runs an `every` scheduler at once on creation, and a token listing
+ * per Page on each fresh start would spend the Pages' Graph rate limits.
+ */
+export async function scheduleReconciliation(queue: Queue, cronPattern: string): Promise<void> {
+  await queue.upsertJobScheduler(RECONCILE_SCHEDULER_ID, { pattern: cronPattern }, { name: WebhooksJobName.reconcile, data: {} });
 }
 
 /**

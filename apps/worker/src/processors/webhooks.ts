@@ -11,11 +11,11 @@ export interface WebhooksProcessorOptions {
   sweepEveryMs?: number;
   /** A receipt unprocessed for this long is enqueued again (same job id, so a live job is not duplicated). */
   sweepOlderThanMs?: number;
-  /** Period of the all-Pages token reconciliation; null leaves scheduling to someone else. */
-  reconcileEveryMs?: number | null;
+  /** Cron pattern (UTC) of the all-Pages token reconciliation; null leaves scheduling to someone else. */
+  reconcileCron?: string | null;
 }
 
-const DEFAULTS = { sweepEveryMs: 30_000, sweepOlderThanMs: 60_000, reconcileEveryMs: 6 * 3600_000 } as const;
+const DEFAULTS = { sweepEveryMs: 30_000, sweepOlderThanMs: 60_000, reconcileCron: '17 */6 * * *' } as const;
 
 /** Enqueues every stale receipt; returns how many were (re)submitted. */
 export async function sweepWebhookReceipts(deps: WorkerDeps, olderThanMs: number): Promise<number> {
@@ -34,7 +34,7 @@ export async function sweepWebhookReceipts(deps: WorkerDeps, olderThanMs: number
  * never made it to Redis, so a webhook acknowledged to Meta is always applied eventually.
  */
 export function createWebhooksProcessorModule(options: WebhooksProcessorOptions = {}): ProcessorModule {
-  const settings = { ...DEFAULTS, ...options };
+  const settings: Required<WebhooksProcessorOptions> = { ...DEFAULTS, ...options };
   let timer: NodeJS.Timeout | undefined;
   return {
     queue: QueueName.webhooks,
@@ -48,8 +48,8 @@ export function createWebhooksProcessorModule(options: WebhooksProcessorOptions 
         timer = setInterval(() => void sweep(), settings.sweepEveryMs);
         timer.unref();
       }
-      if (settings.reconcileEveryMs !== null) {
-        await scheduleReconciliation(deps.queues[QueueName.webhooks], settings.reconcileEveryMs).catch((error: unknown) =>
+      if (settings.reconcileCron !== null) {
+        await scheduleReconciliation(deps.queues[QueueName.webhooks], settings.reconcileCron).catch((error: unknown) =>
           deps.logger.warn({ err: error }, 'could not schedule token reconciliation'),
         );
       }

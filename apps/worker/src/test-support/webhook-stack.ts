@@ -93,7 +93,7 @@ export async function startWebhookStack(
       return page;
     },
     async startWorker(options = workerOptions) {
-      const module = createWebhooksProcessorModule({ reconcileEveryMs: null, ...options });
+      const module = createWebhooksProcessorModule({ reconcileCron: null, ...options });
       stack.worker = await startWorker(loadWorkerConfig(env), undefined, [module]);
       return stack.worker;
     },

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint } from '@renotify/observability';
 import { QueueName, WebhooksJobName } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
+import { RECONCILE_SCHEDULER_ID, scheduleReconciliation } from '../processors/reconcile.js';
 import { http, startWebhookStack, type TestPage, type WebhookStack } from '../test-support/webhook-stack.js';
 
 const PAGE = '400000000000001';
@@ -182,6 +183,20 @@ describe('opt-in requests and reconciliation (through the sandbox)', () => {
       await stack.ingest.deps.db.pool.query(`DELETE FROM "OptIn" WHERE id IN (SELECT id FROM "OptIn" WHERE "pageId" = $1 AND topic = 'Deals' LIMIT 3)`, [RECONCILE_PAGE]);
       await stack.ingest.deps.queues[QueueName.webhooks].add(WebhooksJobName.reconcile, { pageId: RECONCILE_PAGE });
       await waitFor(async () => (await query(`SELECT id FROM "OptIn" WHERE "pageId" = $1 AND topic = 'Deals'`, [RECONCILE_PAGE])).length === 130, { what: 'tokens restored by the job' });
+    });
+
+    it('schedules the all-Pages run by cron (nothing runs at install), and that run repairs every Page', async () => {
+      const queue = stack.ingest.deps.queues[QueueName.webhooks];
+      await scheduleReconciliation(queue, '0 3 * * *');
+      const scheduler = await queue.getJobScheduler(RECONCILE_SCHEDULER_ID);
+      expect(scheduler).toMatchObject({ pattern: '0 3 * * *', name: WebhooksJobName.reconcile });
+      const delayed = await queue.getJobs(['delayed']);
+      expect(delayed.filter((job) => job.name === WebhooksJobName.reconcile).every((job) => job.delay > 0)).toBe(true);
+      await queue.removeJobScheduler(RECONCILE_SCHEDULER_ID);
+
+      await stack.ingest.deps.db.pool.query(`DELETE FROM "OptIn" WHERE id IN (SELECT id FROM "OptIn" WHERE "pageId" = $1 AND topic = 'Deals' LIMIT 2)`, [RECONCILE_PAGE]);
+      await queue.add(WebhooksJobName.reconcile, {});
+      await waitFor(async () => (await query(`SELECT id FROM "OptIn" WHERE "pageId" = $1 AND topic = 'Deals'`, [RECONCILE_PAGE])).length === 130, { what: 'all-Pages run' });
     });
 
     it('answers 404 for an unknown Page', async () => {

@@ -298,6 +298,37 @@ describe('webhook intake and token store (sandbox → ingest → worker → Post
     }
   });
 
+  it('pages through opt-ins with a keyset cursor and filters; shows a subscriber with its opt-ins', async () => {
+    const all = await query<{ id: string }>(`SELECT id FROM "OptIn" WHERE "pageId" = $1 ORDER BY id`, [PAGE]);
+    expect(all.length).toBeGreaterThan(5);
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const result = await stack.api('GET', `/v1/pages/${PAGE}/optins?limit=2${cursor ? `&cursor=${cursor}` : ''}`);
+      expect(result.status).toBe(200);
+      expect(result.json.items.length).toBeLessThanOrEqual(2);
+      seen.push(...result.json.items.map((item: { id: string }) => item.id));
+      cursor = result.json.nextCursor;
+    } while (cursor);
+    expect(seen).toEqual(all.map((row) => row.id));
+
+    const stopped = await stack.api('GET', `/v1/pages/${PAGE}/optins?status=stopped&kind=RECURRING`);
+    expect(stopped.json.items.length).toBeGreaterThan(0);
+    expect(stopped.json.items.every((item: { status: string; kind: string }) => item.status === 'STOPPED' && item.kind === 'RECURRING')).toBe(true);
+    expect((await stack.api('GET', `/v1/pages/${PAGE}/optins?topic=weekly_deals`)).json.items).toEqual([expect.objectContaining({ psid: 'u2', title: 'Weekly deals' })]);
+    expect((await stack.api('GET', `/v1/pages/${PAGE}/optins?limit=201`)).status).toBe(400);
+    expect((await stack.api('GET', `/v1/pages/${PAGE}/optins?cursor=not-a-cursor`)).status).toBe(400);
+    expect((await stack.api('GET', `/v1/pages/${PAGE}/optins?kind=SOMETIMES`)).status).toBe(400);
+    expect((await stack.api('GET', `/v1/pages/999/optins`)).status).toBe(404);
+
+    const subscriber = await stack.api('GET', `/v1/pages/${PAGE}/subscribers/u4`);
+    expect(subscriber.status).toBe(200);
+    expect(subscriber.json.subscriber).toMatchObject({ pageId: PAGE, psid: 'u4' });
+    expect(subscriber.json.optIns.map((optIn: { topic: string }) => optIn.topic).sort()).toEqual(['price_drop:10', 'price_drop:9']);
+    expect(subscriber.text).not.toMatch(/"token"/);
+    expect((await stack.api('GET', `/v1/pages/${PAGE}/subscribers/nobody`)).status).toBe(404);
+  });
+
   it('is idempotent: re-running every receipt, in any order, changes no token or subscriber', async () => {
     const snapshot = async () => ({
       optIns: await query(`SELECT token, "subscriberId", kind, topic, title, frequency, timezone, status, "statusAt", "expiresAt" FROM "OptIn" ORDER BY token`),
