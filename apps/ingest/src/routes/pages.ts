@@ -54,6 +54,11 @@ export const pageParams = z.object({ id: pageIdSchema });
 /**
  * Page registration. Access tokens and app secrets go in, encrypted with the current ENCRYPTION_KEY, and
  * never come out: responses, errors and logs carry only the public settings.
+ *
+ * Key rotation (AES-256-GCM; each ciphertext names its key):
+ *   1. deploy with ENCRYPTION_KEY=<new key> and ENCRYPTION_KEYS_PREVIOUS=<old key> (ingest and workers);
+ *   2. POST /v1/admin/reencrypt-secrets until it answers `reencrypted: 0` (PATCHed secrets use the new key anyway);
+ *   3. deploy again without the old key in ENCRYPTION_KEYS_PREVIOUS.
  */
 export async function pageRoutes(app: FastifyInstance, { deps }: { deps: IngestDeps }) {
   app.post('/v1/pages', async (request, reply) => {
