@@ -13,14 +13,16 @@ export type HeartbeatProbe = () => Promise<boolean>;
  * workers can stop fetching after a failover while pings and `queue.add` still succeed (bullmq#648, #2964).
  */
 export class Liveness {
-  private lastSignalAt = Date.now();
+  private lastSignalAt: number;
   private timer: NodeJS.Timeout | undefined;
   private beating = false;
 
   constructor(
     private readonly staleAfterMs: number,
     private readonly now: () => number = Date.now,
-  ) {}
+  ) {
+    this.lastSignalAt = now();
+  }
 
   /** Called when a job is fetched or finished. */
   touch(): void {
