@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { campaignRunJobId, CampaignJobName, createCampaignRun, scheduleSignature } from '@renotify/db';
 import { waitFor } from '@renotify/testing';
 import { allFinal, deliveryCounts, messagesByPsid, seedTokens, startStack, TEST_PAGE, type Stack } from '../test-support/stack.js';
-import { executeRun, fireOccurrence } from './runner.js';
+import { executeRun, fireOccurrence, requeueStalledRuns } from './runner.js';
 
 const DAY_MS = 86_400_000;
 
@@ -253,5 +253,18 @@ describe('campaigns (API → scheduler / run-now → runs → fan-out → dispat
     await waitFor(() => allFinal(stack.db, runId), { what: 'the delayed local-time run' });
     expect(await deliveryCounts(stack.db, runId)).toEqual({ SENT: 1 });
     expect((await messagesByPsid(stack)).get(token!.psid)).toBe(1);
+  });
+
+  it('re-queues a run whose job was lost, and it completes once', async () => {
+    const tokens = await seedTokens(stack, { kind: 'RECURRING', topic: 'lost-job', count: 2, frequency: 'DAILY', psidPrefix: 'lost-' });
+    const campaign = await createCampaign({ topic: 'lost-job', message: 'Recovered' });
+    const { run } = await createCampaignRun(stack.db, { campaignId: campaign.id, occurrenceAt: new Date(Date.now() - 3_600_000) }); // no job queued
+    const later = new Date(Date.now() + 10 * 60_000);
+    expect(await requeueStalledRuns(deps(), later)).toBe(1);
+    await waitFor(() => allFinal(stack.db, run.id), { what: 'the recovered run' });
+    expect(await deliveryCounts(stack.db, run.id)).toEqual({ SENT: 2 });
+    expect(await requeueStalledRuns(deps(), later)).toBe(0);
+    const sent = await messagesByPsid(stack);
+    for (const token of tokens) expect(sent.get(token.psid)).toBe(1);
   });
 });

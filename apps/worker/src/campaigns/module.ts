@@ -4,9 +4,12 @@ import { CampaignJobName, reconcileCampaignSchedulers } from '@renotify/db';
 import { QueueName } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 import type { ProcessorModule } from '../processors/index.js';
-import { executeRun, fireOccurrence } from './runner.js';
+import { executeRun, fireOccurrence, requeueStalledRuns } from './runner.js';
 
-/** Periodic repair of the schedulers from the database (Redis lost its keys, a sync failed after a commit). */
+/**
+ * Periodic repair from the database: schedulers (Redis lost its keys, a sync failed after a commit) and runs
+ * whose job was lost.
+ */
 export const CAMPAIGN_RECONCILE_SCHEDULER_ID = 'campaigns-reconcile';
 export const CAMPAIGN_RECONCILE_JOB = 'reconcile';
 const RECONCILE_EVERY_MS = 10 * 60_000;
@@ -59,8 +62,8 @@ export const campaignsModule = (): ProcessorModule => ({
     }
     return async (job: Job) => {
       if (job.name === CAMPAIGN_RECONCILE_JOB) {
-        // The first iteration of an `every` scheduler fires at once; start-up has just done this work.
-        return reconcileCampaignSchedulers(deps.db, deps.queues.campaigns);
+        const schedulers = await reconcileCampaignSchedulers(deps.db, deps.queues.campaigns);
+        return { schedulers, requeuedRuns: await requeueStalledRuns(deps) };
       }
       if (job.name === CampaignJobName.run) {
         const parsed = runJobSchema.safeParse(job.data);

@@ -153,3 +153,21 @@ export async function executeRun(deps: WorkerDeps, runId: string): Promise<RunOu
   deps.logger.info({ runId, campaignId: campaign.id, zone: run.zone, matched: result.matched, stopped: result.stopped, batches: result.batches }, 'campaign run fanned out');
   return { executed: true, matched: result.matched, batches: result.batches };
 }
+
+/**
+ * Runs left SCHEDULED or FANNING_OUT after their time (their job was lost with Redis, or failed for good) get
+ * a `run` job again; executing a run is idempotent, and the fixed job id skips runs whose job still exists.
+ */
+export async function requeueStalledRuns(deps: WorkerDeps, now: Date = new Date(), graceMs = 5 * 60_000): Promise<number> {
+  const { rows } = await deps.db.pool.query<{ id: string }>(
+    `SELECT r.id FROM "CampaignRun" r JOIN "Campaign" c ON c.id = r."campaignId"
+     WHERE r.status IN ('SCHEDULED', 'FANNING_OUT') AND c.status = 'ACTIVE' AND r."occurrenceAt" < $1 AND r."startedAt" < $1
+     ORDER BY r."occurrenceAt" LIMIT 1000`,
+    [new Date(now.getTime() - graceMs)],
+  );
+  if (rows.length) {
+    await deps.queues.campaigns.addBulk(rows.map(({ id }) => ({ name: CampaignJobName.run, data: { runId: id }, opts: { jobId: campaignRunJobId(id) } })));
+    deps.logger.warn({ runs: rows.length }, 'stalled campaign runs re-queued');
+  }
+  return rows.length;
+}
