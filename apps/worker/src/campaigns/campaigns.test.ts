@@ -1,6 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { campaignRunJobId, CampaignJobName, createCampaignRun, scheduleSignature } from '@renotify/db';
+import { loadWorkerConfig } from '@renotify/config';
+import { campaignRunJobId, CampaignJobName, campaignSchedulerId, createCampaignRun, scheduleSignature } from '@renotify/db';
 import { waitFor } from '@renotify/testing';
+import { startWorker } from '../server.js';
 import { allFinal, deliveryCounts, messagesByPsid, seedTokens, startStack, TEST_PAGE, type Stack } from '../test-support/stack.js';
 import { executeRun, fireOccurrence, requeueStalledRuns } from './runner.js';
 
@@ -266,5 +268,19 @@ describe('campaigns (API → scheduler / run-now → runs → fan-out → dispat
     expect(await requeueStalledRuns(deps(), later)).toBe(0);
     const sent = await messagesByPsid(stack);
     for (const token of tokens) expect(sent.get(token.psid)).toBe(1);
+  });
+
+  it('a starting worker makes the schedulers match the ACTIVE campaigns in the database', async () => {
+    const active = await createCampaign({ topic: 'reconcile-a', message: 'a' });
+    const paused = await createCampaign({ topic: 'reconcile-b', message: 'b' });
+    await queue().removeJobScheduler(campaignSchedulerId(active.id)); // lost with Redis
+    await stack.db.pool.query(`UPDATE "Campaign" SET status = 'PAUSED' WHERE id = $1`, [paused.id]); // changed behind the API
+    const second = await startWorker(loadWorkerConfig(stack.env));
+    try {
+      expect(await queue().getJobScheduler(campaignSchedulerId(active.id))).toMatchObject({ pattern: '0 9 * * *', tz: 'UTC' });
+      expect(await queue().getJobScheduler(campaignSchedulerId(paused.id))).toBeUndefined();
+    } finally {
+      await second.close();
+    }
   });
 });
