@@ -152,7 +152,8 @@ export async function deadLetterRoutes(app: FastifyInstance, { deps }: { deps: I
          SELECT id, attempts, "finishedAt" FROM "Delivery" WHERE status = 'DEAD' AND ${condition} FOR UPDATE
        )
        UPDATE "Delivery" d
-       SET status = 'PENDING', attempts = 0, "claimedAt" = NULL, "finishedAt" = NULL, "notBefore" = NULL
+       -- claimedAt stays: a dead delivery may still hold its token (see holdsToken in the worker's ledger).
+       SET status = 'PENDING', attempts = 0, "finishedAt" = NULL, "notBefore" = NULL
        FROM target WHERE d.id = target.id
        RETURNING d.id, target.attempts AS "previousAttempts", target."finishedAt"::text AS "previousFinishedAt",
                  d."sourceType", d."sourceId", d."batchNo"`,
