@@ -6,11 +6,15 @@
  * Starts an ingest in-process against a fresh migrated database (cloned by @renotify/testing) and a private
  * Redis prefix, registers one Page, then posts batches of 100 events and afterwards single events, each with a
  * bounded number of requests in flight (a closed loop: latency includes queueing behind the other requests).
+ * The HTTP client runs in a child process, like a separate producer on the same machine, so building and
+ * sending requests does not run on the ingest's event loop.
  * No worker runs: fan-out jobs accumulate in Redis and are deleted with the prefix at the end, with the database.
  * The LAST line of output is one JSON object with the figures.
  */
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Pool } from 'undici';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
@@ -35,6 +39,7 @@ const SINGLES = Number(args.singles);
 const CONCURRENCY = Number(args.concurrency);
 const SINGLE_CONCURRENCY = Number(args['single-concurrency']);
 const PAGE_ID = '104857600000001';
+const WARM_UP_BATCHES = 50;
 
 interface PhaseResult {
   requests: number;
@@ -111,29 +116,30 @@ const event = (id: string, i: number) => ({
   url: 'https://shop.example/p/trail-runner',
 });
 
-async function main() {
-  console.log(`ingest bench: ${BATCHES} batches of ${BATCH_SIZE} (${CONCURRENCY} in flight), then ${SINGLES} single events (${SINGLE_CONCURRENCY} in flight)`);
-  const [database, redis] = await Promise.all([createTestDatabase('bench'), createTestRedis('bench')]);
-  const runId = Date.now().toString(36);
-  let ingest: Awaited<ReturnType<typeof startIngest>> | undefined;
-  let client: Pool | undefined;
-  try {
-    ingest = await startIngest(
-      loadIngestConfig({ DATABASE_URL: database.url, REDIS_URL: redis.url, QUEUE_PREFIX: redis.prefix, INGEST_PORT: '0', LOG_LEVEL: 'warn' }),
-    );
-    const admin = new pg.Client({ connectionString: database.url });
-    await admin.connect();
-    await admin.query(
-      `INSERT INTO "Page" (id, name, "accessTokenCipher", "appSecretCipher", "updatedAt") VALUES ($1, 'Bench shop', 'x', 'x', now())`,
-      [PAGE_ID],
-    );
-    console.log(`ingest at ${ingest.url}, database ${database.name}, redis prefix ${redis.prefix}`);
-    client = new Pool(ingest.url, { connections: Math.max(CONCURRENCY, SINGLE_CONCURRENCY), pipelining: 1 });
+interface ClientJob {
+  url: string;
+  runId: string;
+}
 
+/** Runs the phases in a child process (same flags, same arguments) and hands back their results. */
+function runClient(url: string, runId: string): Promise<{ batches: PhaseResult; singles: PhaseResult }> {
+  return new Promise((resolve, reject) => {
+    const child = fork(fileURLToPath(import.meta.url), process.argv.slice(2), {
+      execArgv: process.execArgv,
+      env: { ...process.env, BENCH_CLIENT: JSON.stringify({ url, runId } satisfies ClientJob) },
+    });
+    child.once('message', (results) => resolve(results as { batches: PhaseResult; singles: PhaseResult }));
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`bench client exited with code ${code}`)));
+  });
+}
+
+async function clientProcess({ url, runId }: ClientJob) {
+  const client = new Pool(url, { connections: Math.max(CONCURRENCY, SINGLE_CONCURRENCY), pipelining: 1 });
+  try {
     const batchBody = (prefix: string) => (i: number) =>
       JSON.stringify(Array.from({ length: BATCH_SIZE }, (_, j) => event(`${prefix}-${runId}-${i}-${j}`, i * BATCH_SIZE + j)));
-    await runPhase('warm-up', client, { requests: 50, concurrency: CONCURRENCY, eventsPerRequest: BATCH_SIZE, body: batchBody('warm') });
-
+    await runPhase('warm-up', client, { requests: WARM_UP_BATCHES, concurrency: CONCURRENCY, eventsPerRequest: BATCH_SIZE, body: batchBody('warm') });
     const batches = await runPhase('batches', client, { requests: BATCHES, concurrency: CONCURRENCY, eventsPerRequest: BATCH_SIZE, body: batchBody('b') });
     const singles = await runPhase('singles', client, {
       requests: SINGLES,
@@ -141,14 +147,37 @@ async function main() {
       eventsPerRequest: 1,
       body: (i) => JSON.stringify(event(`s-${runId}-${i}`, i)),
     });
+    await new Promise<void>((resolve, reject) => process.send?.({ batches, singles }, (error: Error | null) => (error ? reject(error) : resolve())));
+  } finally {
+    await client.close();
+  }
+}
 
+async function main() {
+  console.log(`ingest bench: ${BATCHES} batches of ${BATCH_SIZE} (${CONCURRENCY} in flight), then ${SINGLES} single events (${SINGLE_CONCURRENCY} in flight)`);
+  const [database, redis] = await Promise.all([createTestDatabase('bench'), createTestRedis('bench')]);
+  const runId = Date.now().toString(36);
+  let ingest: Awaited<ReturnType<typeof startIngest>> | undefined;
+  let admin: pg.Client | undefined;
+  try {
+    ingest = await startIngest(
+      loadIngestConfig({ DATABASE_URL: database.url, REDIS_URL: redis.url, QUEUE_PREFIX: redis.prefix, INGEST_PORT: '0', LOG_LEVEL: 'warn' }),
+    );
+    admin = new pg.Client({ connectionString: database.url });
+    admin.on('error', () => undefined);
+    await admin.connect();
+    await admin.query(
+      `INSERT INTO "Page" (id, name, "accessTokenCipher", "appSecretCipher", "updatedAt") VALUES ($1, 'Bench shop', 'x', 'x', now())`,
+      [PAGE_ID],
+    );
+    console.log(`ingest at ${ingest.url}, database ${database.name}, redis prefix ${redis.prefix}`);
+    const { batches, singles } = await runClient(ingest.url, runId);
     console.log('');
     const eventsPerSec = describePhase(`batches of ${BATCH_SIZE}`, batches);
     const singleEventsPerSec = describePhase('single events', singles);
     const stored = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM "Event"');
     const queued = await ingest.deps.queues.events.getJobCountByTypes('waiting', 'prioritized', 'delayed');
-    await admin.end();
-    const expected = (50 + BATCHES) * BATCH_SIZE + SINGLES;
+    const expected = (WARM_UP_BATCHES + BATCHES) * BATCH_SIZE + SINGLES;
     console.log(`stored events: ${stored.rows[0]?.n} (expected ${expected}); fan-out jobs waiting: ${queued}`);
     const failures = batches.failures + singles.failures;
     if (failures > 0 || stored.rows[0]?.n !== expected) console.log(`WARNING: ${failures} failed request(s); figures are not valid`);
@@ -169,10 +198,11 @@ async function main() {
       }),
     );
   } finally {
-    await client?.close();
+    await admin?.end().catch(() => undefined);
     await ingest?.close();
     await Promise.all([redis.cleanup(), database.drop()]);
   }
 }
 
-await main();
+if (process.env.BENCH_CLIENT) await clientProcess(JSON.parse(process.env.BENCH_CLIENT) as ClientJob);
+else await main();
