@@ -1,0 +1,190 @@
+import { execFile } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitFor } from '@renotify/testing';
+import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from './test-support/stack.js';
+
+/** The CLI as users run it: its own process, talking to the running stack over HTTP. */
+const CLI_MAIN = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
+const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
+
+interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+describe('renotify CLI against a running stack', () => {
+  let stack: Stack;
+
+  const cli = (args: string[], env: Record<string, string> = {}): Promise<CliResult> =>
+    new Promise((resolve) => {
+      execFile(
+        process.execPath,
+        ['--import', 'tsx', CLI_MAIN, ...args],
+        // RENOTIFY_URL points at the test ingest; the API key is the documented default.
+        { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', RENOTIFY_URL: stack.ingest.url, ...env }, timeout: 60_000 },
+        (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
+      );
+    });
+  const json = (result: CliResult) => {
+    expect(result.stderr).toBe('');
+    expect(result.code).toBe(0);
+    // Test assertions walk the CLI's JSON freely; its shape is what is under test.
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any
+    return JSON.parse(result.stdout) as any;
+  };
+
+  beforeAll(async () => {
+    stack = await startStack('cli');
+  });
+  afterAll(async () => {
+    await stack?.close();
+  });
+
+  it('pages add / list: human and --json output, 409 as exit 1 with the API message, usage errors as exit 2', async () => {
+    const added = json(await cli(['pages', 'add', '--id', '300000000000009', '--name', 'CLI Shop', '--timezone', 'Europe/Paris', '--json'], {
+      RENOTIFY_PAGE_ACCESS_TOKEN: 'cli-page-token',
+      RENOTIFY_PAGE_APP_SECRET: 'cli-app-secret',
+    }));
+    expect(added).toMatchObject({ id: '300000000000009', name: 'CLI Shop', timezone: 'Europe/Paris' });
+    expect(JSON.stringify(added)).not.toContain('cli-page-token');
+
+    const listed = json(await cli(['--json', 'pages', 'list']));
+    expect(listed.items.map((page: { id: string }) => page.id).sort()).toEqual([TEST_PAGE.id, '300000000000009'].sort());
+
+    const human = await cli(['pages', 'list']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^ID\s+NAME\s+TIMEZONE/);
+    expect(human.stdout).toContain('CLI Shop');
+
+    const again = await cli(['pages', 'add', '--id', '300000000000009', '--name', 'CLI Shop', '--access-token', 'x', '--app-secret', 'y']);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toContain('Page 300000000000009 is already registered');
+    expect(again.stderr).toContain('HTTP 409 page_exists');
+
+    const invalid = await cli(['pages', 'add', '--id', 'bad id!', '--name', 'X', '--access-token', 'x', '--app-secret', 'y', '--timezone', 'Mars/Base']);
+    expect(invalid.code).toBe(1);
+    expect(invalid.stderr).toMatch(/Invalid request body/);
+    expect(invalid.stderr).toMatch(/- id: /);
+    expect(invalid.stderr).toMatch(/- timezone: /);
+
+    const missing = await cli(['pages', 'add', '--id', '1']);
+    expect(missing).toMatchObject({ code: 2, stdout: '' });
+    expect(missing.stderr).toContain('--name is required');
+    expect(missing.stderr).toContain('renotify pages add --help');
+  });
+
+  it('optins list and events show', async () => {
+    const tokens = await seedTokens(stack, { kind: 'ONE_TIME', topic: 'back_in_stock:cli', count: 3, psidPrefix: 'cli-' });
+    const optins = json(await cli(['optins', 'list', TEST_PAGE.id, '--topic', 'back_in_stock:cli', '--json']));
+    expect(optins.items).toHaveLength(3);
+    expect(optins.items.map((item: { psid: string }) => item.psid).sort()).toEqual(tokens.map((token) => token.psid).sort());
+    expect(optins.items[0].tokenFingerprint).toMatch(/^fp_/);
+
+    const paged = json(await cli(['optins', 'list', TEST_PAGE.id, '--topic', 'back_in_stock:cli', '--limit', '2', '--all', '--json']));
+    expect(paged.items).toHaveLength(3);
+
+    const posted = await stack.api('POST', '/v1/events', { id: 'cli-evt', type: 'back_in_stock', pageId: TEST_PAGE.id, productId: 'cli' });
+    expect(posted.status).toBe(202);
+    await waitFor(() => allFinal(stack.db, 'cli-evt'), { timeoutMs: 20_000, what: 'cli-evt deliveries' });
+    const event = json(await cli(['events', 'show', 'cli-evt', '--json']));
+    expect(event).toMatchObject({ id: 'cli-evt', type: 'back_in_stock' });
+    expect(event.deliveries).toHaveLength(3);
+    const human = await cli(['events', 'show', 'cli-evt']);
+    expect(human.stdout).toMatch(/id:\s+cli-evt/);
+    expect(human.stdout).toContain('SENT');
+
+    const unknown = await cli(['events', 'show', 'no-such-event']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toContain('Event "no-such-event" not found (HTTP 404 not_found)');
+    const unknownJson = await cli(['events', 'show', 'no-such-event', '--json']);
+    expect(unknownJson.code).toBe(1);
+    expect(unknownJson.stdout).toBe('');
+    expect(JSON.parse(unknownJson.stderr)).toMatchObject({ error: { status: 404, code: 'not_found' } });
+  });
+
+  it('dead-letters list / redrive, without a progress bar when stderr is not a TTY', async () => {
+    await seedTokens(stack, { kind: 'ONE_TIME', topic: 'back_in_stock:cli-dlq', count: 2, psidPrefix: 'cli-dlq-' });
+    const good = await stack.db.pool.query(`SELECT "accessTokenCipher" FROM "Page" WHERE id = $1`, [TEST_PAGE.id]);
+    await stack.db.pool.query(`UPDATE "Page" SET "accessTokenCipher" = $2 WHERE id = $1`, [TEST_PAGE.id, stack.ingest.deps.secrets.encrypt('revoked-token')]);
+    try {
+      expect((await stack.api('POST', '/v1/events', { id: 'cli-dlq', type: 'back_in_stock', pageId: TEST_PAGE.id, productId: 'cli-dlq' })).status).toBe(202);
+      await waitFor(() => allFinal(stack.db, 'cli-dlq'), { timeoutMs: 20_000, what: 'cli-dlq deliveries' });
+      expect(await deliveryCounts(stack.db, 'cli-dlq')).toEqual({ DEAD: 2 });
+    } finally {
+      await stack.db.pool.query(`UPDATE "Page" SET "accessTokenCipher" = $2 WHERE id = $1`, [TEST_PAGE.id, good.rows[0].accessTokenCipher]);
+    }
+    const dead = json(await cli(['dead-letters', 'list', '--kind', 'delivery', '--json']));
+    expect(dead.items.filter((item: { source: { id: string } }) => item.source.id === 'cli-dlq')).toHaveLength(2);
+    const human = await cli(['dead-letters', 'list', '--kind', 'delivery']);
+    expect(human.stdout).toMatch(/^KIND\s+ID\s+AT/);
+    expect(human.stdout).toContain('190');
+
+    expect((await cli(['dead-letters', 'redrive'])).code).toBe(2);
+    const redriven = await cli(['dead-letters', 'redrive', '--source', 'cli-dlq']);
+    expect(redriven).toMatchObject({ code: 0, stderr: '' });
+    expect(redriven.stdout).toBe('Redrove 2 of 2 dead deliveries in 1 dispatch batch(es).\n');
+    await waitFor(async () => (await deliveryCounts(stack.db, 'cli-dlq')).SENT === 2, { timeoutMs: 20_000, what: 'redriven deliveries sent' });
+    expect(json(await cli(['dead-letters', 'redrive', '--source', 'cli-dlq', '--json']))).toEqual({ redriven: 0, batches: 0, requested: 0 });
+  });
+
+  it('campaigns list / run', async () => {
+    const created = await stack.api('POST', '/v1/campaigns', {
+      pageId: TEST_PAGE.id,
+      name: 'CLI weekly',
+      topic: 'cli-weekly',
+      message: 'Hello {{name}}',
+      variables: { name: 'there' },
+      schedule: { cron: '0 9 * * 1' },
+    });
+    expect(created.status).toBe(201);
+    const listed = json(await cli(['campaigns', 'list', '--page', TEST_PAGE.id, '--json']));
+    expect(listed.items.map((campaign: { id: string }) => campaign.id)).toContain(created.body.id);
+    const run = json(await cli(['campaigns', 'run', created.body.id, '--json']));
+    expect(run).toMatchObject({ created: true, run: { campaignId: created.body.id } });
+    const notUuid = await cli(['campaigns', 'run', 'nope']);
+    expect(notUuid.code).toBe(1);
+    expect(notUuid.stderr).toContain('campaign id must be a UUID');
+  });
+
+  it('reconcile one Page or all of them', async () => {
+    const one = json(await cli(['reconcile', TEST_PAGE.id, '--json']));
+    expect(one.items).toHaveLength(1);
+    expect(one.items[0]).toMatchObject({ pageId: TEST_PAGE.id });
+    expect(one.items[0].details).toBeUndefined();
+    expect(typeof one.items[0].fetched).toBe('number');
+    // The Page added by the first test has an access token the sandbox (as Meta) refuses: the others still run.
+    const all = await cli(['reconcile', '--all']);
+    expect(all.code).toBe(1);
+    expect(all.stdout).toMatch(/^PAGEID\s+FETCHED\s+ADDED/);
+    expect(all.stdout).toContain(TEST_PAGE.id);
+    expect(all.stdout).toMatch(/300000000000009 .*Meta refused the token listing/);
+    expect(all.stderr).toBe('Error: 1 of 2 Page(s) failed to reconcile.\n');
+    const allJson = await cli(['reconcile', '--all', '--json']);
+    expect(allJson.code).toBe(1);
+    const items = JSON.parse(allJson.stdout).items as Array<{ pageId: string; error?: string }>;
+    expect(items.find((item) => item.pageId === TEST_PAGE.id)?.error).toBeUndefined();
+    expect(items.find((item) => item.pageId === '300000000000009')?.error).toMatch(/HTTP 502 meta_error/);
+    expect((await cli(['reconcile'])).code).toBe(2);
+    const missing = await cli(['reconcile', 'no-such-page']);
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toContain('Page no-such-page not found');
+  });
+
+  it('fails clearly on a wrong API key, an unreachable API and an unknown command', async () => {
+    const wrongKey = await cli(['pages', 'list', '--api-key', 'wrong']);
+    expect(wrongKey.code).toBe(1);
+    expect(wrongKey.stderr).toContain('Unknown API key (HTTP 401 unauthorized)');
+    expect(wrongKey.stderr).toContain('RENOTIFY_API_KEY');
+    const unreachable = await cli(['pages', 'list'], { RENOTIFY_URL: 'http://127.0.0.1:1' });
+    expect(unreachable.code).toBe(3);
+    expect(unreachable.stderr).toContain('Cannot reach the Renotify API at http://127.0.0.1:1');
+    const unknown = await cli(['pages', 'explode']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toContain('unknown command "pages explode"');
+    const badOption = await cli(['pages', 'list', '--colour']);
+    expect(badOption.code).toBe(2);
+    expect(badOption.stderr).toContain("Unknown option '--colour'");
+  });
+});

@@ -1,0 +1,121 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ExitCode, Progress, runCli, table, type Io } from './index.js';
+
+function capture(env: Record<string, string | undefined> = {}, isTTY = false) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io: Io = {
+    stdout: { write: (text: string) => out.push(text), isTTY },
+    stderr: { write: (text: string) => err.push(text), isTTY },
+    env,
+  };
+  return { io, stdout: () => out.join(''), stderr: () => err.join('') };
+}
+
+describe('output helpers', () => {
+  it('draws a progress bar on a TTY only', () => {
+    const tty = capture({}, true);
+    const bar = new Progress(tty.io.stderr, 4, 'redrive', true);
+    bar.advance(2);
+    bar.finish();
+    expect(tty.stderr()).toContain('redrive [###############---------------] 2/4');
+    const pipe = capture({}, false);
+    const quiet = new Progress(pipe.io.stderr, 4, 'redrive', true);
+    quiet.advance(4);
+    quiet.finish();
+    expect(pipe.stderr()).toBe('');
+    const jsonMode = capture({}, true);
+    new Progress(jsonMode.io.stderr, 4, 'redrive', false).advance();
+    expect(jsonMode.stderr()).toBe('');
+  });
+
+  it('renders tables with headers, placeholders and cut cells', () => {
+    expect(table([{ a: 'x', b: null }, { a: 'longer', b: 'y'.repeat(60) }], ['a', 'b'], 10)).toBe(
+      `A       B\nx       -\nlonger  ${'y'.repeat(9)}…\n`,
+    );
+    expect(table([], ['a'])).toBe('(none)\n');
+  });
+});
+
+describe('runCli (in-process)', () => {
+  let server: Server;
+  let url: string;
+  const seen: Array<{ method?: string; url?: string; authorization?: string; body: string }> = [];
+
+  beforeAll(async () => {
+    // A stand-in for the ingest API that records what the CLI sends.
+    server = createServer((request, response) => {
+      let body = '';
+      request.on('data', (chunk) => (body += chunk));
+      request.on('end', () => {
+        seen.push({ method: request.method, url: request.url, authorization: request.headers.authorization, body });
+        if (request.url?.startsWith('/v1/pages?') || request.url === '/v1/pages') {
+          response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items: [{ id: '1', name: 'Shop' }] }));
+        } else {
+          response.writeHead(500, { 'content-type': 'text/plain' }).end('boom');
+        }
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  });
+  afterAll(async () => {
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  it('takes the URL and key from flags over the environment, and sends Bearer auth', async () => {
+    const run = capture({ RENOTIFY_URL: 'http://127.0.0.1:9', RENOTIFY_API_KEY: 'env-key' });
+    expect(await runCli(['pages', 'list', '--url', url, '--json'], run.io)).toBe(ExitCode.ok);
+    expect(JSON.parse(run.stdout())).toEqual({ items: [{ id: '1', name: 'Shop' }] });
+    expect(seen.at(-1)).toMatchObject({ method: 'GET', url: '/v1/pages', authorization: 'Bearer env-key' });
+
+    const byEnv = capture({ RENOTIFY_URL: url });
+    expect(await runCli(['--api-key', 'flag-key', 'pages', 'list'], byEnv.io)).toBe(ExitCode.ok);
+    expect(seen.at(-1)?.authorization).toBe('Bearer flag-key');
+    expect(byEnv.stdout().split('\n')[0]).toMatch(/^ID\s+NAME\s+TIMEZONE/);
+    expect(byEnv.stdout().split('\n')[1]).toMatch(/^1\s+Shop\s+-/);
+  });
+
+  it('defaults to the demo key and reports a non-JSON error body verbatim', async () => {
+    const run = capture({ RENOTIFY_URL: url });
+    expect(await runCli(['events', 'show', 'e1'], run.io)).toBe(ExitCode.apiError);
+    expect(seen.at(-1)?.authorization).toBe('Bearer demo-api-key');
+    expect(run.stderr()).toBe('Error: boom (HTTP 500 http_500)\n');
+  });
+
+  it('prints help, and rejects unknown commands, options and missing arguments with exit 2', async () => {
+    const help = capture();
+    expect(await runCli(['--help'], help.io)).toBe(ExitCode.ok);
+    expect(help.stdout()).toContain('dead-letters redrive');
+    const none = capture();
+    expect(await runCli([], none.io)).toBe(ExitCode.usage);
+    expect(none.stderr()).toContain('Usage: renotify <command>');
+    const commandHelp = capture();
+    expect(await runCli(['optins', 'list', '--help'], commandHelp.io)).toBe(ExitCode.ok);
+    expect(commandHelp.stdout()).toContain('Usage: renotify optins list <pageId>');
+    const missing = capture({ RENOTIFY_URL: url });
+    expect(await runCli(['optins', 'list'], missing.io)).toBe(ExitCode.usage);
+    expect(missing.stderr()).toContain('missing <pageId>');
+    const extra = capture({ RENOTIFY_URL: url });
+    expect(await runCli(['pages', 'list', 'oops'], extra.io)).toBe(ExitCode.usage);
+    const badLimit = capture({ RENOTIFY_URL: url });
+    expect(await runCli(['dead-letters', 'list', '--limit', 'ten', '--json'], badLimit.io)).toBe(ExitCode.usage);
+    expect(JSON.parse(badLimit.stderr())).toEqual({ error: { code: 'usage', message: '--limit must be a positive integer (got "ten")' } });
+    const badUrl = capture();
+    expect(await runCli(['pages', 'list', '--url', 'not a url'], badUrl.io)).toBe(ExitCode.usage);
+  });
+
+  it('exits 3 with the reason when the API cannot be reached', async () => {
+    // A port that was free a moment ago: nothing listens there.
+    const probe = createServer();
+    await new Promise<void>((resolve) => probe.listen(0, '127.0.0.1', resolve));
+    const closedUrl = `http://127.0.0.1:${(probe.address() as AddressInfo).port}`;
+    await new Promise((resolve) => probe.close(resolve));
+    const run = capture({ RENOTIFY_URL: closedUrl });
+    expect(await runCli(['pages', 'list'], run.io)).toBe(ExitCode.unreachable);
+    expect(run.stderr()).toContain(`Cannot reach the Renotify API at ${closedUrl}: ECONNREFUSED`);
+    expect(run.stderr()).toContain('Set --url or RENOTIFY_URL');
+  });
+});
