@@ -126,9 +126,9 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
   });
 
   const readBacklog = options.readBacklog;
-  // The gauges below are filled at scrape time from the shared sample in Redis: scraping never counts jobs.
-  let snapshot: Promise<BacklogSnapshot | null> | null = null;
-  const currentSnapshot = () => (snapshot ??= (readBacklog ? readBacklog() : Promise.resolve(null)).finally(() => setTimeout(() => (snapshot = null), 0)));
+  // The gauges below are filled at scrape time from the shared sample in Redis (one GET each): scraping never
+  // counts jobs, and a missing or unreadable sample exports no series rather than made-up zeros.
+  const currentSnapshot = () => (readBacklog ? readBacklog() : Promise.resolve(null));
   new Gauge({
     name: MetricName.queueBacklog,
     help: 'Jobs not yet started (waiting + prioritized + delayed) per queue, from the shared backlog sample',
