@@ -1,4 +1,4 @@
-import Fastify, { type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import { registerBullBoard } from './admin/board.js';
 import { adminAuth, bearerAuth } from './auth.js';
 import type { IngestDeps } from './deps.js';
@@ -23,7 +23,8 @@ export async function buildIngestApp(deps: IngestDeps): Promise<FastifyInstance>
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.BODY_LIMIT_BYTES,
-    disableRequestLogging: true,
+    // No log line per request: ingest is a hot path; state changes are logged where they happen.
+    logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
   });
   // Keep the raw bytes: Meta signs exactly what it sent, and re-serialised JSON would not match.

@@ -39,7 +39,7 @@ describe('ingest foundation', () => {
   it('requires a valid API key on API routes', async () => {
     const missing = await fetch(`${ingest.url}/v1/anything`);
     expect(missing.status).toBe(401);
-    expect((await missing.json()).error.message).toMatch(/Bearer/);
+    expect(((await missing.json()) as { error: { message: string } }).error.message).toMatch(/Bearer/);
     const wrong = await fetch(`${ingest.url}/v1/anything`, { headers: { authorization: 'Bearer nope' } });
     expect(wrong.status).toBe(401);
     const right = await fetch(`${ingest.url}/v1/anything`, { headers: { authorization: `Bearer ${DEMO_API_KEY}` } });
