@@ -7,7 +7,7 @@
  *   pnpm bench:fanout [-- --tokens 100000 --naive 3000]
  */
 import { spawn, type ChildProcess } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -37,8 +37,11 @@ const freePort = () =>
     });
   });
 
+/** Runs an app's build (as production does) when there is one, else its source through tsx. */
 function startChild(entry: string, env: Record<string, string>): ChildProcess {
-  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', path.join(root, entry)], {
+  const built = path.join(root, entry.replace('/src/', '/dist/').replace(/\.ts$/, '.js'));
+  const argv = existsSync(built) ? [built] : ['--conditions=source', '--import', 'tsx', path.join(root, entry)];
+  const child = spawn(process.execPath, argv, {
     cwd: root,
     env: { ...process.env, LOG_LEVEL: 'warn', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],

@@ -81,26 +81,62 @@ start('ingest', 'ingest');
 start('worker', 'worker');
 await Promise.all([waitHealthy(SANDBOX, 'sandbox'), waitHealthy(INGEST, 'ingest'), waitHealthy(WORKER, 'worker')]);
 
-// Register the sandbox's demo Page with Renotify (idempotent), so its webhooks are accepted.
-const demoPage = { id: '100000000000001', name: 'Demo Shoe Shop', accessToken: 'demo-page-access-token', appSecret: 'demo-app-secret' };
-const registered = await api('POST', '/v1/pages', demoPage);
-const pageNote =
-  registered.status === 201 || registered.status === 200 || registered.status === 409
-    ? `demo Page ${demoPage.id} registered`
-    : `Page registration not available yet (HTTP ${registered.status})`;
+async function control(route, body) {
+  const response = await fetch(`${SANDBOX}/__sandbox${route}`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  return { status: response.status, body: await response.json().catch(() => null) };
+}
+const step = (text) => console.log(`\n▶ ${text}`);
 
+// 1. Register the sandbox's demo Page with Renotify (idempotent), so its webhooks are accepted.
+const demoPage = { id: '100000000000001', name: 'Demo Shoe Shop', accessToken: 'demo-page-access-token', appSecret: 'demo-app-secret' };
+const PSID = 'demo-user-1';
+step(`registering the demo Page ${demoPage.id} with Renotify`);
+const registered = await api('POST', '/v1/pages', demoPage);
+console.log(`  → HTTP ${registered.status}${registered.status === 409 ? ' (already registered)' : ''}`);
+
+// 2. The person writes to the shop: that opens Meta's 24h window, which opt-in requests need.
+step(`the Messenger user ${PSID} says "Hi" (a signed webhook from the sandbox → ingest → worker)`);
+await control('/webhooks/trigger', { type: 'message', pageId: demoPage.id, psid: PSID, text: 'Hi! Do you have the Trail Sneaker in 42?' });
+let windowOpen = false;
+for (let i = 0; i < 50 && !windowOpen; i++) {
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  windowOpen = Boolean((await api('GET', `/v1/pages/${demoPage.id}/subscribers/${PSID}`)).body?.subscriber?.lastUserMessageAt);
+}
+console.log(`  → 24h window ${windowOpen ? 'open' : 'not confirmed yet'}`);
+
+// 3. The shop asks for permission: a one-time "back in stock" request and a recurring "daily deals" one.
+step('the shop sends two opt-in requests through Renotify');
+const oneTime = await api('POST', '/v1/optin-requests', {
+  pageId: demoPage.id, psid: PSID, kind: 'one_time', title: 'Trail Sneaker 42 is back in stock',
+  subject: { type: 'back_in_stock', productId: 'sneaker', variant: '42' },
+});
+console.log(`  → one-time request: HTTP ${oneTime.status}${oneTime.status >= 400 ? ` ${oneTime.body?.error?.message}` : ''}`);
+const recurring = await api('POST', '/v1/optin-requests', {
+  pageId: demoPage.id, psid: PSID, kind: 'recurring', title: 'Daily deals', topic: 'daily-deals', frequency: 'DAILY',
+});
+console.log(`  → recurring request: HTTP ${recurring.status}${recurring.status >= 400 ? ` ${recurring.body?.error?.message}` : ''}`);
+
+const userPage = `${SANDBOX}/user?page=${demoPage.id}&psid=${PSID}`;
 console.log(`
 ──────────────────────────────────────────────────────────────────────────────
- Renotify demo is running                      (${pageNote})
+ Renotify demo is running
 
- Messenger user (open in a browser):  ${SANDBOX}/?page=${demoPage.id}&psid=demo-user-1
- Renotify API:                        ${INGEST}   (Authorization: Bearer ${API_KEY})
- Worker health:                       ${WORKER}/healthz
+ 1. Open the Messenger user page:   ${userPage}
+    Tap "Notify me" (and "Get updates" for daily deals). Renotify stores the tokens:
+      curl -s ${INGEST}/v1/pages/${demoPage.id}/optins -H 'authorization: Bearer ${API_KEY}'
 
- Try it: on the user page tap "Notify me", then post an event:
-   curl -s -X POST ${INGEST}/v1/events -H 'authorization: Bearer ${API_KEY}' \\
-     -H 'content-type: application/json' \\
-     -d '{"id":"evt-1","type":"back_in_stock","pageId":"${demoPage.id}","productId":"sneaker-42","productName":"Trail Sneaker","variant":"42"}'
- and watch the notification arrive on the user page.     Ctrl-C stops everything.
+ 2. Tell Renotify the sneaker is back in stock:
+      curl -s -X POST ${INGEST}/v1/events -H 'authorization: Bearer ${API_KEY}' \\
+        -H 'content-type: application/json' \\
+        -d '{"id":"restock-1","type":"back_in_stock","pageId":"${demoPage.id}","productId":"sneaker","variant":"42","productName":"Trail Sneaker"}'
+    The notification appears on the user page. Post it again: nothing new is sent (one-time tokens are single use).
+    See what happened: curl -s ${INGEST}/v1/events/restock-1 -H 'authorization: Bearer ${API_KEY}'
+
+ 3. Send today's deal to recurring subscribers (a campaign run):
+      curl -s -X POST ${INGEST}/v1/campaigns -H 'authorization: Bearer ${API_KEY}' -H 'content-type: application/json' \\
+        -d '{"pageId":"${demoPage.id}","name":"Daily deals","topic":"daily-deals","message":"Deal of the day: {{headline}}","variables":{"headline":"Trail Sneaker -20%"},"schedule":{"cron":"0 9 * * *","timezone":"Europe/Paris"}}'
+    then POST ${INGEST}/v1/campaigns/<id>/run to run one occurrence now.
+
+ Renotify API: ${INGEST} (Bearer ${API_KEY})   Worker health: ${WORKER}/healthz   Ctrl-C stops everything.
 ──────────────────────────────────────────────────────────────────────────────
 `);
