@@ -74,6 +74,7 @@ async function control(method: string, route: string, body?: unknown) {
     body: body === undefined ? undefined : JSON.stringify(body),
   });
   if (!response.ok) throw new Error(`sandbox ${route}: ${response.status} ${await response.text()}`);
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the sandbox's control API is untyped here
   return response.json() as Promise<any>;
 }
 

@@ -2,8 +2,8 @@ import type { FastifyInstance } from 'fastify';
 import type { IngestDeps } from '../deps.js';
 import { pageRoutes } from './pages.js';
 import { campaignRoutes } from './campaigns.js';
-import { reconcileRoutes } from './reconcile.js';
 import { optInRequestRoutes } from './optin-requests.js';
+import { reconcileRoutes } from './reconcile.js';
 import { optInRoutes } from './optins.js';
 import { webhookRoutes } from './webhooks.js';
 
@@ -17,9 +17,9 @@ export const publicRoutes: RouteModule[] = [
 /** Routes behind `Authorization: Bearer <api key>`. */
 export const apiRoutes: RouteModule[] = [
   pageRoutes,
-  reconcileRoutes,
-  optInRequestRoutes,
   optInRoutes,
+  optInRequestRoutes,
+  reconcileRoutes,
 ];
 
 import { eventRoutes } from './events.js';

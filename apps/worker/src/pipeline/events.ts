@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { z } from 'zod';
-import { acceptEvents } from '@renotify/db';
+import { acceptEvents, findUnknownPageIds } from '@renotify/db';
 import { matchingTopics, parseTopic } from '@renotify/domain';
 import { DISPATCH_JOB, dispatchJobId, eventInputSchema, QueueName, type DispatchJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
@@ -33,6 +33,7 @@ export async function fanOutEvent(deps: WorkerDeps, eventId: string): Promise<{ 
     deps.config.FANOUT_BATCH_SIZE,
     (job) => enqueueDispatch(deps, job),
   );
+  if (result.stopped) deps.metrics.deliveries.inc({ status: 'SKIPPED', skip_reason: 'STOPPED' }, result.stopped);
   if (replay) {
     for (const batchNo of await pendingBatches(deps.db, eventId)) await enqueueDispatch(deps, { sourceType: 'EVENT', sourceId: eventId, batchNo });
   }
@@ -52,6 +53,8 @@ export const eventsModule = (): ProcessorModule => ({
     if (job.name === 'publish') {
       const parsed = publishJobSchema.safeParse(job.data);
       if (!parsed.success) return deadLetter(deps, job, parsed.error.message);
+      // An unknown Page would fail the insert on its foreign key on every retry: dead-letter it at once.
+      if ((await findUnknownPageIds(deps.db, [parsed.data.event.pageId])).size) return deadLetter(deps, job, `unknown Page ${parsed.data.event.pageId}`);
       await acceptEvents(deps.db, [parsed.data.event]);
       eventId = parsed.data.event.id;
     } else {
