@@ -67,7 +67,7 @@ switch (command) {
     break;
   case 'test': {
     await setup({ build: true });
-    run('pnpm exec turbo run test --concurrency=1', await testEnv());
+    run('pnpm exec turbo run test --concurrency=1 --continue', await testEnv());
     break;
   }
   case 'demo':
