@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { templateVariables } from '@renotify/domain';
 import type { Database } from './client.js';
+import { withTransaction } from './tokens.js';
 import type { Campaign, CampaignRun } from './generated/prisma/client.js';
 import type { CampaignStatus } from './generated/prisma/enums.js';
 
@@ -404,19 +405,10 @@ export function schedulerMatches(installed: InstalledScheduler | undefined, spec
 
 /** Serialises every scheduler sync of one campaign (ingest and workers alike) with a transaction-scoped advisory lock. */
 async function withCampaignLock<T>(db: Database, campaignId: string, fn: () => Promise<T>): Promise<T> {
-  const client = await db.pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(db, async (client) => {
     await client.query(`SELECT pg_advisory_xact_lock(hashtext('campaign-scheduler:' || $1::text))`, [campaignId]);
-    const result = await fn();
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+    return fn();
+  });
 }
 
 export type SchedulerSyncResult = 'scheduled' | 'unchanged' | 'removed';

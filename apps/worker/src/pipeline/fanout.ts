@@ -78,44 +78,26 @@ export async function pendingBatches(db: Database, sourceId: string): Promise<nu
   return rows.map((row) => row.batchNo);
 }
 
-const FAN_OUT_BATCH_SQL = `
-WITH candidates AS (
-  SELECT id FROM "OptIn"
-  WHERE "pageId" = $1 AND topic = $2 AND status = 'ACTIVE'
-    AND ($3::uuid IS NULL OR id > $3::uuid)
-    AND (NOT $5::boolean OR kind = 'RECURRING')
-  ORDER BY id
-  LIMIT $4
-), inserted AS (
-  INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo")
-  SELECT $6::"SourceType", $7, id, $1, $8 FROM candidates
-  ON CONFLICT ("sourceId", "optInId") DO NOTHING
-  RETURNING 1
-)
-SELECT (SELECT id FROM candidates ORDER BY id DESC LIMIT 1) AS last_id,
-       (SELECT count(*) FROM candidates)::int AS scanned,
-       (SELECT count(*) FROM inserted)::int AS inserted`;
-
-/** People who said STOP get a row saying so: the event's report shows them, and nothing is sent. */
-const RECORD_STOPPED_SQL = `
-INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo", status, "skipReason", "finishedAt")
-SELECT $4::"SourceType", $5, id, $1, -1, 'SKIPPED', 'STOPPED', now()
-FROM "OptIn"
-WHERE "pageId" = $1 AND topic = ANY($2::text[]) AND status = 'STOPPED' AND (NOT $3::boolean OR kind = 'RECURRING')
-ON CONFLICT ("sourceId", "optInId") DO NOTHING`;
-
 /** The zone a local-time campaign serves a token in; keep in step with the campaigns' zone listing. */
 export const EFFECTIVE_ZONE_SQL = 'COALESCE(o.timezone, s.timezone, p.timezone)';
 
-const FAN_OUT_BATCH_IN_ZONES_SQL = `
+/**
+ * Tokens of one Page and topic set in one status, optionally only in some zones (the zone filter takes its
+ * parameter number). Without it the joins are left out, so the plain fan-out stays one index range.
+ */
+function matchingOptIns(topicCondition: string, status: 'ACTIVE' | 'STOPPED', zoneParam: number | null): string {
+  const zoneJoin = zoneParam === null ? '' : `JOIN "Subscriber" s ON s.id = o."subscriberId" JOIN "Page" p ON p.id = o."pageId"`;
+  const zoneFilter = zoneParam === null ? '' : `AND ${EFFECTIVE_ZONE_SQL} = ANY($${zoneParam}::text[])`;
+  return `FROM "OptIn" o ${zoneJoin}
+  WHERE o."pageId" = $1 AND ${topicCondition} AND o.status = '${status}' ${zoneFilter}`;
+}
+
+/** One page of the keyset scan, written as one batch of deliveries; returns where the scan got to. */
+const fanOutBatchSql = (inZones: boolean) => `
 WITH candidates AS (
-  SELECT o.id FROM "OptIn" o
-  JOIN "Subscriber" s ON s.id = o."subscriberId"
-  JOIN "Page" p ON p.id = o."pageId"
-  WHERE o."pageId" = $1 AND o.topic = $2 AND o.status = 'ACTIVE'
+  SELECT o.id ${matchingOptIns('o.topic = $2', 'ACTIVE', inZones ? 9 : null)}
     AND ($3::uuid IS NULL OR o.id > $3::uuid)
     AND (NOT $5::boolean OR o.kind = 'RECURRING')
-    AND ${EFFECTIVE_ZONE_SQL} = ANY($9::text[])
   ORDER BY o.id
   LIMIT $4
 ), inserted AS (
@@ -127,13 +109,14 @@ WITH candidates AS (
 SELECT (SELECT id FROM candidates ORDER BY id DESC LIMIT 1) AS last_id,
        (SELECT count(*) FROM candidates)::int AS scanned,
        (SELECT count(*) FROM inserted)::int AS inserted`;
+const FAN_OUT_BATCH_SQL = fanOutBatchSql(false);
+const FAN_OUT_BATCH_IN_ZONES_SQL = fanOutBatchSql(true);
 
-const RECORD_STOPPED_IN_ZONES_SQL = `
+/** People who said STOP get a row saying so: the event's report shows them, and nothing is sent. */
+const recordStoppedSql = (inZones: boolean) => `
 INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo", status, "skipReason", "finishedAt")
 SELECT $4::"SourceType", $5, o.id, $1, -1, 'SKIPPED', 'STOPPED', now()
-FROM "OptIn" o
-JOIN "Subscriber" s ON s.id = o."subscriberId"
-JOIN "Page" p ON p.id = o."pageId"
-WHERE o."pageId" = $1 AND o.topic = ANY($2::text[]) AND o.status = 'STOPPED' AND (NOT $3::boolean OR o.kind = 'RECURRING')
-  AND ${EFFECTIVE_ZONE_SQL} = ANY($6::text[])
+${matchingOptIns('o.topic = ANY($2::text[])', 'STOPPED', inZones ? 6 : null)} AND (NOT $3::boolean OR o.kind = 'RECURRING')
 ON CONFLICT ("sourceId", "optInId") DO NOTHING`;
+const RECORD_STOPPED_SQL = recordStoppedSql(false);
+const RECORD_STOPPED_IN_ZONES_SQL = recordStoppedSql(true);

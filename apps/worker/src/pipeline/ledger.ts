@@ -1,4 +1,4 @@
-import type { Database, PoolClient } from '@renotify/db';
+import { withTransaction, type Database, type PoolClient } from '@renotify/db';
 import type { Frequency, OptInKind, OptInStatus } from '@renotify/domain';
 
 /** A PENDING delivery of one batch with the token and person it goes to. */
@@ -68,9 +68,7 @@ export interface ClaimResult {
  */
 export async function claim(db: Database, requests: ClaimRequest[], now: Date): Promise<ClaimResult> {
   if (requests.length === 0) return { claimed: [], lost: [] };
-  const client = await db.pool.connect();
-  try {
-    await client.query('BEGIN');
+  return withTransaction(db, async (client) => {
     const { rows: claimedDeliveries } = await client.query<{ id: string }>(
       `UPDATE "Delivery" SET status = 'SENDING', attempts = attempts + 1, "claimedAt" = $2
        WHERE id = ANY($1::uuid[]) AND status = 'PENDING' RETURNING id`,
@@ -89,15 +87,9 @@ export async function claim(db: Database, requests: ClaimRequest[], now: Date): 
         [lost.map((l) => l.row.id), lost.map((l) => l.reason), now],
       );
     }
-    await client.query('COMMIT');
     const lostIds = new Set(lost.map((l) => l.row.id));
     return { claimed: toClaim.filter((r) => !lostIds.has(r.row.id)).map((r) => r.row), lost };
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
+  });
 }
 
 async function claimTokens(client: PoolClient, requests: ClaimRequest[], now: Date): Promise<Set<string>> {
