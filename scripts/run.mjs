@@ -14,6 +14,8 @@ const LOCAL_REDIS = 'redis://127.0.0.1:6379';
 function run(command, env = process.env) {
   console.log(`\n$ ${command}`);
   const result = spawnSync(command, { cwd: root, stdio: 'inherit', shell: true, env });
+  // Ctrl-C on the demo is how it is meant to stop.
+  if (result.signal === 'SIGINT' || result.signal === 'SIGTERM') process.exit(0);
   if (result.status !== 0) {
     console.error(`\n✗ "${command}" failed (exit ${result.status ?? result.signal})`);
     process.exit(result.status ?? 1);
