@@ -26,7 +26,7 @@ export function createIngestDeps(config: IngestConfig, logger: Logger): IngestDe
     logger,
     db: createDatabase(config.DATABASE_URL, { applicationName: 'renotify-ingest' }),
     redis,
-    queues: createQueues(redis, config.QUEUE_PREFIX),
+    queues: createQueues(redis, config.QUEUE_PREFIX, (error, queue) => logger.warn({ err: error, queue }, 'queue connection error')),
     secrets: new SecretBox(config.ENCRYPTION_KEY, config.ENCRYPTION_KEYS_PREVIOUS),
     graph: createGraphClient({ baseUrl: config.GRAPH_API_BASE_URL, connections: 16 }),
     metrics: createIngestMetrics(),

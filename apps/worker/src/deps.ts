@@ -29,7 +29,7 @@ export function createWorkerDeps(config: WorkerConfig, logger: Logger): WorkerDe
     logger,
     db: createDatabase(config.DATABASE_URL, { applicationName: 'renotify-worker', maxConnections: 20 }),
     redis,
-    queues: createQueues(redis, config.QUEUE_PREFIX),
+    queues: createQueues(redis, config.QUEUE_PREFIX, (error, queue) => logger.warn({ err: error, queue }, 'queue connection error')),
     secrets: new SecretBox(config.ENCRYPTION_KEY, config.ENCRYPTION_KEYS_PREVIOUS),
     graph: createGraphClient({ baseUrl: config.GRAPH_API_BASE_URL, connections: config.SEND_CONCURRENCY }),
     metrics: createWorkerMetrics({ readBacklog: () => readBacklogSnapshot(redis, config.QUEUE_PREFIX) }),
