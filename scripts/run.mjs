@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // One entry point for setup, tests and the demo, using only Node's standard library until
 // dependencies are installed, so `npm test` / `npm run demo` work on a machine without pnpm.
-import { execSync, spawnSync } from 'node:child_process';
+import { execSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
@@ -62,6 +62,34 @@ async function testEnv() {
   return env;
 }
 
+/**
+ * Runs the test command, passing its output through, and ends with one plain summary line summed over every
+ * package's vitest run ("Tests: N passed, N failed"), so CI can read the totals.
+ */
+function runTests(command, env) {
+  console.log(`\n$ ${command}`);
+  return new Promise((resolve) => {
+    const child = spawn(command, { cwd: root, shell: true, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    const totals = { passed: 0, failed: 0, skipped: 0 };
+    let buffered = '';
+    child.stdout.on('data', (chunk) => {
+      process.stdout.write(chunk);
+      buffered += chunk;
+      const lines = buffered.split('\n');
+      buffered = lines.pop() ?? '';
+      for (const line of lines) {
+        const plain = line.replace(/\x1b\[[0-9;]*m/g, '');
+        if (!/\bTests\s+\d/.test(plain)) continue;
+        for (const [, count, kind] of plain.matchAll(/(\d+) (passed|failed|skipped)/g)) totals[kind] += Number(count);
+      }
+    });
+    child.on('exit', (code) => {
+      console.log(`\nTests: ${totals.passed} passed, ${totals.failed} failed, ${totals.skipped} skipped`);
+      resolve(code ?? 1);
+    });
+  });
+}
+
 const command = process.argv[2];
 switch (command) {
   case 'setup':
@@ -69,7 +97,8 @@ switch (command) {
     break;
   case 'test': {
     await setup({ build: true });
-    run('pnpm exec turbo run test --concurrency=1 --continue', await testEnv());
+    const code = await runTests('pnpm exec turbo run test --concurrency=1 --continue', await testEnv());
+    if (code !== 0) process.exit(code);
     break;
   }
   case 'demo':
