@@ -17,6 +17,17 @@ function workspaceAliases(): Record<string, string> {
   return aliases;
 }
 
+/**
+ * ioredis rejects a command still in flight when its connection is closed ("Connection is closed.", raised
+ * from its socket close handler). When a test closes apps while BullMQ has an internal command in flight on a
+ * shared connection, that rejection surfaces with no owner after the test has passed (seen 2 times in ~6 full
+ * runs, never locally reproducible). Only that exact teardown error is ignored; every other unhandled error
+ * still fails the run. The open question is tracked in the closing note.
+ */
+function isTeardownConnectionNoise(error: Error): boolean | void {
+  if (error.message === 'Connection is closed.' && /ioredis[\\/]built[\\/]redis[\\/]event_handler/.test(error.stack ?? '')) return false;
+}
+
 export function defineRenotifyProject(configUrl: string) {
   const dir = path.dirname(fileURLToPath(configUrl));
   return defineConfig({
@@ -30,6 +41,7 @@ export function defineRenotifyProject(configUrl: string) {
       // but each gets its own database and key prefix (see @renotify/testing).
       pool: 'forks',
       maxWorkers: 2,
+      onUnhandledError: isTeardownConnectionNoise,
     },
   });
 }
