@@ -54,7 +54,7 @@ export async function dispatchBatch(deps: WorkerDeps, limiter: PageRateLimiter, 
   if (rows.length === 0) return report;
   const [source, page] = await Promise.all([
     loadSourceMessage(deps.db, job),
-    loadPageForSending(deps.db, deps.secrets, (await pageIdOf(deps, rows[0]!.id)) ?? ''),
+    loadPageForSending(deps.db, deps.secrets, rows[0]!.pageId),
   ]);
   if (!source || !page) {
     const reason = !source ? 'source no longer exists' : 'Page is not registered (or was deleted)';
@@ -138,11 +138,6 @@ function countOutcome(report: BatchReport, status: Outcome['status']) {
   else if (status === 'SKIPPED') report.skipped++;
   else if (status === 'DEAD') report.dead++;
   else report.deferred++;
-}
-
-async function pageIdOf(deps: WorkerDeps, deliveryId: string): Promise<string | null> {
-  const { rows } = await deps.db.pool.query<{ pageId: string }>('SELECT "pageId" FROM "Delivery" WHERE id = $1', [deliveryId]);
-  return rows[0]?.pageId ?? null;
 }
 
 async function pausePage(deps: WorkerDeps, page: SendingPage, until: Date) {

@@ -5,6 +5,7 @@ import type { Frequency, OptInKind, OptInStatus } from '@renotify/domain';
 export interface BatchRow {
   id: string;
   optInId: string;
+  pageId: string;
   attempts: number;
   claimedAt: Date | null;
   ambiguousAttempt: boolean;
@@ -26,7 +27,7 @@ export interface BatchRow {
 
 export async function loadPendingBatch(db: Database, sourceId: string, batchNo: number): Promise<BatchRow[]> {
   const { rows } = await db.pool.query<BatchRow>(
-    `SELECT d.id, d."optInId", d.attempts, d."claimedAt", d."ambiguousAttempt", d."notBefore",
+    `SELECT d.id, d."optInId", d."pageId", d.attempts, d."claimedAt", d."ambiguousAttempt", d."notBefore",
             o.kind, o.status AS "tokenStatus", o.topic, o.token, o.frequency, o.timezone AS "tokenTimezone",
             o."expiresAt", o."createdAt" AS "tokenCreatedAt", o."lastSentAt", o."nextEligibleAt", o."subscriberId",
             s.timezone AS "subscriberTimezone", s."unavailableUntil"
