@@ -30,9 +30,9 @@ export async function startWorker(
     const processor = await module.create(deps);
     const worker = new Worker(
       module.queue,
-      async (job) => {
+      async (job, token) => {
         liveness.touch();
-        return processor(job);
+        return processor(job, token);
       },
       {
         // BullMQ duplicates this for its blocking connection and closes only what it created.
@@ -58,6 +58,7 @@ export async function startWorker(
     (closing ??= (async () => {
       liveness.stop();
       sampler.stop();
+      for (const module of modules) module.stop?.();
       // close() stops fetching and waits for active jobs; their connections are ours to quit.
       await Promise.all(workers.map((worker) => worker.close()));
       for (const module of modules) await module.close?.();
