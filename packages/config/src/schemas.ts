@@ -46,6 +46,11 @@ export const workerSchema = commonSchema.extend({
   WORKER_CONCURRENCY: positiveInt(8),
   /** Concurrent Send API requests inside one delivery batch. */
   SEND_CONCURRENCY: positiveInt(64),
+  /**
+   * Batches of one high-class source queued or in flight at once (normal: half, low: a quarter; at least 1).
+   * Batches are released progressively so one big send never fills the queue ahead of other Pages.
+   */
+  DISPATCH_WINDOW: positiveInt(8),
   /** Deliveries per fan-out batch (one INSERT and one queue job each). */
   FANOUT_BATCH_SIZE: positiveInt(500),
   /**
