@@ -1,5 +1,6 @@
 import { Pool } from 'undici';
 import { z } from 'zod';
+import { AppSecretProofs } from './appsecret-proof.js';
 import { recipientKindOf, type SendRequestBody } from './builders.js';
 import { classifyGraphError, GraphRequestError, type FailureClass, type GraphApiError, type RecipientKind } from './errors.js';
 
@@ -14,9 +15,20 @@ export interface GraphClientOptions {
   keepAliveTimeoutMs?: number;
 }
 
-export interface SendMessageInput {
-  pageId: string;
+/**
+ * How a call authenticates as a Page. With `appSecret` (the secret of the Meta app the Page token belongs to)
+ * the client adds `appsecret_proof` (messenger-platform.md §3.3), computed once per token and cached. A
+ * precomputed `appSecretProof` wins over `appSecret`. Without either, no proof is sent: Meta then refuses the
+ * call if the app has "Require App Secret" on.
+ */
+export interface PageAuth {
   accessToken: string;
+  appSecret?: string;
+  appSecretProof?: string;
+}
+
+export interface SendMessageInput extends PageAuth {
+  pageId: string;
   /** "v24.0" (a missing leading "v" is added). */
   graphVersion: string;
   /** A built request, or its JSON text when the caller serialises once and reuses it. */
@@ -29,9 +41,8 @@ export type SendOutcome =
   | { ok: true; messageId: string; recipientId?: string; httpStatus: number }
   | { ok: false; error: GraphApiError; failure: FailureClass; httpStatus: number | null };
 
-export interface ListTokensInput {
+export interface ListTokensInput extends PageAuth {
   pageId: string;
-  accessToken: string;
   graphVersion: string;
   after?: string;
   limit?: number;
@@ -55,9 +66,32 @@ export interface TokenPage {
   nextCursor?: string;
 }
 
+export interface PageCallInput extends PageAuth {
+  graphVersion: string;
+}
+
+/** The answer of a read or settings call: the parsed value, or Meta's error classified like a send failure. */
+export type GraphResult<T> =
+  | { ok: true; value: T; httpStatus: number }
+  | { ok: false; error: GraphApiError; failure: FailureClass; httpStatus: number | null };
+
+export interface SubscribedApp {
+  id?: string;
+  name?: string;
+  subscribedFields: string[];
+}
+
 export interface GraphClient {
   sendMessage(input: SendMessageInput): Promise<SendOutcome>;
   listNotificationMessageTokens(input: ListTokensInput): Promise<TokenPage>;
+  /** GET /me?fields=id,name with the Page token: which Page the token belongs to (the doctor's token check). */
+  getPageIdentity(input: PageCallInput): Promise<GraphResult<{ id: string; name?: string }>>;
+  /** GET /{page-id}/subscribed_apps: the apps subscribed to the Page's webhooks and their fields. */
+  getSubscribedApps(input: PageCallInput & { pageId: string }): Promise<GraphResult<SubscribedApp[]>>;
+  /** POST /{page-id}/subscribed_apps?subscribed_fields=…: subscribes the token's app to the Page's webhooks. */
+  subscribeApp(input: PageCallInput & { pageId: string; fields: readonly string[] }): Promise<GraphResult<{ success: boolean }>>;
+  /** GET /{psid}?fields=…: a user's profile as this Page sees it (100/33 for a PSID the Page cannot see). */
+  getUserProfile(input: PageCallInput & { psid: string; fields?: readonly string[] }): Promise<GraphResult<Record<string, unknown>>>;
   close(): Promise<void>;
 }
 
@@ -76,6 +110,19 @@ const errorSchema = z.object({
     fbtrace_id: z.string().optional(),
   }),
 });
+
+const identitySchema = z.object({ id: z.union([z.string(), z.number()]).transform(String), name: z.string().optional() });
+const subscribedAppsSchema = z.object({
+  data: z.array(
+    z.object({
+      id: z.union([z.string(), z.number()]).transform(String).optional(),
+      name: z.string().optional(),
+      subscribed_fields: z.array(z.string()).default([]),
+    }),
+  ),
+});
+const successFlagSchema = z.object({ success: z.boolean() });
+const profileSchema = z.record(z.string(), z.unknown());
 
 const timestampish = z.union([z.number(), z.string().regex(/^\d+$/)]).optional();
 
@@ -131,6 +178,14 @@ function parseGraphError(json: unknown, httpStatus: number): GraphApiError {
   return error;
 }
 
+function classifyError(error: GraphApiError, httpStatus: number, extra: { recipientKind?: RecipientKind; retryAfterMs?: number | undefined } = {}): FailureClass {
+  const input: Parameters<typeof classifyGraphError>[0] = { code: error.code, subcode: error.subcode, httpStatus, message: error.message };
+  if (error.type !== undefined) input.type = error.type;
+  if (extra.recipientKind !== undefined) input.recipientKind = extra.recipientKind;
+  if (extra.retryAfterMs !== undefined) input.retryAfterMs = extra.retryAfterMs;
+  return classifyGraphError(input);
+}
+
 function describeNetworkError(cause: unknown): string {
   if (cause instanceof Error) {
     const code = (cause as { code?: unknown }).code;
@@ -160,6 +215,49 @@ export function createGraphClient({
     bodyTimeout: timeoutMs,
   });
 
+  const proofs = new AppSecretProofs();
+
+  /** `?appsecret_proof=…` (or `&` after an existing query) when the call carries an app secret or a proof. */
+  function withProof(path: string, auth: PageAuth): string {
+    const proof = auth.appSecretProof ?? (auth.appSecret ? proofs.of(auth.accessToken, auth.appSecret) : undefined);
+    if (proof === undefined) return path;
+    return `${path}${path.includes('?') ? '&' : '?'}appsecret_proof=${proof}`;
+  }
+
+  function graphPath(version: string, node: string, query?: URLSearchParams): string {
+    const search = query && query.size > 0 ? `?${query.toString()}` : '';
+    return `${prefix}/${normaliseVersion(version)}/${node}${search}`;
+  }
+
+  /** One GET/POST returning the parsed JSON as T, or Meta's error classified. */
+  async function call<T>(
+    method: 'GET' | 'POST',
+    path: string,
+    auth: PageAuth,
+    schema: z.ZodType<T>,
+    what: string,
+  ): Promise<GraphResult<T>> {
+    let httpStatus: number;
+    let json: unknown;
+    try {
+      const response = await pool.request({ method, path: withProof(path, auth), headers: ['authorization', `Bearer ${auth.accessToken}`] });
+      httpStatus = response.statusCode;
+      json = await response.body.json().catch(() => undefined);
+    } catch (cause) {
+      return { ok: false, error: syntheticError(`${what} failed: ${describeNetworkError(cause)}`), failure: classifyGraphError({ code: null }), httpStatus: null };
+    }
+    if (httpStatus >= 300) {
+      const error = parseGraphError(json, httpStatus);
+      return { ok: false, error, failure: classifyError(error, httpStatus), httpStatus };
+    }
+    const parsed = schema.safeParse(json);
+    if (!parsed.success) {
+      const error = syntheticError(`${what} answered an unexpected shape: ${parsed.error.issues[0]?.message ?? ''}`);
+      return { ok: false, error, failure: classifyGraphError({ code: null, httpStatus }), httpStatus };
+    }
+    return { ok: true, value: parsed.data, httpStatus };
+  }
+
   async function sendMessage(input: SendMessageInput): Promise<SendOutcome> {
     const { pageId, accessToken, graphVersion, body } = input;
     const payload = typeof body === 'string' ? body : JSON.stringify(body);
@@ -169,7 +267,7 @@ export function createGraphClient({
     try {
       const response = await pool.request({
         method: 'POST',
-        path: `${prefix}/${normaliseVersion(graphVersion)}/${encodeURIComponent(pageId)}/messages`,
+        path: withProof(graphPath(graphVersion, `${encodeURIComponent(pageId)}/messages`), input),
         headers: ['content-type', 'application/json', 'authorization', `Bearer ${accessToken}`],
         body: payload,
       });
@@ -200,7 +298,7 @@ export function createGraphClient({
 
     const error = parseGraphError(json, httpStatus);
     const recipientKind = input.recipientKind ?? (typeof body === 'string' ? 'unknown' : recipientKindOf(body));
-    const failure = classifyGraphError({ code: error.code, subcode: error.subcode, httpStatus, recipientKind, retryAfterMs });
+    const failure = classifyError(error, httpStatus, { recipientKind, retryAfterMs });
     return { ok: false, error, failure, httpStatus };
   }
 
@@ -214,7 +312,7 @@ export function createGraphClient({
     try {
       const response = await pool.request({
         method: 'GET',
-        path: `${prefix}/${normaliseVersion(input.graphVersion)}/${encodeURIComponent(input.pageId)}/notification_message_tokens${search}`,
+        path: withProof(`${prefix}/${normaliseVersion(input.graphVersion)}/${encodeURIComponent(input.pageId)}/notification_message_tokens${search}`, input),
         headers: ['authorization', `Bearer ${input.accessToken}`],
       });
       httpStatus = response.statusCode;
@@ -225,7 +323,7 @@ export function createGraphClient({
     }
     if (httpStatus >= 300) {
       const error = parseGraphError(json, httpStatus);
-      throw new GraphRequestError(error, classifyGraphError({ code: error.code, subcode: error.subcode, httpStatus }), httpStatus);
+      throw new GraphRequestError(error, classifyError(error, httpStatus), httpStatus);
     }
     const parsed = tokenListSchema.safeParse(json);
     if (!parsed.success) {
@@ -253,6 +351,34 @@ export function createGraphClient({
   return {
     sendMessage,
     listNotificationMessageTokens,
+    getPageIdentity: (input) => call('GET', graphPath(input.graphVersion, 'me', new URLSearchParams({ fields: 'id,name' })), input, identitySchema, 'GET /me'),
+    async getSubscribedApps(input) {
+      const result = await call('GET', graphPath(input.graphVersion, `${encodeURIComponent(input.pageId)}/subscribed_apps`), input, subscribedAppsSchema, 'GET subscribed_apps');
+      if (!result.ok) return result;
+      const apps = result.value.data.map((app): SubscribedApp => {
+        const view: SubscribedApp = { subscribedFields: app.subscribed_fields };
+        if (app.id !== undefined) view.id = app.id;
+        if (app.name !== undefined) view.name = app.name;
+        return view;
+      });
+      return { ok: true, value: apps, httpStatus: result.httpStatus };
+    },
+    subscribeApp: (input) =>
+      call(
+        'POST',
+        graphPath(input.graphVersion, `${encodeURIComponent(input.pageId)}/subscribed_apps`, new URLSearchParams({ subscribed_fields: input.fields.join(',') })),
+        input,
+        successFlagSchema,
+        'POST subscribed_apps',
+      ),
+    getUserProfile: (input) =>
+      call(
+        'GET',
+        graphPath(input.graphVersion, encodeURIComponent(input.psid), new URLSearchParams({ fields: (input.fields ?? ['first_name', 'last_name', 'profile_pic']).join(',') })),
+        input,
+        profileSchema,
+        'GET profile',
+      ),
     close: () => pool.close(),
   };
 }

@@ -34,21 +34,39 @@ const table: Row[] = [
   ['10-1404170 opt-in requests restricted', { code: 10, subcode: 1404170 }, 'permanent', false],
   ['10-2018336 thread impacted', { code: 10, subcode: 2018336 }, 'permanent', false],
   ['10 without subcode', { code: 10 }, 'permanent', false],
-  ['100 invalid parameter (PSID send)', { code: 100, recipientKind: 'id' }, 'permanent', false],
-  ['100 deprecated tag', { code: 100 }, 'permanent', false],
-  ['100 with a one-time token', { code: 100, recipientKind: 'one_time_notif_token' }, 'token_invalid', false],
-  ['100 with a recurring token (expired)', { code: 100, recipientKind: 'notification_messages_token' }, 'token_invalid', false],
+  ['10 without subcode, outside window (botbuilder #4873)', { code: 10, message: '(#10) This message is sent outside of allowed window' }, 'outside_window', false],
+  ['10 app-level permission', { code: 10, message: '(#10) Application does not have permission for this action' }, 'page_misconfigured', false],
+  ['100 invalid parameter (PSID send)', { code: 100, recipientKind: 'id' }, 'request_invalid', false],
+  ['100 deprecated tag', { code: 100, message: '(#100) The message tag ACCOUNT_UPDATE is no longer supported.' }, 'request_invalid', false],
+  ['100 deprecated tag on a token send', { code: 100, recipientKind: 'notification_messages_token', message: '(#100) The message tag ACCOUNT_UPDATE is no longer supported.' }, 'request_invalid', false],
+  ['100 text too long on a token send', { code: 100, recipientKind: 'one_time_notif_token', message: '(#100) Length of param message[text] must be less than or equal to 2000' }, 'request_invalid', false],
+  ['100 bad quick reply on a token send', { code: 100, recipientKind: 'notification_messages_token', message: '(#100) Invalid parameter message[quick_replies][0][content_type]: Invalid option' }, 'request_invalid', false],
+  ['100 with a token, no message (unsure: keep the token)', { code: 100, recipientKind: 'one_time_notif_token' }, 'request_invalid', false],
+  ['100 "cannot be used with" on a token send', { code: 100, recipientKind: 'one_time_notif_token', message: '(#100) one_time_notif_token cannot be used with attachments' }, 'request_invalid', false],
+  ['100 one-time token used', { code: 100, recipientKind: 'one_time_notif_token', message: '(#100) The one_time_notif_token has already been used' }, 'token_invalid', false],
+  ['100 one-time token expired', { code: 100, recipientKind: 'one_time_notif_token', message: '(#100) The one_time_notif_token has expired' }, 'token_invalid', false],
+  ['100 one-time token unknown', { code: 100, recipientKind: 'one_time_notif_token', message: '(#100) Invalid one_time_notif_token: the token is unknown for this Page' }, 'token_invalid', false],
+  ['100 recurring token expired (§2.5)', { code: 100, recipientKind: 'notification_messages_token', message: '(#100) notification_messages_token has expired' }, 'token_invalid', false],
+  ['100 recurring token invalid (§2.5)', { code: 100, recipientKind: 'notification_messages_token', message: 'notification_messages_token invalid or expired' }, 'token_invalid', false],
+  ['100 token refusal wording on a PSID send', { code: 100, recipientKind: 'id', message: '(#100) notification_messages_token has expired' }, 'request_invalid', false],
+  ['100 missing appsecret_proof', { code: 100, type: 'GraphMethodException', recipientKind: 'one_time_notif_token', message: 'API calls from the server require an appsecret_proof argument' }, 'page_misconfigured', false],
+  ['100 wrong appsecret_proof', { code: 100, type: 'GraphMethodException', recipientKind: 'notification_messages_token', message: 'Invalid appsecret_proof provided in the API argument' }, 'page_misconfigured', false],
+  ['100 app not subscribed', { code: 100, message: '(#100) The app is not subscribed to this Page' }, 'page_misconfigured', false],
+  ['100-33 object does not exist (profile)', { code: 100, subcode: 33, type: 'GraphMethodException', message: "Unsupported get request. Object with ID '1' does not exist" }, 'permanent', false],
   ['100-2018001 no matching user', { code: 100, subcode: 2018001, recipientKind: 'id' }, 'permanent', false],
-  ['100-2018109 attachment size', { code: 100, subcode: 2018109 }, 'permanent', false],
-  ['100-2018008 attachment fetch', { code: 100, subcode: 2018008 }, 'permanent', false],
-  ['100-2018047 attachment upload', { code: 100, subcode: 2018047 }, 'permanent', false],
-  ['100-2018294 video timeout', { code: 100, subcode: 2018294, recipientKind: 'one_time_notif_token' }, 'permanent', false],
+  ['100-2018001 no matching user on a token send', { code: 100, subcode: 2018001, recipientKind: 'one_time_notif_token', message: '(#100) No matching user found' }, 'permanent', false],
+  ['100-2018109 attachment size', { code: 100, subcode: 2018109 }, 'request_invalid', false],
+  ['100-2018008 attachment fetch', { code: 100, subcode: 2018008 }, 'request_invalid', false],
+  ['100-2018047 attachment upload', { code: 100, subcode: 2018047 }, 'request_invalid', false],
+  ['100-2018294 video timeout', { code: 100, subcode: 2018294, recipientKind: 'one_time_notif_token' }, 'request_invalid', false],
   ['190 invalid access token', { code: 190 }, 'access_token_invalid', false],
   ['190-463 expired access token', { code: 190, subcode: 463 }, 'access_token_invalid', false],
-  ['200 permission', { code: 200 }, 'permanent', false],
-  ['200-2018028 permission', { code: 200, subcode: 2018028 }, 'permanent', false],
-  ['200-2018027 permission', { code: 200, subcode: 2018027 }, 'permanent', false],
-  ['200-2018021 permission', { code: 200, subcode: 2018021 }, 'permanent', false],
+  ['190 wrong Page token on a token send', { code: 190, type: 'OAuthException', recipientKind: 'one_time_notif_token', message: 'Invalid OAuth access token - Cannot parse access token' }, 'access_token_invalid', false],
+  ['200 permission', { code: 200 }, 'page_misconfigured', false],
+  ['200-2018028 permission', { code: 200, subcode: 2018028 }, 'page_misconfigured', false],
+  ['200-2018027 permission', { code: 200, subcode: 2018027 }, 'page_misconfigured', false],
+  ['200-2018021 permission', { code: 200, subcode: 2018021 }, 'page_misconfigured', false],
+  ['200 on a token send', { code: 200, recipientKind: 'notification_messages_token', message: '(#200) Requires pages_messaging permission' }, 'page_misconfigured', false],
   ['200-1545041 person unavailable', { code: 200, subcode: 1545041 }, 'recipient_unavailable', false],
   ['551 person unavailable', { code: 551 }, 'recipient_unavailable', false],
   ['551-1545041 person unavailable', { code: 551, subcode: 1545041 }, 'recipient_unavailable', false],
@@ -64,6 +82,13 @@ describe('classifyGraphError', () => {
     expect(result.kind).toBe(kind);
     expect(result.retry).toBe(retry);
     expect(result.reason).toEqual(expect.any(String));
+  });
+
+  it('changes a token only for token-specific refusals: no other row of the table gives token_invalid or stopped', () => {
+    const tokenTouching = table.filter(([, , kind]) => kind === 'token_invalid' || kind === 'stopped');
+    for (const [label, input] of tokenTouching) {
+      expect(input.code === 10 && input.subcode === 1893015 || /token/.test(input.message ?? ''), label).toBe(true);
+    }
   });
 
   it('asks for a long wait after a policy block and a short one after per-second throttling', () => {

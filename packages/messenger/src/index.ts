@@ -42,12 +42,30 @@ export {
   toDate,
   type GraphClient,
   type GraphClientOptions,
+  type GraphResult,
   type ListTokensInput,
   type NotificationMessageTokenInfo,
+  type PageAuth,
+  type PageCallInput,
   type SendMessageInput,
   type SendOutcome,
+  type SubscribedApp,
   type TokenPage,
 } from './client.js';
+export { appSecretProof, AppSecretProofs } from './appsecret-proof.js';
+export { checkGraphVersion, GRAPH_VERSION_EXPIRY, MIN_GRAPH_VERSION, type GraphVersionCheck } from './graph-versions.js';
+export {
+  QUICK_REPLIES_MAX,
+  QUICK_REPLY_CONTENT_TYPES,
+  QUICK_REPLY_PAYLOAD_MAX_CHARS,
+  QUICK_REPLY_TITLE_MAX_CHARS,
+  quickReplySchema,
+  sendApiAttachmentSchema,
+  sendApiMessageSchema,
+  type SendApiMessage,
+} from './message-schema.js';
+/** Webhook fields Renotify needs the app subscribed to on each Page (messenger-platform.md §4). */
+export const REQUIRED_WEBHOOK_FIELDS = ['messages', 'messaging_optins', 'messaging_postbacks'] as const;
 export { signPayload, toMetaJson, verifySignature } from './webhooks/signature.js';
 export {
   parseWebhookPayload,
