@@ -1,4 +1,4 @@
-export { createLogger, redactUrl, REDACTED_PATHS, type Logger, type LoggerSettings } from './logger.js';
+export { createLogger, redactDatabaseText, redactUrl, serializeError, REDACTED_PATHS, type Logger, type LoggerSettings } from './logger.js';
 export { fingerprint } from './fingerprint.js';
 export { installGracefulShutdown, type ShutdownOptions, type ShutdownStep } from './shutdown.js';
 export {

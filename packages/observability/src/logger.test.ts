@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, fingerprint, redactUrl } from './index.js';
+import { createLogger, fingerprint, redactDatabaseText, redactUrl } from './index.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -43,5 +43,42 @@ describe('logger redaction', () => {
     expect(fingerprint('abc')).toBe(fingerprint('abc'));
     expect(fingerprint('abc')).not.toBe(fingerprint('abd'));
     expect(fingerprint('abc')).toMatch(/^fp_[0-9a-f]{12}$/);
+  });
+
+  it('never writes values that database errors quote: pg detail/where/params, Prisma meta, "Key (…)=(…)" text', () => {
+    const { lines, logger } = capture();
+    // The fields of pg's DatabaseError for a unique violation, as the driver builds it.
+    const unique = Object.assign(new Error('duplicate key value violates unique constraint "OptIn_token_key"'), {
+      code: '23505',
+      severity: 'ERROR',
+      detail: 'Key (token)=(otn-race-1) already exists.',
+      where: 'SQL statement "INSERT INTO … VALUES (otn-race-1)"',
+      constraint: 'OptIn_token_key',
+      table: 'OptIn',
+      parameters: ['otn-race-1'],
+    });
+    const wrapped = new Error('apply failed', { cause: unique });
+    const prisma = Object.assign(new Error('Unique constraint failed on the fields: (`token`)'), {
+      code: 'P2002',
+      meta: { modelName: 'OptIn', target: ['token'], driverAdapterError: { cause: { originalMessage: 'Key (token)=(otn-race-2) already exists.' } } },
+    });
+    logger.warn({ err: unique }, 'webhook event failed');
+    logger.warn({ err: wrapped }, 'wrapped');
+    logger.warn({ err: prisma }, 'prisma');
+    logger.warn({ error: unique, reason: 'Key (token)=(otn-race-3) already exists.' }, 'other key');
+    logger.warn('Key (token, "pageId")=(otn-race-4, 1) already exists.');
+    logger.warn({ err: Object.assign(new Error('null value in column "topic"'), { detail: 'Failing row contains (id, otn-race-5, null).' }) }, 'not null');
+    const text = JSON.stringify(lines);
+    for (const token of ['otn-race-1', 'otn-race-2', 'otn-race-3', 'otn-race-4', 'otn-race-5']) expect(text).not.toContain(token);
+    // What explains the error stays.
+    expect(lines[0]).toMatchObject({ err: { code: '23505', constraint: 'OptIn_token_key', table: 'OptIn', detail: '[Redacted]' } });
+    expect(lines[2]).toMatchObject({ err: { code: 'P2002', meta: { modelName: 'OptIn', target: ['token'], driverAdapterError: '[Redacted]' } } });
+  });
+
+  it('cuts quoted values out of database text and leaves other text alone', () => {
+    expect(redactDatabaseText('Key (token)=(abc) already exists.')).toBe('Key (token)=([Redacted]) already exists.');
+    expect(redactDatabaseText('Key ("pageId", token)=(1, a(b)c) is not present in table "Page".')).toBe('Key ("pageId", token)=([Redacted]) is not present in table "Page".');
+    expect(redactDatabaseText('Failing row contains (1, tok, null).')).toBe('Failing row contains ([Redacted]).');
+    expect(redactDatabaseText('batch dispatched')).toBe('batch dispatched');
   });
 });

@@ -36,6 +36,46 @@ export function redactUrl(url: string): string {
   return url.replace(/([?&](?:access_token|appsecret_proof)=)[^&]*/g, '$1[Redacted]');
 }
 
+/*
+ * Database errors quote the values they trip over: Postgres' `detail` ("Key (token)=(…) already exists.",
+ * "Failing row contains (…)"), `where`/`internalQuery`, driver query parameters, Prisma's `meta`. Opt-in tokens
+ * are such values, so these fields are dropped and quoted values cut out of any text that reaches a log line.
+ */
+const DROPPED_ERROR_FIELDS = new Set(['detail', 'where', 'hint', 'internalQuery', 'query', 'parameters', 'params', 'values', 'bindings', 'queryParams']);
+/** Prisma `meta` keys that name columns and models, never row values. */
+const SAFE_PRISMA_META = new Set(['modelName', 'target', 'field_name', 'constraint']);
+const QUOTED_VALUES: Array<[RegExp, string]> = [
+  // Unique / foreign-key / exclusion details: "Key (col)=(value) already exists." and friends.
+  [/Key \(([^)]*)\)=\([\s\S]*?\)(?=\s+(?:already exists|is not present|is still referenced|conflicts with)|\.?\s*$)/gm, 'Key ($1)=([Redacted])'],
+  [/Failing row contains \([\s\S]*?\)(?=\.?\s*$)/gm, 'Failing row contains ([Redacted])'],
+];
+
+/** Cuts values Postgres quoted out of a message (the column names stay: they explain the error). */
+export function redactDatabaseText(text: string): string {
+  let out = text;
+  for (const [pattern, replacement] of QUOTED_VALUES) out = out.replace(pattern, replacement);
+  return out;
+}
+
+function scrub(value: unknown, depth: number): unknown {
+  if (typeof value === 'string') return redactDatabaseText(value);
+  if (value === null || typeof value !== 'object' || depth > 4) return value;
+  if (Array.isArray(value)) return value.map((item) => scrub(item, depth + 1));
+  const out: Record<string, unknown> = {};
+  for (const [key, field] of Object.entries(value)) {
+    if (DROPPED_ERROR_FIELDS.has(key)) out[key] = '[Redacted]';
+    else if (key === 'meta' && field && typeof field === 'object') {
+      out.meta = Object.fromEntries(Object.entries(field).map(([name, metaValue]) => [name, SAFE_PRISMA_META.has(name) ? metaValue : '[Redacted]']));
+    } else out[key] = scrub(field, depth + 1);
+  }
+  return out;
+}
+
+/** pino's error serializer, minus the values database errors quote (see DROPPED_ERROR_FIELDS). */
+export function serializeError(error: unknown): unknown {
+  return scrub(error instanceof Error ? pino.stdSerializers.err(error) : error, 0);
+}
+
 export interface LoggerSettings {
   name: string;
   level?: string;
@@ -49,9 +89,25 @@ export function createLogger({ name, level = 'info', destination }: LoggerSettin
     redact: { paths: REDACTED_PATHS, censor: '[Redacted]' },
     base: { service: name },
     timestamp: pino.stdTimeFunctions.isoTime,
-    formatters: { level: (label) => ({ level: label }) },
+    formatters: {
+      level: (label) => ({ level: label }),
+      // Errors logged under another key than `err` would otherwise be JSON-stringified with all their fields.
+      log: (object) => {
+        const out: Record<string, unknown> = {};
+        for (const [key, value] of Object.entries(object)) {
+          out[key] = key !== 'err' && value instanceof Error ? serializeError(value) : typeof value === 'string' ? redactDatabaseText(value) : value;
+        }
+        return out;
+      },
+    },
+    hooks: {
+      logMethod(args, method) {
+        // The message text too: `logger.warn(err.message)` must not carry a quoted token either.
+        method.apply(this, args.map((arg: unknown) => (typeof arg === 'string' ? redactDatabaseText(arg) : arg)) as Parameters<typeof method>);
+      },
+    },
     serializers: {
-      err: pino.stdSerializers.err,
+      err: serializeError,
       req: (req: { method?: string; url?: string; id?: string }) => ({
         id: req.id,
         method: req.method,
