@@ -1,4 +1,4 @@
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
+import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
 import { registerBullBoard } from './admin/board.js';
 import { adminAuth, bearerAuth } from './auth.js';
 import type { IngestDeps } from './deps.js';
@@ -14,19 +14,54 @@ declare module 'fastify' {
   }
 }
 
-/** Everything under these prefixes needs an API key. */
-const API_PATH = /^\/(v1|admin)(\/|\?|$)/;
-/** The browser-facing part (Bull Board): HTTP Basic with the API key as password works there too. */
-const ADMIN_UI_PATH = /^\/admin(\/|\?|$)/;
+export interface IngestAppOptions {
+  /** Called for every route as it is registered (tests read the route table through it). */
+  onRoute?: (route: RouteOptions) => void;
+}
 
-export async function buildIngestApp(deps: IngestDeps): Promise<FastifyInstance> {
+type Authenticate = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
+
+const notFoundHandler = (request: FastifyRequest, reply: FastifyReply) =>
+  reply.status(404).send({ error: { code: 'not_found', message: `No route for ${request.method} ${request.url.split('?')[0]}` } });
+
+/**
+ * Authentication belongs to where routes are registered, never to how a URL is spelt: every route registered
+ * inside this scope runs `authenticate` first, whatever path spelling the router resolved to it (percent-encoding,
+ * `/./`, …). With a `prefix`, the scope also answers unknown paths under it (after authenticating, so an
+ * unauthenticated caller learns nothing about which paths exist).
+ */
+async function registerAuthenticated(
+  app: FastifyInstance,
+  authenticate: Authenticate,
+  register: (scope: FastifyInstance) => Promise<void>,
+  prefix?: string,
+): Promise<void> {
+  await app.register(
+    async (scope) => {
+      scope.addHook('onRequest', authenticate);
+      if (prefix !== undefined) scope.setNotFoundHandler(notFoundHandler);
+      await register(scope);
+    },
+    prefix === undefined ? {} : { prefix },
+  );
+}
+
+/**
+ * Path rules (deliberate, and what the route-table auth test checks): routing is case-sensitive, a trailing slash
+ * or a doubled slash is a different (unknown) path, and `;` is an ordinary character. So `/V1/pages`,
+ * `//v1/pages` and `/v1%2Fpages` reach no handler at all (404 with or without a key), `/v1/pages/` and
+ * `/v1/pages;x` are unknown paths under /v1 (401 without a key), and `/%76%31/pages` is `/v1/pages` (401).
+ */
+export async function buildIngestApp(deps: IngestDeps, options: IngestAppOptions = {}): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: deps.logger as FastifyBaseLogger,
     bodyLimit: deps.config.BODY_LIMIT_BYTES,
     // No log line per request: ingest is a hot path; state changes are logged where they happen.
     logController: new LogController({ disableRequestLogging: true }),
     requestIdHeader: 'x-request-id',
+    routerOptions: { caseSensitive: true, ignoreTrailingSlash: false, ignoreDuplicateSlashes: false },
   });
+  if (options.onRoute) app.addHook('onRoute', options.onRoute);
   // Keep the raw bytes: Meta signs exactly what it sent, and re-serialised JSON would not match.
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, body, done) => {
     request.rawBody = body as Buffer;
@@ -41,21 +76,20 @@ export async function buildIngestApp(deps: IngestDeps): Promise<FastifyInstance>
     }
   });
   app.setErrorHandler(errorHandler);
-  app.setNotFoundHandler((request, reply) =>
-    reply.status(404).send({ error: { code: 'not_found', message: `No route for ${request.method} ${request.url.split('?')[0]}` } }),
-  );
+  app.setNotFoundHandler(notFoundHandler);
 
+  // Public: probes, the Prometheus scrape, and Meta's webhooks (authenticated by signature).
   await app.register(healthRoutes, { deps });
   registerIngestMetrics(app, deps);
   for (const routes of publicRoutes) await app.register(routes, { deps });
-  // By path prefix rather than per plugin, so unknown API paths answer 401 too and reveal nothing.
+
   const authenticate = bearerAuth(deps.config.API_KEYS);
-  const authenticateAdmin = adminAuth(deps.config.API_KEYS);
-  app.addHook('onRequest', async (request, reply) => {
-    if (ADMIN_UI_PATH.test(request.url)) await authenticateAdmin(request, reply);
-    else if (API_PATH.test(request.url)) await authenticate(request, reply);
+  // The API routes declare their full /v1/... paths; the prefixed scope only answers unknown /v1 paths.
+  await registerAuthenticated(app, authenticate, async (scope) => {
+    for (const routes of apiRoutes) await scope.register(routes, { deps });
   });
-  for (const routes of apiRoutes) await app.register(routes, { deps });
-  await registerBullBoard(app, deps);
+  await registerAuthenticated(app, authenticate, async () => undefined, '/v1');
+  // The browser-facing part (Bull Board): HTTP Basic with the API key as password works there too.
+  await registerAuthenticated(app, adminAuth(deps.config.API_KEYS), (scope) => registerBullBoard(scope, deps), '/admin');
   return app;
 }

@@ -5,11 +5,12 @@ import type { FastifyInstance } from 'fastify';
 import { ALL_QUEUES } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
 
-/** Under /admin, so the API-key check in app.ts (Bearer, or Basic for a browser) guards the UI and its API. */
+/** Where the UI lives; app.ts registers it inside the authenticated /admin scope (Bearer, or Basic for a browser). */
 export const BULL_BOARD_PATH = '/admin/queues';
+const ADMIN_PREFIX = '/admin';
 
 /** Bull Board over the ingest's own Queue objects (same connection and QUEUE_PREFIX as the producers). */
-export async function registerBullBoard(app: FastifyInstance, deps: IngestDeps): Promise<void> {
+export async function registerBullBoard(adminScope: FastifyInstance, deps: IngestDeps): Promise<void> {
   const serverAdapter = new FastifyAdapter();
   serverAdapter.setBasePath(BULL_BOARD_PATH);
   createBullBoard({
@@ -17,5 +18,6 @@ export async function registerBullBoard(app: FastifyInstance, deps: IngestDeps):
     serverAdapter,
     options: { uiConfig: { boardTitle: 'Renotify queues' } },
   });
-  await app.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH });
+  // The scope already carries the /admin prefix.
+  await adminScope.register(serverAdapter.registerPlugin(), { prefix: BULL_BOARD_PATH.slice(ADMIN_PREFIX.length) });
 }
