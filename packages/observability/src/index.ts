@@ -1,5 +1,6 @@
 export { createLogger, redactDatabaseText, redactUrl, serializeError, REDACTED_PATHS, type Logger, type LoggerSettings } from './logger.js';
 export { fingerprint } from './fingerprint.js';
+export { redactPayload, secretCandidates, isSecretKey, REDACTED, type PayloadRedactionOptions } from './redact-payload.js';
 export { installGracefulShutdown, type ShutdownOptions, type ShutdownStep } from './shutdown.js';
 export {
   MetricName,

@@ -6,7 +6,7 @@ export type { Logger } from 'pino';
  * Keys whose values are secrets wherever they appear (top level or nested one/two levels).
  * Opt-in tokens count as secrets: they let anyone message the person.
  */
-const SECRET_KEYS = [
+export const SECRET_KEYS = [
   'token',
   'accessToken',
   'access_token',
