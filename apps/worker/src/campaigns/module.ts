@@ -12,7 +12,7 @@ import { executeRun, fireOccurrence, requeueStalledRuns } from './runner.js';
  */
 export const CAMPAIGN_RECONCILE_SCHEDULER_ID = 'campaigns-reconcile';
 export const CAMPAIGN_RECONCILE_JOB = 'reconcile';
-const RECONCILE_EVERY_MS = 10 * 60_000;
+export const CAMPAIGN_RECONCILE_EVERY_MS = 10 * 60_000;
 
 const occurrenceJobSchema = z.object({
   campaignId: z.uuid(),
@@ -46,20 +46,14 @@ async function deadLetter(deps: WorkerDeps, job: Job, reason: string) {
 
 /**
  * The `campaigns` queue: `occurrence` jobs from the campaigns' job schedulers, `run` jobs (run-now from the
- * API, and local-time runs delayed to their zone's instant), and the periodic `reconcile`. On start it makes
- * the schedulers match the ACTIVE campaigns in the database.
+ * API, and local-time runs delayed to their zone's instant), and the periodic `reconcile`. The worker's scheduler
+ * guard (schedulers.ts) makes the schedulers match the ACTIVE campaigns in the database at start, and again
+ * whenever it finds Redis lost them.
  */
-export const campaignsModule = (): ProcessorModule => ({
+export const campaignsModule = (): ProcessorModule & { syncsCampaignSchedulers: true } => ({
   queue: QueueName.campaigns,
+  syncsCampaignSchedulers: true,
   create: async (deps) => {
-    try {
-      const report = await reconcileCampaignSchedulers(deps.db, deps.queues.campaigns);
-      deps.logger.info(report, 'campaign schedulers reconciled with the database');
-      await deps.queues.campaigns.upsertJobScheduler(CAMPAIGN_RECONCILE_SCHEDULER_ID, { every: RECONCILE_EVERY_MS }, { name: CAMPAIGN_RECONCILE_JOB, data: {} });
-    } catch (error) {
-      // The periodic reconcile (or the next start) repairs it; a worker that cannot start would send nothing at all.
-      deps.logger.error({ err: error }, 'campaign scheduler reconciliation failed at start');
-    }
     return async (job: Job) => {
       if (job.name === CAMPAIGN_RECONCILE_JOB) {
         const schedulers = await reconcileCampaignSchedulers(deps.db, deps.queues.campaigns);

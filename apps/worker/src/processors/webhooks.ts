@@ -4,7 +4,7 @@ import { QueueName, webhookReceiptJobSchema, WebhooksJobName, type WebhookReceip
 import type { WorkerDeps } from '../deps.js';
 import { processWebhookReceipt } from '../tokens/apply-receipt.js';
 import type { ProcessorModule } from './index.js';
-import { runReconcileJob, scheduleReconciliation } from './reconcile.js';
+import { runReconcileJob } from './reconcile.js';
 
 export interface WebhooksProcessorOptions {
   /** How often the sweeper looks for receipts whose job was lost (Redis down at intake). 0 turns it off. */
@@ -33,11 +33,13 @@ export async function sweepWebhookReceipts(deps: WorkerDeps, olderThanMs: number
  * repair it from Meta's token list. A sweeper (at start-up and periodically) re-enqueues receipts whose job
  * never made it to Redis, so a webhook acknowledged to Meta is always applied eventually.
  */
-export function createWebhooksProcessorModule(options: WebhooksProcessorOptions = {}): ProcessorModule {
+export function createWebhooksProcessorModule(options: WebhooksProcessorOptions = {}): ProcessorModule & { reconcileCron: string | null } {
   const settings: Required<WebhooksProcessorOptions> = { ...DEFAULTS, ...options };
   let timer: NodeJS.Timeout | undefined;
   return {
     queue: QueueName.webhooks,
+    // Read by the worker's scheduler guard (schedulers.ts), which installs it and re-creates it if Redis loses it.
+    reconcileCron: settings.reconcileCron,
     async create(deps: WorkerDeps) {
       const sweep = () =>
         sweepWebhookReceipts(deps, settings.sweepOlderThanMs).catch((error: unknown) =>
@@ -47,11 +49,6 @@ export function createWebhooksProcessorModule(options: WebhooksProcessorOptions 
         await sweep();
         timer = setInterval(() => void sweep(), settings.sweepEveryMs);
         timer.unref();
-      }
-      if (settings.reconcileCron !== null) {
-        await scheduleReconciliation(deps.queues[QueueName.webhooks], settings.reconcileCron).catch((error: unknown) =>
-          deps.logger.warn({ err: error }, 'could not schedule token reconciliation'),
-        );
       }
       return async (job: Job) => {
         if (job.name === WebhooksJobName.reconcile) return runReconcileJob(deps, job);
