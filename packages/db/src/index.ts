@@ -6,3 +6,4 @@ export * from './events.js';
 export * from './tokens.js';
 export type { PoolClient, QueryResult } from 'pg';
 export * from './campaigns.js';
+export * from './dead-letters.js';

@@ -5,7 +5,7 @@ import { DISPATCH_JOB } from '@renotify/queue';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { startIngest, type RunningIngest } from '../index.js';
 import { insertDeliveries, insertOptIns, insertPage } from '../test-support/ledger-fixtures.js';
-import { redactSecrets } from './dead-letters.js';
+import { redactPayload } from '@renotify/observability';
 
 const PAGE = '700800900';
 const auth = { authorization: `Bearer ${DEMO_API_KEY}`, 'content-type': 'application/json' };
@@ -90,7 +90,7 @@ describe('dead letters: list and redrive', () => {
     const webhookEntry = body.items.find((item) => item.kind === 'webhook_entry');
     expect(webhookEntry).toMatchObject({ reason: 'unparsable entry', redrivenAt: null });
     expect(JSON.stringify(body)).not.toContain('SECRET-TOKEN-1');
-    expect(JSON.stringify(webhookEntry)).toContain('[redacted]');
+    expect(JSON.stringify(webhookEntry)).toContain('[Redacted]');
   });
 
   it('filters by kind and pages by keyset without gaps or repeats', async () => {
@@ -161,10 +161,10 @@ describe('dead letters: list and redrive', () => {
   });
 });
 
-describe('redactSecrets', () => {
+describe('redactPayload (what the dead-letter list applies)', () => {
   it('replaces token, secret and signature values at any depth and keeps the rest', () => {
     expect(
-      redactSecrets({ a: 1, accessToken: 'x', nested: [{ notification_messages_token: 'y', title: 'ok' }], app_secret: 'z', signature: 's' }),
-    ).toEqual({ a: 1, accessToken: '[redacted]', nested: [{ notification_messages_token: '[redacted]', title: 'ok' }], app_secret: '[redacted]', signature: '[redacted]' });
+      redactPayload({ a: 1, accessToken: 'x', nested: [{ notification_messages_token: 'y', title: 'ok' }], app_secret: 'z', signature: 's' }),
+    ).toEqual({ a: 1, accessToken: '[Redacted]', nested: [{ notification_messages_token: '[Redacted]', title: 'ok' }], app_secret: '[Redacted]', signature: '[Redacted]' });
   });
 });
