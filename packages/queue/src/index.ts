@@ -3,7 +3,7 @@ export { createRedis, isRedisReachable } from './connection.js';
 export { defaultJobOptions, EVENTS_STREAM_MAX_LEN } from './defaults.js';
 export { createQueues, type Queues } from './queues.js';
 export * from './jobs/webhooks.js';
-export { PageRateLimiter, type RateLimitGrant } from './rate-limiter.js';
+export { PageRateLimiter } from './rate-limiter.js';
 export * from './jobs/deliveries.js';
 export * from './events.js';
 export * from './producer.js';

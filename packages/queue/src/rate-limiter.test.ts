@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestRedis, type TestRedis } from '@renotify/testing';
 import { PageRateLimiter } from './rate-limiter.js';
 
-describe('PageRateLimiter (Redis token bucket)', () => {
+describe('PageRateLimiter (Redis token bucket with reservations)', () => {
   let testRedis: TestRedis;
   let clients: Redis[];
 
@@ -16,36 +16,43 @@ describe('PageRateLimiter (Redis token bucket)', () => {
     await testRedis.cleanup();
   });
 
-  it('grants at most the burst at once, then asks to wait', async () => {
+  it('grants the burst at once, then reserves ahead with the wait the rate implies', async () => {
     const limiter = new PageRateLimiter(clients[0]!, testRedis.prefix);
-    const first = await limiter.take('page-burst', 80, 50);
-    expect(first.granted).toBe(50);
-    const second = await limiter.take('page-burst', 10, 50);
-    expect(second.granted).toBe(0);
-    expect(second.waitMs).toBeGreaterThan(0);
-    expect(second.waitMs).toBeLessThanOrEqual(20);
+    expect(await limiter.reserve('page-burst', 50, 50)).toBe(0);
+    const second = await limiter.reserve('page-burst', 10, 50);
+    // 10 permits at 50/s: about 200 ms from now.
+    expect(second).toBeGreaterThan(150);
+    expect(second).toBeLessThanOrEqual(200);
+    // The next caller queues behind the first reservation.
+    const third = await limiter.reserve('page-burst', 10, 50);
+    expect(third).toBeGreaterThan(second);
+    expect(third).toBeLessThanOrEqual(400);
   });
 
-  it('is shared by processes: two limiters on one page never exceed rate × time + burst', async () => {
+  it('is shared by processes: sends started by two limiters never exceed rate × time + burst', async () => {
     const rate = 200;
     const limiters = clients.map((client) => new PageRateLimiter(client, testRedis.prefix));
     const started = Date.now();
-    let sent = 0;
+    const startTimes: number[] = [];
     await Promise.all(
       limiters.map(async (limiter) => {
-        while (Date.now() - started < 500) sent += await limiter.acquire('page-shared', 5, rate);
+        while (Date.now() - started < 500) {
+          const wait = await limiter.reserve('page-shared', 5, rate);
+          await new Promise((resolve) => setTimeout(resolve, wait));
+          for (let i = 0; i < 5; i++) startTimes.push(Date.now());
+        }
       }),
     );
-    const elapsed = (Date.now() - started) / 1000;
-    // Upper bound is the invariant; the lower bound shows the limiter does hand tokens out.
-    expect(sent).toBeLessThanOrEqual(Math.ceil(rate * elapsed) + rate + 10);
-    expect(sent).toBeGreaterThanOrEqual(rate * 0.5);
+    const elapsed = (Math.max(...startTimes) - started) / 1000;
+    // Upper bound is the invariant; the lower bound shows the limiter does hand permits out.
+    expect(startTimes.length).toBeLessThanOrEqual(Math.ceil(rate * elapsed) + rate + 10);
+    expect(startTimes.length).toBeGreaterThanOrEqual(rate * 0.5);
   });
 
   it('keeps pages independent', async () => {
     const limiter = new PageRateLimiter(clients[0]!, testRedis.prefix);
-    expect((await limiter.take('page-a', 5, 5)).granted).toBe(5);
-    expect((await limiter.take('page-a', 1, 5)).granted).toBe(0);
-    expect((await limiter.take('page-b', 5, 5)).granted).toBe(5);
+    expect(await limiter.reserve('page-a', 5, 5)).toBe(0);
+    expect(await limiter.reserve('page-a', 1, 5)).toBeGreaterThan(0);
+    expect(await limiter.reserve('page-b', 5, 5)).toBe(0);
   });
 });

@@ -10,9 +10,9 @@ import {
   type CampaignView,
 } from '@renotify/db';
 import { pickTimeZone } from '@renotify/domain';
-import { DISPATCH_JOB, dispatchJobId, type DispatchJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
-import { EFFECTIVE_ZONE_SQL, fanOut, pendingBatches } from '../pipeline/fanout.js';
+import { EFFECTIVE_ZONE_SQL, fanOut } from '../pipeline/fanout.js';
+import { ensureChainHeads, releaseWrittenBatch, type ReleaseSource } from '../pipeline/release.js';
 import { localTimeOccurrencesInSlot } from './local-time.js';
 import { builtinVariables, renderCampaignMessage } from './message.js';
 
@@ -95,10 +95,6 @@ export type RunOutcome =
   | { executed: false; reason: 'run_not_found' | 'already_fanned_out' | 'cancelled' }
   | { executed: true; matched: number; batches: number };
 
-async function enqueueDispatch(deps: WorkerDeps, job: DispatchJob) {
-  await deps.queues.deliveries.add(DISPATCH_JOB, job, { jobId: dispatchJobId(job) });
-}
-
 /**
  * Fans one run out to the campaign topic's recurring tokens (in the run's zone, for a local-time run) with
  * the same batched fan-out and dispatch as events, so the same rules apply. The message is rendered once and
@@ -129,6 +125,7 @@ export async function executeRun(deps: WorkerDeps, runId: string): Promise<RunOu
     `UPDATE "CampaignRun" SET status = 'FANNING_OUT', message = COALESCE(message, $2::jsonb) WHERE id = $1::uuid AND status IN ('SCHEDULED', 'FANNING_OUT')`,
     [runId, JSON.stringify(message)],
   );
+  const release: ReleaseSource = { sourceType: 'CAMPAIGN_RUN', sourceId: runId, priority: null };
   const result = await fanOut(
     deps.db,
     {
@@ -136,15 +133,13 @@ export async function executeRun(deps: WorkerDeps, runId: string): Promise<RunOu
       sourceId: runId,
       pageId: campaign.pageId,
       topics: [campaign.topic],
-      recurringOnly: true,
+      kinds: ['RECURRING'],
       ...(run.zone ? { timezones: [run.zone] } : {}),
     },
     deps.config.FANOUT_BATCH_SIZE,
-    (job) => enqueueDispatch(deps, job),
+    (job, kind) => releaseWrittenBatch(deps, release, job.batchNo, kind).then(() => undefined),
   );
-  if (replay) {
-    for (const batchNo of await pendingBatches(deps.db, runId)) await enqueueDispatch(deps, { sourceType: 'CAMPAIGN_RUN', sourceId: runId, batchNo });
-  }
+  if (replay) await ensureChainHeads(deps, release);
   await deps.db.pool.query(
     `UPDATE "CampaignRun" SET status = 'FANNED_OUT', "matchedCount" = "matchedCount" + $2, "batchCount" = GREATEST("batchCount", $3),
             "finishedAt" = now() WHERE id = $1::uuid`,

@@ -1,12 +1,13 @@
-import type { Job } from 'bullmq';
+import { DelayedError, type Job } from 'bullmq';
 import { loadPageForSending, type SendingPage } from '@renotify/db';
 import { applySend, evaluate, resolvePolicy, retryDelayMs, SkipReason, type Policy, type TokenState } from '@renotify/domain';
 import type { SendOutcome } from '@renotify/messenger';
-import { DISPATCH_JOB, dispatchJobId, dispatchJobSchema, PageRateLimiter, QueueName, type DispatchJob } from '@renotify/queue';
+import { dispatchJobSchema, PageRateLimiter, QueueName, type DispatchJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 import type { ProcessorModule } from '../processors/index.js';
-import { applyTokenChanges, claim, holdsToken, loadPendingBatch, markSubscribersUnavailable, recordOutcomes, type BatchRow, type ClaimRequest, type Outcome, type TokenChange } from './ledger.js';
-import { loadSourceMessage } from './sources.js';
+import { applyTokenChanges, claim, haltSource, holdsToken, loadPendingBatch, markSubscribersUnavailable, recordOutcomes, type BatchRow, type ClaimRequest, type Outcome, type TokenChange } from './ledger.js';
+import { releaseSuccessor, type ReleaseSource } from './release.js';
+import { loadSourceMessage, type SourceMessage } from './sources.js';
 import { sweep, SWEEP_JOB } from './sweeper.js';
 
 const RETRY_MAX_MS = 5 * 60_000;
@@ -44,39 +45,115 @@ export interface BatchReport {
 }
 
 /**
- * Sends one batch: evaluate rules → claim (guarded, one transaction) → send with bounded concurrency under
- * the Page's shared rate limit → one UPDATE for all outcomes. Deliveries that must wait (retry backoff,
- * quiet hours, paused Page) stay PENDING with `notBefore`, and a delayed job for the batch is queued.
+ * What the batch's job does after a pass:
+ * - `done`: nothing of the batch is due any more; the next batch of its chain may be released.
+ * - `wake`: nothing is due now, but deferred rows (retry backoff, quiet hours, paused Page) come due at `at`:
+ *   the job waits in BullMQ's delayed set until then, and the chain moves on.
+ * - `permits`: due rows wait for the Page's bucket; the job reserved `reserved` sends usable from `at` and
+ *   waits in the delayed set (no worker slot held). The batch is not done: the chain waits.
+ * - `resume`: the worker is shutting down; the job goes back to the queue at once, its rows PENDING.
  */
-export async function dispatchBatch(deps: WorkerDeps, limiter: PageRateLimiter, job: DispatchJob, now = new Date()): Promise<BatchReport> {
+export type NextStep = { kind: 'done' } | { kind: 'wake'; at: number } | { kind: 'permits'; at: number; reserved: number } | { kind: 'resume' };
+
+export interface PassResult extends BatchReport {
+  next: NextStep;
+  /** The batch's source, for releasing the next batch of its chain (null when the source is gone). */
+  source: ReleaseSource | null;
+}
+
+export interface DispatchContext {
+  deps: WorkerDeps;
+  limiter: PageRateLimiter;
+  /** True once the worker is shutting down: finish the group in flight, start no new one. */
+  stopping: () => boolean;
+  /** Wall clock; each send group reads it when it starts, so claim times are the real ones. */
+  clock?: () => Date;
+}
+
+/**
+ * One pass over a batch: evaluate the rules for its due PENDING rows (skips and deferrals recorded at once),
+ * then send the eligible ones in groups of at most SEND_CONCURRENCY. Each group first reserves its sends from
+ * the Page's shared bucket; a group that would have to wait ends the pass instead (`permits`), so a worker
+ * slot is only ever spent on sends that can start now. A group is claimed (PENDING → SENDING, tokens taken)
+ * right before its requests start and its outcomes are written right after they end: a row is SENDING only
+ * while its request is in flight, so its age is bounded by the Graph timeout, never by the batch or the rate.
+ */
+export async function dispatchBatch(ctx: DispatchContext, job: DispatchJob): Promise<PassResult> {
+  const { deps } = ctx;
+  const clock = ctx.clock ?? (() => new Date());
   const report: BatchReport = { sent: 0, failed: 0, skipped: 0, dead: 0, deferred: 0 };
-  const rows = await loadPendingBatch(deps.db, job.sourceId, job.batchNo);
-  if (rows.length === 0) return report;
-  const [source, page] = await Promise.all([
-    loadSourceMessage(deps.db, job),
-    loadPageForSending(deps.db, deps.secrets, rows[0]!.pageId),
-  ]);
+  let now = clock();
+  const source = await loadSourceMessage(deps.db, job);
+  const releaseSource: ReleaseSource | null = source ? { sourceType: job.sourceType, sourceId: job.sourceId, priority: source.priority } : null;
+  const result = (next: NextStep): PassResult => ({ ...report, next, source: releaseSource });
+  const rows = (await loadPendingBatch(deps.db, job.sourceId, job.batchNo)).filter((row) => !(row.notBefore && row.notBefore > now));
+  if (rows.length === 0) return result(await afterPass(deps, job));
+  const page = await loadPageForSending(deps.db, deps.secrets, rows[0]!.pageId);
   if (!source || !page) {
     const reason = !source ? 'source no longer exists' : 'Page is not registered (or was deleted)';
     await recordOutcomes(deps.db, rows.map((row) => ({ deliveryId: row.id, status: 'DEAD', error: reason })), now, 'PENDING');
     deps.metrics.deliveries.inc({ status: 'DEAD', skip_reason: '' }, rows.length);
     report.dead = rows.length;
-    return report;
+    return result({ kind: 'done' });
   }
   const policy = resolvePolicy(page.policyProfile);
-  const sendsInCap = await sendsInCapWindow(deps, policy, rows, now);
+  const { eligible, preSend, tokenChanges } = await applyRules(deps, rows, page, policy, source, now, report);
+  await recordOutcomes(deps.db, preSend, now, 'PENDING');
+  deps.metrics.observeDeliveries(preSend);
+  await applyTokenChanges(deps.db, tokenChanges, now);
 
+  let reserved = job.reservedPermits ?? 0;
+  let index = 0;
+  while (index < eligible.length) {
+    if (ctx.stopping()) return result({ kind: 'resume' });
+    const remaining = eligible.length - index;
+    let size: number;
+    if (reserved > 0) {
+      size = Math.min(reserved, remaining);
+      reserved = 0;
+    } else {
+      size = Math.min(remaining, deps.config.SEND_CONCURRENCY);
+      const waitMs = await ctx.limiter.reserve(page.id, size, page.sendRatePerSec);
+      if (waitMs > 0) {
+        deps.metrics.observeRateLimitWait(waitMs);
+        return result({ kind: 'permits', at: Date.now() + waitMs, reserved: size });
+      }
+    }
+    now = clock();
+    const group = eligible.slice(index, index + size);
+    index += size;
+    const halt = await sendGroup(deps, page, policy, source.messageJson, group, now, report);
+    if (halt) {
+      await haltRest(deps, halt, job, eligible.slice(index), now, report);
+      break;
+    }
+  }
+  return result(await afterPass(deps, job));
+}
+
+/** Nothing is due now: the batch is done, or its job sleeps until its earliest deferred row comes due. */
+async function afterPass(deps: WorkerDeps, job: DispatchJob): Promise<NextStep> {
+  const { rows } = await deps.db.pool.query<{ at: Date | null }>(
+    `SELECT min("notBefore") AS at FROM "Delivery" WHERE "sourceId" = $1 AND "batchNo" = $2 AND status = 'PENDING'`,
+    [job.sourceId, job.batchNo],
+  );
+  const at = rows[0]?.at;
+  return at ? { kind: 'wake', at: at.getTime() } : { kind: 'done' };
+}
+
+/** A row the rules let through, with the token state they judged. */
+interface Eligible {
+  row: BatchRow;
+  token: TokenState;
+}
+
+/** The rules for every due row of a pass: who is sent now, who is skipped, who waits for a later time. */
+async function applyRules(deps: WorkerDeps, rows: BatchRow[], page: SendingPage, policy: Policy, source: SourceMessage, now: Date, report: BatchReport) {
+  const sendsInCap = await sendsInCapWindow(deps, policy, rows, now);
   const preSend: Outcome[] = [];
   const tokenChanges: TokenChange[] = [];
-  const requests: ClaimRequest[] = [];
-  let nextWake: number | null = null;
-  const wakeAt = (at: Date) => (nextWake = nextWake === null ? at.getTime() : Math.min(nextWake, at.getTime()));
-
+  const eligible: Eligible[] = [];
   for (const row of rows) {
-    if (row.notBefore && row.notBefore > now) {
-      wakeAt(row.notBefore);
-      continue;
-    }
     const token = tokenForRules(row);
     const verdict = evaluate(
       token,
@@ -86,14 +163,13 @@ export async function dispatchBatch(deps: WorkerDeps, limiter: PageRateLimiter, 
       { pagePausedUntil: page.pausedUntil },
     );
     if (verdict.eligible) {
-      requests.push({ row, nextEligibleAt: row.kind === 'RECURRING' ? applySend(token, now, policy, row.subscriberTimezone).nextEligibleAt : null });
+      eligible.push({ row, token });
       sendsInCap.set(row.subscriberId, (sendsInCap.get(row.subscriberId) ?? 0) + 1);
       continue;
     }
     const defer = verdict.retryAt && (ALWAYS_DEFERRED.has(verdict.reason) || (source.deferIneligible && DEFERRED_ON_REQUEST.has(verdict.reason)));
     if (defer && verdict.retryAt) {
       preSend.push({ deliveryId: row.id, status: 'PENDING', notBefore: verdict.retryAt, skipReason: verdict.reason });
-      wakeAt(verdict.retryAt);
       report.deferred++;
     } else {
       preSend.push({ deliveryId: row.id, status: 'SKIPPED', skipReason: verdict.reason });
@@ -101,35 +177,75 @@ export async function dispatchBatch(deps: WorkerDeps, limiter: PageRateLimiter, 
       report.skipped++;
     }
   }
-  await recordOutcomes(deps.db, preSend, now, 'PENDING');
-  deps.metrics.observeDeliveries(preSend);
+  return { eligible, preSend, tokenChanges };
+}
 
+/** Why a group stopped the rest of its pass: the Page is paused until a time, or the source cannot be sent. */
+type Halt = { kind: 'page_paused'; until: Date } | { kind: 'source_dead'; reason: string };
+
+/**
+ * One group: claim (one transaction), send every request at once (the group is at most SEND_CONCURRENCY and
+ * its permits are already granted), then record every outcome and token change. Returns a halt when Meta's
+ * answer means nothing more of this source should be sent now.
+ */
+async function sendGroup(deps: WorkerDeps, page: SendingPage, policy: Policy, messageJson: string, group: Eligible[], now: Date, report: BatchReport): Promise<Halt | null> {
+  // A recurring token's next eligible time counts from this send, the claim time.
+  const requests: ClaimRequest[] = group.map(({ row, token }) => ({
+    row,
+    nextEligibleAt: row.kind === 'RECURRING' ? applySend(token, now, policy, row.subscriberTimezone).nextEligibleAt : null,
+  }));
   const { claimed, lost } = await claim(deps.db, requests, now);
   report.skipped += lost.length;
-
-  const results = await sendAll(deps, limiter, page, claimed, source.messageJson);
+  if (claimed.length === 0) return null;
+  const results = await Promise.all(claimed.map((row) => sendOne(deps, page, row, messageJson)));
   const outcomes: Outcome[] = [];
+  const tokenChanges: TokenChange[] = [];
   const unavailable: string[] = [];
+  let halt: Halt | null = null;
   for (const [index, row] of claimed.entries()) {
-    const result = results[index];
-    const outcome = interpret(row, result, { maxAttempts: deps.config.DELIVERY_MAX_ATTEMPTS, baseMs: deps.config.DELIVERY_RETRY_BASE_MS }, now, policy);
-    outcomes.push(outcome.outcome);
-    if (outcome.tokenChange) tokenChanges.push({ optInId: row.optInId, change: outcome.tokenChange, claimedAt: now });
-    if (outcome.subscriberUnavailable) unavailable.push(row.subscriberId);
-    if (outcome.pausePageUntil) await pausePage(deps, page, outcome.pausePageUntil);
-    if (outcome.outcome.status === 'PENDING' && outcome.outcome.notBefore) wakeAt(outcome.outcome.notBefore);
-    countOutcome(report, outcome.outcome.status);
+    const meaning = interpret(row, results[index]!, { maxAttempts: deps.config.DELIVERY_MAX_ATTEMPTS, baseMs: deps.config.DELIVERY_RETRY_BASE_MS }, now, policy);
+    outcomes.push(meaning.outcome);
+    if (meaning.tokenChange) tokenChanges.push({ optInId: row.optInId, change: meaning.tokenChange, claimedAt: now });
+    if (meaning.subscriberUnavailable) unavailable.push(row.subscriberId);
+    if (meaning.pausePageUntil) {
+      await pausePage(deps, page, meaning.pausePageUntil);
+      halt = { kind: 'page_paused', until: meaning.pausePageUntil };
+    }
+    if (meaning.haltSource && !halt) halt = { kind: 'source_dead', reason: meaning.haltSource };
+    countOutcome(report, meaning.outcome.status);
   }
   await recordOutcomes(deps.db, outcomes, now, 'SENDING');
   deps.metrics.observeDeliveries(outcomes);
   await applyTokenChanges(deps.db, tokenChanges, now);
   await markSubscribersUnavailable(deps.db, unavailable, new Date(now.getTime() + UNAVAILABLE_SUPPRESS_MS));
+  return halt;
+}
 
-  if (nextWake !== null) {
-    const delay = Math.max(0, nextWake - Date.now());
-    await deps.queues.deliveries.add(DISPATCH_JOB, job, { jobId: dispatchJobId(job, nextWake), delay });
+/**
+ * After a halt, the rest of the pass is not sent. A paused Page: they wait (PENDING) until the pause ends.
+ * A source Meta refuses as a request (bad message, bad app secret, bad Page token): every row of the source
+ * still PENDING goes DEAD with the reason, tokens untouched, so the whole send stops at once and can be
+ * redriven (`POST /v1/dead-letters/redrive`) once the cause is fixed.
+ */
+async function haltRest(deps: WorkerDeps, halt: Halt, job: DispatchJob, rest: Eligible[], now: Date, report: BatchReport) {
+  if (halt.kind === 'page_paused') {
+    const waiting: Outcome[] = rest.map(({ row }) => ({ deliveryId: row.id, status: 'PENDING', notBefore: halt.until, skipReason: SkipReason.PAGE_PAUSED }));
+    await recordOutcomes(deps.db, waiting, now, 'PENDING');
+    report.deferred += waiting.length;
+    return;
   }
-  return report;
+  const dead = await haltSource(deps.db, job.sourceId, `not sent: ${halt.reason}`, now);
+  report.dead += dead;
+  deps.metrics.deliveries.inc({ status: 'DEAD', skip_reason: '' }, dead);
+  deps.logger.error({ sourceType: job.sourceType, sourceId: job.sourceId, reason: halt.reason, stopped: dead }, 'send stopped: Meta refused the request; fix it, then redrive');
+}
+
+function sendOne(deps: WorkerDeps, page: SendingPage, row: BatchRow, messageJson: string): Promise<SendOutcome> {
+  const recipient = row.kind === 'ONE_TIME' ? 'one_time_notif_token' : 'notification_messages_token';
+  const body = `{"recipient":{${JSON.stringify(recipient)}:${JSON.stringify(row.token)}},"message":${messageJson}}`;
+  return deps.metrics.timeSend(() =>
+    deps.graph.sendMessage({ pageId: page.id, accessToken: page.accessToken, appSecret: page.appSecret, graphVersion: page.graphVersion, body, recipientKind: recipient }),
+  );
 }
 
 function countOutcome(report: BatchReport, status: Outcome['status']) {
@@ -160,49 +276,13 @@ async function sendsInCapWindow(deps: WorkerDeps, policy: Policy, rows: BatchRow
   return counts;
 }
 
-/**
- * Sends with at most SEND_CONCURRENCY requests in flight, taking permits from the Page's shared token
- * bucket in small grants (one Redis round-trip per grant, not per send). Once Meta pauses the Page or
- * rejects its access token, the rest of the batch is not attempted.
- */
-async function sendAll(deps: WorkerDeps, limiter: PageRateLimiter, page: SendingPage, rows: BatchRow[], messageJson: string): Promise<Array<SendOutcome | undefined>> {
-  const results: Array<SendOutcome | undefined> = new Array(rows.length);
-  let next = 0;
-  let permits = 0;
-  let refill: Promise<void> | null = null;
-  let halted = false;
-  const takePermit = async () => {
-    while (permits <= 0) {
-      refill ??= limiter
-        .acquire(page.id, Math.min(50, rows.length - next + 1), page.sendRatePerSec, (waitMs) => deps.metrics.observeRateLimitWait(waitMs))
-        .then((granted) => void (permits += granted))
-        .finally(() => (refill = null));
-      await refill;
-    }
-    permits--;
-  };
-  const worker = async () => {
-    while (!halted && next < rows.length) {
-      const index = next++;
-      const row = rows[index]!;
-      await takePermit();
-      if (halted) return;
-      const recipient = row.kind === 'ONE_TIME' ? 'one_time_notif_token' : 'notification_messages_token';
-      const body = `{"recipient":{${JSON.stringify(recipient)}:${JSON.stringify(row.token)}},"message":${messageJson}}`;
-      const result = await deps.metrics.timeSend(() => deps.graph.sendMessage({ pageId: page.id, accessToken: page.accessToken, graphVersion: page.graphVersion, body, recipientKind: recipient }));
-      results[index] = result;
-      if (!result.ok && (result.failure.kind === 'page_paused' || result.failure.kind === 'access_token_invalid')) halted = true;
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(deps.config.SEND_CONCURRENCY, rows.length) }, worker));
-  return results;
-}
-
 interface Interpretation {
   outcome: Outcome;
   tokenChange?: TokenChange['change'];
   subscriberUnavailable?: boolean;
   pausePageUntil?: Date;
+  /** Meta refused the request itself (not the token): stop the whole source, with this reason. */
+  haltSource?: string;
 }
 
 /**
@@ -210,7 +290,7 @@ interface Interpretation {
  * that may have reached Meta (ambiguous), Meta refusing a one-time token as used, or a recurring token
  * for its cooldown, means that attempt was delivered: the delivery is SENT (without a message id).
  */
-export function interpret(row: BatchRow, result: SendOutcome | undefined, retry: { maxAttempts: number; baseMs: number }, now: Date, policy: Policy): Interpretation {
+export function interpret(row: BatchRow, result: SendOutcome, retry: { maxAttempts: number; baseMs: number }, now: Date, policy: Policy): Interpretation {
   const attempt = row.attempts + 1;
   const retryLater = (error: { code: number | null; subcode: number | null; message: string }, retryAfterMs?: number, ambiguous = false): Interpretation => {
     if (attempt >= retry.maxAttempts) {
@@ -219,10 +299,6 @@ export function interpret(row: BatchRow, result: SendOutcome | undefined, retry:
     const delay = retryDelayMs(attempt, { baseMs: retry.baseMs, maxMs: RETRY_MAX_MS, retryAfterMs }, Math.random);
     return { outcome: { deliveryId: row.id, status: 'PENDING', notBefore: new Date(now.getTime() + delay), errorCode: error.code, errorSubcode: error.subcode, error: error.message, ambiguous } };
   };
-  if (!result) {
-    // Not attempted: the batch halted (paused Page / bad access token) before this send.
-    return { outcome: { deliveryId: row.id, status: 'PENDING', notBefore: new Date(now.getTime() + retry.baseMs), error: 'not attempted: batch halted' } };
-  }
   if (result.ok) return { outcome: { deliveryId: row.id, status: 'SENT', messageId: result.messageId } };
 
   const { error, failure } = result;
@@ -259,8 +335,14 @@ export function interpret(row: BatchRow, result: SendOutcome | undefined, retry:
     case 'recipient_unavailable':
       return { outcome: failed('FAILED'), tokenChange: 'RELEASE', subscriberUnavailable: true };
     case 'access_token_invalid':
-      // Fix the Page's token, then redrive: nothing about the person or token is wrong.
-      return { outcome: failed('DEAD') };
+    case 'page_misconfigured':
+    case 'request_invalid': {
+      // Meta refused the request, not the token (a bad message, a wrong app secret proof, an expired Page
+      // token): nothing about the person or the token is wrong. Keep the token, stop the whole source, and
+      // let the operator fix the cause and redrive.
+      const dead = failed('DEAD');
+      return { outcome: dead, tokenChange: 'RELEASE', haltSource: dead.error ?? error.message };
+    }
     case 'outside_window':
     case 'permanent':
       return { outcome: failed('FAILED'), tokenChange: 'RELEASE' };
@@ -268,23 +350,32 @@ export function interpret(row: BatchRow, result: SendOutcome | undefined, retry:
 }
 
 export const deliveriesModule = (): ProcessorModule => {
-  let limiter: PageRateLimiter | undefined;
+  let stopping = false;
   return {
     queue: QueueName.deliveries,
+    stop: () => void (stopping = true),
     create: async (deps) => {
-      limiter = new PageRateLimiter(deps.redis, deps.config.QUEUE_PREFIX);
+      const ctx: DispatchContext = { deps, limiter: new PageRateLimiter(deps.redis, deps.config.QUEUE_PREFIX), stopping: () => stopping };
       // One scheduler entry shared by all workers: exactly one of them sweeps per interval.
       await deps.queues.deliveries.upsertJobScheduler(SWEEP_JOB, { every: deps.config.SWEEP_INTERVAL_MS }, { name: SWEEP_JOB });
-      return async (job: Job) => {
+      return async (job: Job, token?: string) => {
         if (job.name === SWEEP_JOB) return sweep(deps);
         const parsed = dispatchJobSchema.safeParse(job.data);
         if (!parsed.success) {
           await deps.db.prisma.deadLetter.create({ data: { kind: 'job', reason: `invalid dispatch job: ${parsed.error.message}`, payload: { jobId: job.id, data: job.data } } });
           return { invalid: true };
         }
-        const report = await dispatchBatch(deps, limiter!, parsed.data);
-        deps.logger.info({ jobId: job.id, sourceId: parsed.data.sourceId, batchNo: parsed.data.batchNo, ...report }, 'batch dispatched');
-        return report;
+        const pass = await dispatchBatch(ctx, parsed.data);
+        const { next, source, ...report } = pass;
+        deps.logger.debug({ jobId: job.id, sourceId: parsed.data.sourceId, batchNo: parsed.data.batchNo, next: next.kind, ...report }, 'batch pass');
+        if ((next.kind === 'done' || next.kind === 'wake') && source) await releaseSuccessor(deps, source, parsed.data.batchNo);
+        if (next.kind === 'done') return report;
+        // The job steps aside (BullMQ's delayed set, same id) instead of holding its slot while it waits.
+        const { reservedPermits: _used, ...data } = parsed.data;
+        const nextData: DispatchJob = next.kind === 'permits' ? { ...data, reservedPermits: next.reserved } : data;
+        if (nextData.reservedPermits !== parsed.data.reservedPermits) await job.updateData(nextData);
+        await job.moveToDelayed(next.kind === 'resume' ? Date.now() : next.at, token);
+        throw new DelayedError();
       };
     },
   };

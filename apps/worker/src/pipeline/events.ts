@@ -2,41 +2,39 @@ import type { Job } from 'bullmq';
 import { z } from 'zod';
 import { acceptEvents, findUnknownPageIds } from '@renotify/db';
 import { matchingTopics, parseTopic } from '@renotify/domain';
-import { DISPATCH_JOB, dispatchJobId, eventInputSchema, QueueName, type DispatchJob } from '@renotify/queue';
+import { eventInputSchema, priorityClassSchema, QueueName } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 import type { ProcessorModule } from '../processors/index.js';
-import { fanOut, pendingBatches } from './fanout.js';
+import { fanOut } from './fanout.js';
+import { ensureChainHeads, releaseWrittenBatch, type ReleaseSource } from './release.js';
 
 const fanoutJobSchema = z.object({ eventId: z.string().min(1) });
 const publishJobSchema = z.object({ event: eventInputSchema });
 
-async function enqueueDispatch(deps: WorkerDeps, job: DispatchJob) {
-  await deps.queues.deliveries.add(DISPATCH_JOB, job, { jobId: dispatchJobId(job) });
-}
-
 /**
- * Fans one stored event out to its matching tokens. Idempotent: a replay writes no new deliveries, and
- * re-queues the batches that still have unsent rows (a crash between writing a batch and queueing it).
+ * Fans one stored event out to its matching tokens, one-time tokens first. Batches are released
+ * progressively (see release.ts). Idempotent: a replay writes no new deliveries, and makes sure every chain
+ * of the event's batches has a job (a crash between writing a batch and queueing it).
  */
 export async function fanOutEvent(deps: WorkerDeps, eventId: string): Promise<{ matched: number; batches: number } | null> {
-  const { rows } = await deps.db.pool.query<{ pageId: string; topic: string; status: string }>(
-    'SELECT "pageId", topic, status FROM "Event" WHERE id = $1',
+  const { rows } = await deps.db.pool.query<{ pageId: string; topic: string; status: string; priority: string | null }>(
+    'SELECT "pageId", topic, status, priority FROM "Event" WHERE id = $1',
     [eventId],
   );
   const event = rows[0];
   if (!event) return null;
   const replay = event.status !== 'ACCEPTED';
   if (!replay) await deps.db.pool.query(`UPDATE "Event" SET status = 'FANNING_OUT' WHERE id = $1 AND status = 'ACCEPTED'`, [eventId]);
+  const parsedPriority = priorityClassSchema.safeParse(event.priority);
+  const release: ReleaseSource = { sourceType: 'EVENT', sourceId: eventId, priority: parsedPriority.success ? parsedPriority.data : null };
   const result = await fanOut(
     deps.db,
-    { sourceType: 'EVENT', sourceId: eventId, pageId: event.pageId, topics: matchingTopics(parseTopic(event.topic)) },
+    { sourceType: 'EVENT', sourceId: eventId, pageId: event.pageId, topics: matchingTopics(parseTopic(event.topic)), kinds: ['ONE_TIME', 'RECURRING'] },
     deps.config.FANOUT_BATCH_SIZE,
-    (job) => enqueueDispatch(deps, job),
+    (job, kind) => releaseWrittenBatch(deps, release, job.batchNo, kind).then(() => undefined),
   );
   if (result.stopped) deps.metrics.deliveries.inc({ status: 'SKIPPED', skip_reason: 'STOPPED' }, result.stopped);
-  if (replay) {
-    for (const batchNo of await pendingBatches(deps.db, eventId)) await enqueueDispatch(deps, { sourceType: 'EVENT', sourceId: eventId, batchNo });
-  }
+  if (replay) await ensureChainHeads(deps, release);
   await deps.db.pool.query(
     `UPDATE "Event" SET status = 'FANNED_OUT', "matchedCount" = "matchedCount" + $2, "batchCount" = GREATEST("batchCount", $3),
             "fannedOutAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`,

@@ -1,5 +1,6 @@
 import type { Database, QueryResult } from '@renotify/db';
 import type { DispatchJob } from '@renotify/queue';
+import type { TokenKind } from './release.js';
 
 export interface FanOutSource {
   sourceType: DispatchJob['sourceType'];
@@ -7,8 +8,12 @@ export interface FanOutSource {
   pageId: string;
   /** Every topic the source reaches; a token has exactly one topic, so topics never overlap. */
   topics: readonly string[];
-  /** Campaigns go to recurring subscribers only. */
-  recurringOnly?: boolean;
+  /**
+   * Token kinds, in the order their batches are written (and so released): an event's one-time tokens (people
+   * waiting for "it is back") before its recurring ones; campaigns go to recurring tokens only.
+   * A batch holds one kind only, so it has one priority class.
+   */
+  kinds: readonly TokenKind[];
   /**
    * Local-time campaign runs: only tokens whose effective zone (the token's, else the subscriber's, else the
    * Page's) is one of these. Absent: no zone filter (and the unfiltered statements run unchanged).
@@ -34,7 +39,7 @@ export async function fanOut(
   db: Database,
   source: FanOutSource,
   batchSize: number,
-  onBatch: (job: DispatchJob) => Promise<void>,
+  onBatch: (job: DispatchJob, kind: TokenKind) => Promise<void>,
 ): Promise<FanOutResult> {
   const { rows: startRows } = await db.pool.query<{ next: number }>(
     'SELECT COALESCE(MAX("batchNo") + 1, 0)::int AS next FROM "Delivery" WHERE "sourceId" = $1',
@@ -42,40 +47,28 @@ export async function fanOut(
   );
   let batchNo = startRows[0]?.next ?? 0;
   let matched = 0;
-  for (const topic of source.topics) {
+  for (const kind of source.kinds) for (const topic of source.topics) {
     let cursor: string | null = null;
     for (;;) {
-      const params: unknown[] = [source.pageId, topic, cursor, batchSize, source.recurringOnly ?? false, source.sourceType, source.sourceId, batchNo];
+      const params: unknown[] = [source.pageId, topic, cursor, batchSize, kind, source.sourceType, source.sourceId, batchNo];
       const result: QueryResult<{ last_id: string | null; scanned: number; inserted: number }> = source.timezones
         ? await db.pool.query(FAN_OUT_BATCH_IN_ZONES_SQL, [...params, source.timezones])
         : await db.pool.query(FAN_OUT_BATCH_SQL, params);
       const { last_id: lastId, scanned, inserted } = result.rows[0]!;
       if (inserted > 0) {
         matched += inserted;
-        await onBatch({ sourceType: source.sourceType, sourceId: source.sourceId, batchNo });
+        await onBatch({ sourceType: source.sourceType, sourceId: source.sourceId, batchNo }, kind);
         batchNo++;
       }
       if (scanned < batchSize || !lastId) break;
       cursor = lastId;
     }
   }
-  const stoppedParams: unknown[] = [source.pageId, source.topics, source.recurringOnly ?? false, source.sourceType, source.sourceId];
+  const stoppedParams: unknown[] = [source.pageId, source.topics, source.kinds, source.sourceType, source.sourceId];
   const { rowCount: stopped } = source.timezones
     ? await db.pool.query(RECORD_STOPPED_IN_ZONES_SQL, [...stoppedParams, source.timezones])
     : await db.pool.query(RECORD_STOPPED_SQL, stoppedParams);
   return { matched, stopped: stopped ?? 0, batches: batchNo };
-}
-
-/**
- * Batches that still have PENDING rows; after a crash between writing a batch and queueing it, a
- * replayed fan-out inserts nothing, so it re-queues these instead (dispatch of a batch is idempotent).
- */
-export async function pendingBatches(db: Database, sourceId: string): Promise<number[]> {
-  const { rows } = await db.pool.query<{ batchNo: number }>(
-    `SELECT DISTINCT "batchNo" FROM "Delivery" WHERE "sourceId" = $1 AND status IN ('PENDING', 'SENDING') ORDER BY 1`,
-    [sourceId],
-  );
-  return rows.map((row) => row.batchNo);
 }
 
 /** The zone a local-time campaign serves a token in; keep in step with the campaigns' zone listing. */
@@ -97,7 +90,7 @@ const fanOutBatchSql = (inZones: boolean) => `
 WITH candidates AS (
   SELECT o.id ${matchingOptIns('o.topic = $2', 'ACTIVE', inZones ? 9 : null)}
     AND ($3::uuid IS NULL OR o.id > $3::uuid)
-    AND (NOT $5::boolean OR o.kind = 'RECURRING')
+    AND o.kind = $5::"OptInKind"
   ORDER BY o.id
   LIMIT $4
 ), inserted AS (
@@ -116,7 +109,7 @@ const FAN_OUT_BATCH_IN_ZONES_SQL = fanOutBatchSql(true);
 const recordStoppedSql = (inZones: boolean) => `
 INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo", status, "skipReason", "finishedAt")
 SELECT $4::"SourceType", $5, o.id, $1, -1, 'SKIPPED', 'STOPPED', now()
-${matchingOptIns('o.topic = ANY($2::text[])', 'STOPPED', inZones ? 6 : null)} AND (NOT $3::boolean OR o.kind = 'RECURRING')
+${matchingOptIns('o.topic = ANY($2::text[])', 'STOPPED', inZones ? 6 : null)} AND o.kind::text = ANY($3::text[])
 ON CONFLICT ("sourceId", "optInId") DO NOTHING`;
 const RECORD_STOPPED_SQL = recordStoppedSql(false);
 const RECORD_STOPPED_IN_ZONES_SQL = recordStoppedSql(true);

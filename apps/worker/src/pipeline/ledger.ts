@@ -194,3 +194,16 @@ export async function markSubscribersUnavailable(db: Database, subscriberIds: st
   if (subscriberIds.length === 0) return;
   await db.pool.query(`UPDATE "Subscriber" SET "unavailableUntil" = $2 WHERE id = ANY($1::uuid[])`, [subscriberIds, until]);
 }
+
+/**
+ * Stops a source: every delivery of it still PENDING goes DEAD with the reason (redrivable). Rows another
+ * job holds (SENDING) finish on their own; their tokens are never touched here.
+ */
+export async function haltSource(db: Database, sourceId: string, reason: string, now: Date): Promise<number> {
+  const { rowCount } = await db.pool.query(
+    `UPDATE "Delivery" SET status = 'DEAD', "lastError" = $2, "finishedAt" = $3, "notBefore" = NULL
+     WHERE "sourceId" = $1 AND status = 'PENDING'`,
+    [sourceId, reason, now],
+  );
+  return rowCount ?? 0;
+}
