@@ -1,10 +1,10 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from '@renotify/observability';
 import { registerControlApi, sendControlError, CONTROL_PREFIX } from './control-api.js';
-import { errorBody, GraphError } from './graph-error.js';
+import { errorBody, GraphError, unsupportedGet } from './graph-error.js';
 import { tokenListItem } from './render.js';
-import { handleSend, resolvePage } from './send-api.js';
-import { DEMO_PAGE, DEMO_USER_PSID, SandboxState, type CooldownPolicy } from './state.js';
+import { authenticatePage, handleSend, resolvePage, type GraphCredentials } from './send-api.js';
+import { DEMO_PAGE, DEMO_USER_PSID, PAGE_WEBHOOK_FIELDS, SANDBOX_APP, SandboxState, type CooldownPolicy } from './state.js';
 import { userPageHtml, indexPageHtml } from './ui/user-page.js';
 import { WebhookDispatcher } from './webhooks.js';
 
@@ -40,13 +40,39 @@ export interface Sandbox {
 
 const VERSION = /^v\d+\.\d+$/;
 
-function accessTokenOf(request: FastifyRequest<{ Querystring: { access_token?: string } }>): string | undefined {
+type CredentialQuery = { access_token?: string; appsecret_proof?: string };
+
+function bodyField(request: FastifyRequest, name: string): string | undefined {
+  const value = (request.body as Record<string, unknown> | undefined | null)?.[name];
+  return typeof value === 'string' ? value : undefined;
+}
+
+function accessTokenOf(request: FastifyRequest<{ Querystring: CredentialQuery }>): string | undefined {
   const fromQuery = request.query.access_token;
   if (fromQuery) return fromQuery;
   const header = request.headers.authorization;
-  if (!header) return (request.body as { access_token?: unknown } | undefined)?.access_token as string | undefined;
+  if (!header) return bodyField(request, 'access_token');
   const match = /^(?:Bearer|OAuth)\s+(.+)$/i.exec(header);
   return match?.[1]?.trim();
+}
+
+/** Graph takes appsecret_proof as a query or body parameter, next to access_token. */
+function credentialsOf(request: FastifyRequest<{ Querystring: CredentialQuery }>): GraphCredentials {
+  return { accessToken: accessTokenOf(request), appSecretProof: request.query.appsecret_proof ?? bodyField(request, 'appsecret_proof') };
+}
+
+/** `fields=a,b` as a list; Graph answers `id` (and the node's default fields) without it. */
+function fieldsOf(raw: string | undefined, defaults: readonly string[]): string[] {
+  if (raw === undefined || raw.trim() === '') return [...defaults];
+  return raw.split(',').map((field) => field.trim()).filter((field) => field.length > 0);
+}
+
+function pick(source: Record<string, unknown>, fields: readonly string[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const field of fields) if (source[field] !== undefined) out[field] = source[field];
+  // Graph always answers the id of the node it read.
+  out.id = source.id;
+  return out;
 }
 
 function requireVersion(version: string): void {
@@ -114,17 +140,20 @@ export function buildSandbox(options: SandboxOptions = {}): Sandbox {
     return reply.code(400).send(errorBody(graph));
   });
 
-  type GraphRoute = { Params: { version: string; pageId: string }; Querystring: { access_token?: string; after?: string; limit?: string } };
+  type GraphRoute = {
+    Params: { version: string; pageId: string };
+    Querystring: CredentialQuery & { after?: string; limit?: string; fields?: string; subscribed_fields?: string };
+  };
 
   app.post<GraphRoute>('/:version/:pageId/messages', async (request, reply) => {
     requireVersion(request.params.version);
-    const result = await handleSend(state, request.params.pageId, accessTokenOf(request), request.body, sendOptions);
+    const result = await handleSend(state, request.params.pageId, credentialsOf(request), request.body, sendOptions);
     return reply.code(result.status).send(result.body);
   });
 
   app.get<GraphRoute>('/:version/:pageId/notification_message_tokens', async (request) => {
     requireVersion(request.params.version);
-    const page = resolvePage(state, request.params.pageId, accessTokenOf(request));
+    const page = resolvePage(state, request.params.pageId, credentialsOf(request));
     if (!state.takeRateSlot(page)) throw new GraphError(page.rate.code, null, '(#613) Calls to this api have exceeded the rate limit.');
     // Legacy doc: default 25, max 100 (the newer API's 100/1000 is for the paid successor). Larger limits are clamped.
     const rawLimit = request.query.limit === undefined ? 25 : Number(request.query.limit);
@@ -152,21 +181,56 @@ export function buildSandbox(options: SandboxOptions = {}): Sandbox {
     return body;
   });
 
-  /** GET /{version}/notification_messages_<TOKEN>: inspect one recurring token. */
+  /** GET /{page-id}/subscribed_apps: the Page's app and its fields, as Graph lists them ([] when not subscribed). */
+  app.get<GraphRoute>('/:version/:pageId/subscribed_apps', async (request) => {
+    requireVersion(request.params.version);
+    const page = resolvePage(state, request.params.pageId, credentialsOf(request));
+    if (page.subscribedFields.length === 0) return { data: [] };
+    return { data: [{ ...SANDBOX_APP, subscribed_fields: [...page.subscribedFields] }] };
+  });
+
+  /** POST /{page-id}/subscribed_apps?subscribed_fields=a,b: (re)subscribes the app with exactly those fields. */
+  app.post<GraphRoute>('/:version/:pageId/subscribed_apps', async (request) => {
+    requireVersion(request.params.version);
+    const page = resolvePage(state, request.params.pageId, credentialsOf(request));
+    const raw = request.query.subscribed_fields ?? bodyField(request, 'subscribed_fields');
+    if (raw === undefined || raw.trim() === '') throw new GraphError(100, null, '(#100) The parameter subscribed_fields is required');
+    const fields = fieldsOf(raw, []);
+    const unknown = fields.find((field) => !(PAGE_WEBHOOK_FIELDS as readonly string[]).includes(field));
+    if (unknown !== undefined) {
+      throw new GraphError(100, null, `(#100) Param subscribed_fields[${fields.indexOf(unknown)}] must be one of {${PAGE_WEBHOOK_FIELDS.join(', ')}} - got "${unknown}".`);
+    }
+    page.subscribedFields = [...new Set(fields)];
+    return { success: true };
+  });
+
+  /** DELETE /{page-id}/subscribed_apps: unsubscribes the app (what Meta does itself after an hour of failing webhooks). */
+  app.delete<GraphRoute>('/:version/:pageId/subscribed_apps', async (request) => {
+    requireVersion(request.params.version);
+    const page = resolvePage(state, request.params.pageId, credentialsOf(request));
+    page.subscribedFields = [];
+    return { success: true };
+  });
+
+  /**
+   * GET /{node}: `me` or the Page's id (the Page), a PSID of this Page (its profile), or
+   * notification_messages_<TOKEN> (one recurring token). Anything the token cannot see is 100/33, never 190.
+   */
   app.get<GraphRoute>('/:version/:pageId', async (request) => {
     requireVersion(request.params.version);
     const node = request.params.pageId;
-    const accessToken = accessTokenOf(request);
+    const page = authenticatePage(state, credentialsOf(request));
     if (node.startsWith('notification_messages_')) {
-      const page = resolvePage(state, 'me', accessToken);
       const token = state.tokens.get(node.slice('notification_messages_'.length));
-      if (!token || token.kind !== 'RECURRING' || token.pageId !== page.id) {
-        throw new GraphError(100, 33, `(#100) Object with ID '${node}' does not exist or cannot be loaded due to missing permissions`);
-      }
+      if (!token || token.kind !== 'RECURRING' || token.pageId !== page.id) throw unsupportedGet(node);
       return tokenListItem(page, token, state.now());
     }
-    const page = resolvePage(state, node, accessToken);
-    return { id: page.id, name: page.name };
+    if (node === 'me' || node === page.id) return pick({ id: page.id, name: page.name }, fieldsOf(request.query.fields, ['name']));
+    const user = page.users.get(node);
+    if (!user) throw unsupportedGet(node);
+    const [firstName = user.name, ...rest] = user.name.split(' ');
+    const profile = { id: user.psid, name: user.name, first_name: firstName, last_name: rest.join(' '), profile_pic: `https://example.com/sandbox/profile/${encodeURIComponent(user.psid)}.jpg` };
+    return pick(profile, fieldsOf(request.query.fields, ['first_name', 'last_name', 'profile_pic']));
   });
 
   registerControlApi(app, { state, dispatcher, verifyToken });

@@ -4,6 +4,7 @@
  * through the client's signature check and parser. If either side drifts, this file fails.
  */
 import {
+  appSecretProof,
   buildOneTimeNotifRequest,
   buildPsidSend,
   buildRecurringOptInRequest,
@@ -23,7 +24,8 @@ import type { Json } from './test-support/harness.js';
 let h: Harness;
 let receiver: Receiver;
 let client: GraphClient;
-const page = { pageId: PAGE_ID, accessToken: ACCESS_TOKEN, graphVersion: 'v24.0' };
+/** Renotify's side of a Page: the client computes appsecret_proof from the app secret. */
+const page = { pageId: PAGE_ID, accessToken: ACCESS_TOKEN, appSecret: APP_SECRET, graphVersion: 'v24.0' };
 
 beforeEach(async () => {
   receiver = await startReceiver();
@@ -149,7 +151,8 @@ describe('client requests against the sandbox', () => {
     await h.call('POST', '/__sandbox/clock', { now: Date.UTC(2026, 4, 1) });
     await h.trigger({ type: 'message', pageId: PAGE_ID, psid: 'user-1', text: 'hi' });
     const deadTag = buildPsidSend({ psid: 'user-1', message: { text: 'x' }, messagingType: 'MESSAGE_TAG', tag: 'ACCOUNT_UPDATE' });
-    expect(await send(deadTag)).toMatchObject({ failure: { kind: 'permanent' }, error: { code: 100 } });
+    // A request-level 100 (here a dead tag) is about the request: the source stops, no token is touched.
+    expect(await send(deadTag)).toMatchObject({ failure: { kind: 'request_invalid', retry: false }, error: { code: 100 } });
 
     await h.call('PUT', `/__sandbox/pages/${PAGE_ID}/rate-limit`, { perSecond: 1 });
     expectOk(await send(psidText('user-1')));
@@ -197,6 +200,46 @@ describe('client requests against the sandbox', () => {
       name: 'GraphRequestError',
       failure: { kind: 'access_token_invalid' },
     });
+  });
+});
+
+describe('appsecret_proof and the doctor\'s reads, client against sandbox', () => {
+  it('carries a valid proof on every call the client makes (the sandbox requires one)', async () => {
+    expect((await h.call('GET', `/__sandbox/pages/${PAGE_ID}`)).json.requireAppSecretProof).toBe(true);
+    expectOk(await client.sendMessage({ ...page, body: buildPsidSend({ psid: 'user-1', message: buildTextMessage('proof') }) }));
+    expect((await client.listNotificationMessageTokens(page)).tokens).toEqual([]);
+    expect(await client.getPageIdentity(page)).toMatchObject({ ok: true, value: { id: PAGE_ID, name: 'Test Page' } });
+    expect(await client.getSubscribedApps(page)).toMatchObject({ ok: true, value: [{ subscribedFields: ['messages', 'messaging_optins', 'messaging_postbacks'] }] });
+    expect(await client.subscribeApp({ ...page, fields: ['messages', 'messaging_optins'] })).toMatchObject({ ok: true, value: { success: true } });
+    expect(await client.getSubscribedApps(page)).toMatchObject({ ok: true, value: [{ subscribedFields: ['messages', 'messaging_optins'] }] });
+    expect(await client.getUserProfile({ ...page, psid: 'user-1' })).toMatchObject({ ok: true, value: { id: 'user-1', first_name: expect.any(String) } });
+    // A precomputed proof works the same as the secret.
+    const { appSecret: _secret, ...withoutSecret } = page;
+    expect(await client.getPageIdentity({ ...withoutSecret, appSecretProof: appSecretProof(ACCESS_TOKEN, APP_SECRET) })).toMatchObject({ ok: true });
+  });
+
+  it('classifies a missing or wrong proof as page_misconfigured on a token send, and the token still works afterwards', async () => {
+    const { events } = await webhookEvents({ type: 'one_time_optin', pageId: PAGE_ID, psid: 'user-1', payload: 'restock:42' });
+    const optin = events[0] as Extract<WebhookEvent, { kind: 'one_time_optin' }>;
+    const body = buildTokenSend({ kind: 'ONE_TIME', token: optin.token, message: buildTextMessage('Back in stock') });
+    const { appSecret: _secret, ...withoutSecret } = page;
+
+    const missing = await client.sendMessage({ ...withoutSecret, body });
+    expect(missing).toMatchObject({ ok: false, httpStatus: 400, error: { code: 100, type: 'GraphMethodException', message: 'API calls from the server require an appsecret_proof argument' }, failure: { kind: 'page_misconfigured', retry: false } });
+    const wrong = await client.sendMessage({ ...page, appSecret: 'not-the-app-secret', body });
+    expect(wrong).toMatchObject({ ok: false, error: { code: 100, type: 'GraphMethodException', message: 'Invalid appsecret_proof provided in the API argument' }, failure: { kind: 'page_misconfigured' } });
+    expect(await client.getPageIdentity({ ...page, appSecret: 'not-the-app-secret' })).toMatchObject({ ok: false, failure: { kind: 'page_misconfigured' } });
+
+    // A refused message shape on a token send keeps the token too.
+    const bogus = JSON.stringify({ recipient: { one_time_notif_token: optin.token }, message: { text: 'x', quick_replies: [{ content_type: 'bogus', title: 'x', payload: 'x' }] } });
+    expect(await client.sendMessage({ ...page, body: bogus, recipientKind: 'one_time_notif_token' })).toMatchObject({ ok: false, error: { code: 100 }, failure: { kind: 'request_invalid' } });
+
+    expectOk(await client.sendMessage({ ...page, body }));
+  });
+
+  it('profile lookups answer 100/33 for a PSID the Page cannot see, classified permanent (not a token problem)', async () => {
+    expect(await client.getUserProfile({ ...page, psid: 'ghost' })).toMatchObject({ ok: false, error: { code: 100, subcode: 33, type: 'GraphMethodException' }, failure: { kind: 'permanent' } });
+    expect(await client.getPageIdentity({ ...page, accessToken: 'bad' })).toMatchObject({ ok: false, error: { code: 190 }, failure: { kind: 'access_token_invalid' } });
   });
 });
 

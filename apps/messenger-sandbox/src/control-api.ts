@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifyReply } from 'fastify';
 import { z } from 'zod';
 import { publicMessage, renderThreadItem, renderTopic } from './render.js';
-import { Conflict, NotFound, type CooldownPolicy, type PageRecord, type SandboxState } from './state.js';
+import { Conflict, NotFound, PAGE_WEBHOOK_FIELDS, type CooldownPolicy, type PageRecord, type SandboxState } from './state.js';
 import { BadAction, performUserAction, userActionSchema, type PerformedAction, type WebhookDelivery, type WebhookDispatcher } from './webhooks.js';
 import { isValidTimeZone } from './zoned-time.js';
 
@@ -23,9 +23,15 @@ const createPageSchema = z.object({
   cooldownPolicy: cooldownPolicySchema.optional(),
   sendRatePerSecond: z.number().positive().nullable().optional(),
   newsPage: z.boolean().optional(),
+  /** The app's "Require App Secret" switch (default on, as Meta recommends). */
+  requireAppSecretProof: z.boolean().optional(),
+  /** The app's webhook subscription on this Page; [] = not subscribed. Default: messages, messaging_optins, messaging_postbacks. */
+  subscribedFields: z.array(z.enum(PAGE_WEBHOOK_FIELDS)).optional(),
 });
 
-const updatePageSchema = createPageSchema.pick({ name: true, timezone: true, cooldownPolicy: true, newsPage: true }).strict();
+const updatePageSchema = createPageSchema
+  .pick({ name: true, timezone: true, cooldownPolicy: true, newsPage: true, requireAppSecretProof: true, subscribedFields: true, appSecret: true })
+  .strict();
 
 const createUserSchema = z.object({
   psid: z.string().min(1).max(64).optional(),
@@ -128,6 +134,8 @@ function pageView(page: PageRecord): Record<string, unknown> {
     timezone: page.timezone,
     cooldownPolicy: page.cooldownPolicy,
     newsPage: page.newsPage,
+    requireAppSecretProof: page.requireAppSecretProof,
+    subscribedFields: page.subscribedFields,
     sendRate: { perSecond: page.rate.perSecond, code: page.rate.code },
     faults: page.faults,
     users: page.users.size,
@@ -223,6 +231,10 @@ export function registerControlApi(app: FastifyInstance, ctx: ControlContext): v
     if (body.timezone !== undefined) page.timezone = body.timezone;
     if (body.cooldownPolicy !== undefined) page.cooldownPolicy = body.cooldownPolicy;
     if (body.newsPage !== undefined) page.newsPage = body.newsPage;
+    if (body.requireAppSecretProof !== undefined) page.requireAppSecretProof = body.requireAppSecretProof;
+    if (body.subscribedFields !== undefined) page.subscribedFields = [...new Set(body.subscribedFields)];
+    // Rotating the app secret in the App Dashboard: proofs made with the old one are refused from now on.
+    if (body.appSecret !== undefined) page.appSecret = body.appSecret;
     return pageView(page);
   });
 

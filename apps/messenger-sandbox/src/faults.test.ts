@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { buildSandbox } from './app.js';
-import { createPageWithUser, PAGE_ID, startHarness, type Harness } from './test-support/harness.js';
+import { createPageWithUser, PAGE_ID, proofFor, startHarness, type Harness } from './test-support/harness.js';
 
 const text = { recipient: { id: 'user-1' }, messaging_type: 'RESPONSE', message: { text: 'hello' } };
 
@@ -144,7 +144,7 @@ describe('GET /{page-id}/notification_message_tokens', () => {
     const bulk = await h.call('POST', `/__sandbox/pages/${PAGE_ID}/tokens/bulk`, { count: 130, kind: 'RECURRING', payload: 'deals', title: 'Deals' });
     expect(bulk.json.count).toBe(130);
     const auth = { authorization: 'Bearer test-page-access-token' };
-    const first = await h.call('GET', `/v24.0/${PAGE_ID}/notification_message_tokens`, undefined, auth);
+    const first = await h.call('GET', `/v24.0/${PAGE_ID}/notification_message_tokens?appsecret_proof=${proofFor()}`, undefined, auth);
     expect(first.status).toBe(200);
     expect(first.json.data).toHaveLength(25);
     expect(first.json.data[0]).toEqual({
@@ -164,7 +164,7 @@ describe('GET /{page-id}/notification_message_tokens', () => {
     let after: string | undefined;
     let pages = 0;
     do {
-      const page = await h.call('GET', `/v24.0/${PAGE_ID}/notification_message_tokens?limit=500${after ? `&after=${after}` : ''}`, undefined, auth);
+      const page = await h.call('GET', `/v24.0/${PAGE_ID}/notification_message_tokens?appsecret_proof=${proofFor()}&limit=500${after ? `&after=${after}` : ''}`, undefined, auth);
       expect(page.json.data.length).toBeLessThanOrEqual(100);
       for (const item of page.json.data) seen.add(item.notification_messages_token);
       after = page.json.paging?.next ? page.json.paging.cursors.after : undefined;
@@ -178,13 +178,13 @@ describe('GET /{page-id}/notification_message_tokens', () => {
     const h = await fresh();
     const optin = await h.trigger({ type: 'recurring_optin', pageId: PAGE_ID, psid: 'user-1', payload: 'deals' });
     await h.send({ recipient: { notification_messages_token: optin.token.token }, message: { text: 'deal' } });
-    const list = await h.call('GET', `/v24.0/${PAGE_ID}/notification_message_tokens?access_token=test-page-access-token`);
+    const list = await h.call('GET', `/v24.0/${PAGE_ID}/notification_message_tokens?access_token=test-page-access-token&appsecret_proof=${proofFor()}`);
     const nowSeconds = Date.now() / 1000;
     expect(list.json.data[0].next_eligible_time).toBeGreaterThan(nowSeconds + 23 * 3600);
-    const inspected = await h.call('GET', `/v24.0/notification_messages_${optin.token.token}?access_token=test-page-access-token`);
+    const inspected = await h.call('GET', `/v24.0/notification_messages_${optin.token.token}?access_token=test-page-access-token&appsecret_proof=${proofFor()}`);
     expect(inspected.json.notification_messages_token).toBe(optin.token.token);
     expect((await h.call('GET', `/v24.0/${PAGE_ID}/notification_message_tokens`)).json.error.code).toBe(190);
-    expect((await h.call('GET', `/v24.0/${PAGE_ID}/notification_message_tokens?access_token=test-page-access-token&limit=0`)).json.error.code).toBe(100);
+    expect((await h.call('GET', `/v24.0/${PAGE_ID}/notification_message_tokens?access_token=test-page-access-token&appsecret_proof=${proofFor()}&limit=0`)).json.error.code).toBe(100);
   });
 });
 
@@ -194,7 +194,7 @@ describe('reset and demo seed', () => {
     const base = await sandbox.listen(0);
     try {
       const send = () =>
-        fetch(`${base}/v24.0/me/messages`, {
+        fetch(`${base}/v24.0/me/messages?appsecret_proof=${proofFor('demo-page-access-token', 'demo-app-secret')}`, {
           method: 'POST',
           headers: { 'content-type': 'application/json', authorization: 'Bearer demo-page-access-token' },
           body: JSON.stringify({ recipient: { id: 'demo-user-1' }, messaging_type: 'RESPONSE', message: { text: 'hi' } }),

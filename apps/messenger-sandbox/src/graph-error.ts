@@ -1,14 +1,35 @@
-/** Meta's error envelope. HTTP statuses follow what Graph answers in practice: 500 for codes 1/2, 400 otherwise. */
+/**
+ * Meta's error envelope. HTTP statuses follow what Graph answers in practice: 500 for codes 1/2, 400 otherwise.
+ * `type`: Graph answers "(#…)" Send API and token errors as OAuthException, and node/method errors (an object the
+ * token cannot see, 100/33; appsecret_proof problems) as GraphMethodException.
+ */
 export class GraphError extends Error {
   constructor(
     readonly code: number,
     readonly subcode: number | null,
     message: string,
     readonly httpStatus = code === 1 || code === 2 || code === 1200 ? 500 : 400,
-    readonly type = 'OAuthException',
+    readonly type = code === 100 && subcode === 33 ? 'GraphMethodException' : 'OAuthException',
   ) {
     super(message);
   }
+}
+
+/** Meta's exact proof errors (messenger-platform.md §3.3). */
+export const PROOF_REQUIRED_MESSAGE = 'API calls from the server require an appsecret_proof argument';
+export const PROOF_INVALID_MESSAGE = 'Invalid appsecret_proof provided in the API argument';
+
+export function proofError(message: string): GraphError {
+  return new GraphError(100, null, message, 400, 'GraphMethodException');
+}
+
+/** 100/33 for a node id this token cannot see, worded as Graph words it. */
+export function unsupportedGet(id: string): GraphError {
+  return new GraphError(
+    100,
+    33,
+    `Unsupported get request. Object with ID '${id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation. Please read the Graph API documentation at https://developers.facebook.com/docs/graph-api`,
+  );
 }
 
 let traceCounter = 0;

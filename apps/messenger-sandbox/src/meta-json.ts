@@ -10,6 +10,11 @@ export function toMetaJson(value: unknown): string {
   );
 }
 
+/** Legacy X-Hub-Signature header value (SHA-1), which Meta still sends next to the SHA-256 one. */
+export function signBodySha1(body: string | Buffer, appSecret: string): string {
+  return `sha1=${createHmac('sha1', appSecret).update(body).digest('hex')}`;
+}
+
 /** X-Hub-Signature-256 header value for the exact bytes sent. */
 export function signBody(body: string | Buffer, appSecret: string): string {
   return `sha256=${createHmac('sha256', appSecret).update(body).digest('hex')}`;

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { ACCESS_TOKEN, createPageWithUser, DAY, HOUR, PAGE_ID, startHarness, type Harness } from './test-support/harness.js';
+import { ACCESS_TOKEN, createPageWithUser, DAY, HOUR, PAGE_ID, proofFor, startHarness, type Harness } from './test-support/harness.js';
 import type { Json } from './test-support/harness.js';
 
 function expectGraphError(result: { status: number; json: Json }, code: number, subcode?: number, status = 400) {
@@ -48,8 +48,8 @@ describe('Send API: access tokens and routing', () => {
   it('answers 190 for a missing, unknown, or other-Page access token', async () => {
     expectGraphError(await h.call('POST', `/v24.0/${PAGE_ID}/messages`, text('user-1')), 190);
     expectGraphError(await h.send(text('user-1'), { token: 'not-a-token' }), 190);
-    await h.call('POST', '/__sandbox/pages', { id: '300000000000003', accessToken: 'other-page-token' });
-    expectGraphError(await h.send(text('user-1'), { token: 'other-page-token' }), 190);
+    await h.call('POST', '/__sandbox/pages', { id: '300000000000003', accessToken: 'other-page-token', appSecret: 'other-app-secret' });
+    expectGraphError(await h.send(text('user-1'), { token: 'other-page-token', appSecret: 'other-app-secret' }), 190);
   });
 
   it('rejects an unknown path component or version like Graph', async () => {
@@ -63,7 +63,13 @@ describe('Send API: access tokens and routing', () => {
   });
 
   it('accepts a form-encoded body with JSON-valued fields, as Meta does', async () => {
-    const form = new URLSearchParams({ recipient: '{"id":"user-1"}', messaging_type: 'RESPONSE', message: '{"text":"from a form"}', access_token: ACCESS_TOKEN });
+    const form = new URLSearchParams({
+      recipient: '{"id":"user-1"}',
+      messaging_type: 'RESPONSE',
+      message: '{"text":"from a form"}',
+      access_token: ACCESS_TOKEN,
+      appsecret_proof: proofFor(),
+    });
     const result = await h.call('POST', `/v24.0/me/messages`, form.toString(), { 'content-type': 'application/x-www-form-urlencoded' });
     expect(result.status).toBe(200);
     expect(result.json.recipient_id).toBe('user-1');
@@ -244,9 +250,9 @@ describe('Send API: one-time notification tokens', () => {
     const expired = await h.send(otnSend(expiring));
     expectGraphError(expired, 100);
     expect(expired.json.error.message).toMatch(/expired/);
-    await h.call('POST', '/__sandbox/pages', { id: '300000000000003', accessToken: 'other-page-token' });
+    await h.call('POST', '/__sandbox/pages', { id: '300000000000003', accessToken: 'other-page-token', appSecret: 'other-app-secret' });
     const token = await optIn();
-    expectGraphError(await h.send(otnSend(token), { token: 'other-page-token', pageId: 'me' }), 100);
+    expectGraphError(await h.send(otnSend(token), { token: 'other-page-token', appSecret: 'other-app-secret', pageId: 'me' }), 100);
   });
 
   it('expires unused tokens after a year', async () => {

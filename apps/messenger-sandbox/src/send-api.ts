@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { z } from 'zod';
-import { GraphError, messageFor } from './graph-error.js';
+import { createHmac, timingSafeEqual } from 'node:crypto';
+import { GraphError, messageFor, PROOF_INVALID_MESSAGE, PROOF_REQUIRED_MESSAGE, proofError } from './graph-error.js';
 import {
   DEAD_TAGS_FROM,
   DEFAULT_RECURRING_TITLE,
@@ -300,10 +301,38 @@ function injectedFault(page: PageRecord): GraphError | null {
   return null;
 }
 
-export function resolvePage(state: SandboxState, pageIdParam: string, accessToken: string | undefined): PageRecord {
+/** The caller's credentials: the Page token and the appsecret_proof, wherever they came (query, body, header). */
+export interface GraphCredentials {
+  accessToken: string | undefined;
+  appSecretProof: string | undefined;
+}
+
+/**
+ * "Require App Secret" (messenger-platform.md §3.3): a proof that is present must be right, whatever the setting;
+ * a missing one is refused only when the Page's app requires it.
+ */
+export function checkAppSecretProof(page: PageRecord, proof: string | undefined): void {
+  if (proof === undefined || proof === '') {
+    if (page.requireAppSecretProof) throw proofError(PROOF_REQUIRED_MESSAGE);
+    return;
+  }
+  const expected = createHmac('sha256', page.appSecret).update(page.accessToken).digest();
+  const given = /^[0-9a-f]{64}$/i.test(proof) ? Buffer.from(proof, 'hex') : null;
+  if (!given || !timingSafeEqual(given, expected)) throw proofError(PROOF_INVALID_MESSAGE);
+}
+
+/** The Page a token belongs to; checks the token (190) and then the proof (100 GraphMethodException). */
+export function authenticatePage(state: SandboxState, credentials: GraphCredentials): PageRecord {
+  const { accessToken } = credentials;
   if (!accessToken) throw new GraphError(190, null, 'An active access token must be used to query information about the current user.');
   const page = state.pagesByAccessToken.get(accessToken);
   if (!page) throw new GraphError(190, null, 'Invalid OAuth access token - Cannot parse access token');
+  checkAppSecretProof(page, credentials.appSecretProof);
+  return page;
+}
+
+export function resolvePage(state: SandboxState, pageIdParam: string, credentials: GraphCredentials): PageRecord {
+  const page = authenticatePage(state, credentials);
   if (pageIdParam !== 'me' && pageIdParam !== page.id) {
     throw new GraphError(190, null, `Invalid OAuth access token for Page ${pageIdParam}: the token belongs to another Page`);
   }
@@ -319,11 +348,11 @@ function countRejection(page: PageRecord, error: GraphError): void {
 export async function handleSend(
   state: SandboxState,
   pageIdParam: string,
-  accessToken: string | undefined,
+  credentials: GraphCredentials,
   rawBody: unknown,
   options: SendOptions,
 ): Promise<SendResult> {
-  const page = resolvePage(state, pageIdParam, accessToken);
+  const page = resolvePage(state, pageIdParam, credentials);
   try {
     if (!state.takeRateSlot(page)) throw new GraphError(page.rate.code, null, messageFor(page.rate.code, null));
     const latency = page.faults.latencyMs > 0 || page.faults.latencyJitterMs > 0 ? randomLatency(page) : 0;

@@ -148,6 +148,10 @@ export interface PageRecord {
   cooldownPolicy: CooldownPolicy;
   /** NON_PROMOTIONAL_SUBSCRIPTION is only for News Page Index pages. */
   newsPage: boolean;
+  /** The app's "Require App Secret" setting: every Graph call must carry a valid appsecret_proof. On by default. */
+  requireAppSecretProof: boolean;
+  /** The Page's subscription of its app (GET/POST /{page-id}/subscribed_apps); [] = not subscribed. */
+  subscribedFields: string[];
   users: Map<string, UserRecord>;
   userRefs: Map<string, UserRefRecord>;
   messages: AcceptedMessage[];
@@ -170,7 +174,28 @@ export interface CreatePageInput {
   cooldownPolicy?: CooldownPolicy;
   sendRatePerSecond?: number | null;
   newsPage?: boolean;
+  requireAppSecretProof?: boolean;
+  subscribedFields?: string[];
 }
+
+/** The app every sandbox Page belongs to, as GET /{page-id}/subscribed_apps names it. */
+export const SANDBOX_APP = { id: '900000000000001', name: 'Renotify (sandbox app)', category: 'Business', link: 'https://example.com/renotify' } as const;
+/** Webhook fields a sandbox Page's app is subscribed to unless told otherwise: the ones Renotify needs. */
+export const DEFAULT_SUBSCRIBED_FIELDS = ['messages', 'messaging_optins', 'messaging_postbacks'] as const;
+/** Fields POST /{page-id}/subscribed_apps accepts (a subset of Meta's Page webhook fields). */
+export const PAGE_WEBHOOK_FIELDS = [
+  'messages',
+  'messaging_optins',
+  'messaging_postbacks',
+  'message_deliveries',
+  'message_reads',
+  'message_echoes',
+  'messaging_referrals',
+  'messaging_handovers',
+  'messaging_policy_enforcement',
+  'message_reactions',
+  'feed',
+] as const;
 
 export interface CreateUserInput {
   psid?: string;
@@ -272,6 +297,8 @@ export class SandboxState {
       timezone: input.timezone ?? 'UTC',
       cooldownPolicy: input.cooldownPolicy ?? this.defaultCooldownPolicy,
       newsPage: input.newsPage ?? false,
+      requireAppSecretProof: input.requireAppSecretProof ?? true,
+      subscribedFields: [...(input.subscribedFields ?? DEFAULT_SUBSCRIBED_FIELDS)],
       users: new Map(),
       userRefs: new Map(),
       messages: [],

@@ -1,6 +1,6 @@
 import { Agent, request } from 'undici';
 import { z } from 'zod';
-import { signBody, toMetaJson } from './meta-json.js';
+import { signBody, signBodySha1, toMetaJson } from './meta-json.js';
 import {
   Conflict,
   NotFound,
@@ -214,6 +214,8 @@ export interface WebhookDelivery {
   url: string;
   body: string;
   signature: string;
+  /** Legacy X-Hub-Signature (sha1=…), sent next to X-Hub-Signature-256 as Meta does. */
+  legacySignature: string;
   attempts: DeliveryAttempt[];
 }
 
@@ -256,6 +258,7 @@ export class WebhookDispatcher {
       url: options.url ?? this.url ?? '',
       body: text,
       signature: signBody(text, page.appSecret),
+      legacySignature: signBodySha1(text, page.appSecret),
       attempts: [],
     };
     this.deliveries.set(delivery.id, delivery);
@@ -298,6 +301,7 @@ export class WebhookDispatcher {
         headers: {
           'content-type': 'application/json',
           'x-hub-signature-256': delivery.signature,
+          'x-hub-signature': delivery.legacySignature,
           'user-agent': 'facebookexternalua',
         },
         body: delivery.body,

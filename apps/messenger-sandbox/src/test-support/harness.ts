@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { createServer, type IncomingHttpHeaders, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { buildSandbox, type Sandbox, type SandboxOptions } from '../app.js';
@@ -10,13 +11,24 @@ export const PAGE_ID = '200000000000001';
 export const ACCESS_TOKEN = 'test-page-access-token';
 export const APP_SECRET = 'test-app-secret';
 
+/** appsecret_proof for a token and app secret (the test Page's by default), computed here independently of the client. */
+export function proofFor(token = ACCESS_TOKEN, appSecret = APP_SECRET): string {
+  return createHmac('sha256', appSecret).update(token).digest('hex');
+}
+
 export interface Harness {
   sandbox: Sandbox;
   baseUrl: string;
   /** POST/GET/PUT/PATCH JSON to the sandbox; returns status and parsed JSON. */
   call(method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<{ status: number; json: Json }>;
-  /** POST /v24.0/{page}/messages with the page token in the Bearer header. */
-  send(body: unknown, options?: { pageId?: string; token?: string; viaQuery?: boolean }): Promise<{ status: number; json: Json }>;
+  /**
+   * POST /v24.0/{page}/messages with the page token in the Bearer header and its appsecret_proof (made with
+   * `appSecret`, the test Page's by default; `proof: null` sends none, a string sends that one).
+   */
+  send(
+    body: unknown,
+    options?: { pageId?: string; token?: string; viaQuery?: boolean; appSecret?: string; proof?: string | null },
+  ): Promise<{ status: number; json: Json }>;
   trigger(action: Record<string, unknown>): Promise<Json>;
   close(): Promise<void>;
 }
@@ -46,10 +58,13 @@ export async function startHarness(options: SandboxOptions = {}): Promise<Harnes
     sandbox,
     baseUrl,
     call,
-    send(body, { pageId = PAGE_ID, token = ACCESS_TOKEN, viaQuery = false } = {}) {
-      return viaQuery
-        ? call('POST', `/v24.0/${pageId}/messages?access_token=${encodeURIComponent(token)}`, body)
-        : call('POST', `/v24.0/${pageId}/messages`, body, { authorization: `Bearer ${token}` });
+    send(body, { pageId = PAGE_ID, token = ACCESS_TOKEN, viaQuery = false, appSecret = APP_SECRET, proof } = {}) {
+      const query = new URLSearchParams();
+      if (viaQuery) query.set('access_token', token);
+      const appSecretProof = proof === undefined ? proofFor(token, appSecret) : proof;
+      if (appSecretProof !== null) query.set('appsecret_proof', appSecretProof);
+      const path = `/v24.0/${pageId}/messages${query.size > 0 ? `?${query.toString()}` : ''}`;
+      return viaQuery ? call('POST', path, body) : call('POST', path, body, { authorization: `Bearer ${token}` });
     },
     async trigger(action) {
       const result = await call('POST', '/__sandbox/webhooks/trigger', action);
