@@ -436,6 +436,8 @@ export interface TokenLister {
   listNotificationMessageTokens(input: {
     pageId: string;
     accessToken: string;
+    /** The Page's app secret: the client sends appsecret_proof with it. */
+    appSecret?: string;
     graphVersion: string;
     after?: string;
     limit?: number;
@@ -473,14 +475,14 @@ export interface ReconcileOptions {
 /** Every token Meta lists for the Page, following the cursor to the end. */
 export async function fetchAllRemoteTokens(
   lister: TokenLister,
-  page: { id: string; accessToken: string; graphVersion: string },
+  page: { id: string; accessToken: string; appSecret?: string; graphVersion: string },
   { pageSize = 100, maxPages = 10_000 }: Pick<ReconcileOptions, 'pageSize' | 'maxPages'> = {},
 ): Promise<RemoteNotificationToken[]> {
   const tokens: RemoteNotificationToken[] = [];
   const seenCursors = new Set<string>();
   let after: string | undefined;
   for (let pageNo = 0; pageNo < maxPages; pageNo++) {
-    const request = { pageId: page.id, accessToken: page.accessToken, graphVersion: page.graphVersion, limit: pageSize };
+    const request = { pageId: page.id, accessToken: page.accessToken, appSecret: page.appSecret, graphVersion: page.graphVersion, limit: pageSize };
     const result = await lister.listNotificationMessageTokens(after === undefined ? request : { ...request, after });
     tokens.push(...result.tokens);
     if (!result.nextCursor || seenCursors.has(result.nextCursor)) return tokens;

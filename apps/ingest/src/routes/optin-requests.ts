@@ -121,7 +121,7 @@ export async function optInRequestRoutes(app: FastifyInstance, { deps }: { deps:
       );
     }
 
-    const outcome = await deps.graph.sendMessage({ pageId: page.id, accessToken: page.accessToken, graphVersion: page.graphVersion, body: template });
+    const outcome = await deps.graph.sendMessage({ pageId: page.id, accessToken: page.accessToken, appSecret: page.appSecret, graphVersion: page.graphVersion, body: template });
     if (!outcome.ok) {
       await releaseOptInRequest(deps.db, reservation.id);
       request.log.warn(
