@@ -61,6 +61,7 @@ export {
   QUICK_REPLY_TITLE_MAX_CHARS,
   quickReplySchema,
   sendApiAttachmentSchema,
+  sendApiMessageProblems,
   sendApiMessageSchema,
   type SendApiMessage,
 } from './message-schema.js';

@@ -124,3 +124,13 @@ export const sendApiMessageSchema = z
   });
 
 export type SendApiMessage = z.output<typeof sendApiMessageSchema>;
+
+/** Why Meta would refuse `message` (empty when it has the Send API shape), with paths like `quick_replies.0.content_type`. */
+export function sendApiMessageProblems(message: unknown): Array<{ path: Array<string | number>; message: string }> {
+  const result = sendApiMessageSchema.safeParse(message);
+  if (result.success) return [];
+  return result.error.issues.map((issue) => ({
+    path: issue.path.filter((part): part is string | number => typeof part !== 'symbol'),
+    message: issue.message,
+  }));
+}

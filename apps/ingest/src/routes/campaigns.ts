@@ -21,6 +21,7 @@ import {
   type CampaignView,
 } from '@renotify/db';
 import { isValidTimeZone } from '@renotify/domain';
+import { sendApiMessageProblems } from '@renotify/messenger';
 import type { IngestDeps } from '../deps.js';
 import { HttpError, notFound, parseInput } from '../http-errors.js';
 import { pageIdSchema } from './pages.js';
@@ -41,7 +42,11 @@ const messageSchema = z
       })
       .refine((message) => (message.text === undefined) !== (message.attachment === undefined), 'give exactly one of "text" or "attachment"'),
   ])
-  .refine((message) => Buffer.byteLength(JSON.stringify(message)) <= MESSAGE_JSON_MAX_BYTES, `message must be at most ${MESSAGE_JSON_MAX_BYTES} bytes of JSON`);
+  .refine((message) => Buffer.byteLength(JSON.stringify(message)) <= MESSAGE_JSON_MAX_BYTES, `message must be at most ${MESSAGE_JSON_MAX_BYTES} bytes of JSON`)
+  // Meta refuses a malformed message with code 100 for every recipient: refuse it here with a 400 instead.
+  .superRefine((message, ctx) => {
+    for (const problem of sendApiMessageProblems(message)) ctx.addIssue({ code: 'custom', path: problem.path, message: `Send API: ${problem.message}` });
+  });
 
 const variablesSchema = z
   .record(
