@@ -7,3 +7,4 @@ export * from './tokens.js';
 export type { PoolClient, QueryResult } from 'pg';
 export * from './campaigns.js';
 export * from './dead-letters.js';
+export * from './page-health.js';
