@@ -28,6 +28,7 @@ export async function acceptEvents(db: Database, events: readonly EventInput[]):
     topics: [] as string[],
     payloads: [] as string[],
     messages: [] as string[],
+    priorities: [] as Array<string | null>,
   };
   // Rows are inserted (and their ids locked) in one global order, so concurrent calls with overlapping ids wait
   // for each other instead of deadlocking. Results are reported in input order below.
@@ -39,17 +40,18 @@ export async function acceptEvents(db: Database, events: readonly EventInput[]):
     columns.topics.push(eventTopic(event));
     columns.payloads.push(JSON.stringify(eventPayload(event)));
     columns.messages.push(JSON.stringify(eventMessage(event)));
+    columns.priorities.push(event.priority ?? null);
   }
   // The final SELECT reads "Event" in the statement's snapshot, i.e. without the rows the CTE inserts:
   // `previous_status` is the status of an already-stored event, NULL for a new one (or one a concurrent
   // request is inserting right now, which we treat as still pending).
   const { rows } = await db.pool.query<{ id: string; inserted: boolean; previous_status: string | null }>(
     `WITH input AS (
-       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[])
-         AS t(id, "pageId", type, topic, payload, message)
+       SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::jsonb[], $6::jsonb[], $7::text[])
+         AS t(id, "pageId", type, topic, payload, message, priority)
      ), inserted AS (
-       INSERT INTO "Event" (id, "pageId", type, topic, payload, message, "receivedAt")
-       SELECT id, "pageId", type, topic, payload, message, now() AT TIME ZONE 'UTC' FROM input
+       INSERT INTO "Event" (id, "pageId", type, topic, payload, message, priority, "receivedAt")
+       SELECT id, "pageId", type, topic, payload, message, priority, now() AT TIME ZONE 'UTC' FROM input
        ON CONFLICT (id) DO NOTHING
        RETURNING id
      )
@@ -57,7 +59,7 @@ export async function acceptEvents(db: Database, events: readonly EventInput[]):
      FROM input
      LEFT JOIN inserted ON inserted.id = input.id
      LEFT JOIN "Event" existing ON existing.id = input.id`,
-    [columns.ids, columns.pageIds, columns.types, columns.topics, columns.payloads, columns.messages],
+    [columns.ids, columns.pageIds, columns.types, columns.topics, columns.payloads, columns.messages, columns.priorities],
   );
   const byId = new Map(rows.map((row) => [row.id, row]));
   const result: AcceptedEvents = { accepted: [], duplicates: [], pendingFanout: [] };
@@ -120,6 +122,8 @@ export interface EventSummary {
   type: string;
   topic: string;
   status: string;
+  /** The producer's dispatch priority override ("high" | "normal" | "low"); null when it sent none. */
+  priority: string | null;
   payload: unknown;
   message: unknown;
   matchedCount: number;
@@ -134,7 +138,7 @@ export async function getEventSummary(db: Database, eventId: string): Promise<Ev
   // Timestamps are stored as UTC "timestamp without time zone": AT TIME ZONE 'UTC' makes them unambiguous instants.
   const [events, counts] = await Promise.all([
     db.pool.query<Omit<EventSummary, 'counts'>>(
-      `SELECT id, "pageId", type, topic, status, payload, message, "matchedCount", "batchCount",
+      `SELECT id, "pageId", type, topic, status, priority, payload, message, "matchedCount", "batchCount",
               "receivedAt" AT TIME ZONE 'UTC' AS "receivedAt", "fannedOutAt" AT TIME ZONE 'UTC' AS "fannedOutAt"
        FROM "Event" WHERE id = $1`,
       [eventId],

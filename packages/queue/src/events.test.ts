@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_EVENTS_PER_BATCH, eventJobId, eventMessage, eventPayload, eventTopic, eventTopics, parseEvents, uniqueEvents, type EventInput } from './events.js';
+import { MAX_EVENTS_PER_BATCH, eventJobId, eventMessage, eventPayload, eventTopic, eventTopics, findPgUnsafeStrings, parseEvents, pgUnsafeReason, uniqueEvents, type EventInput } from './events.js';
 
 const valid = (id: string, extra: Record<string, unknown> = {}) => ({ id, type: 'back_in_stock', pageId: 'p1', productId: 'sku', ...extra });
 
@@ -117,5 +117,46 @@ describe('eventJobId', () => {
       expect(jobId).toMatch(/^evh?_/);
     }
     expect(eventJobId('a:b')).toBe(eventJobId('a:b'));
+  });
+});
+
+describe('strings Postgres cannot store', () => {
+  it('refuses NUL and lone surrogates in any event string, naming the field', () => {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ id: 'a\u0000' }, 'id'],
+      [{ id: 'a\uD800' }, 'id'],
+      [{ pageId: 'p\u0000' }, 'pageId'],
+      [{ productName: 'lamp\uDC00x' }, 'productName'],
+      [{ productId: 'sku\u0000' }, 'productId'],
+      [{ message: { text: 'hi\u0000' } }, 'message.text'],
+      [{ template: 'x {{a}}', vars: { a: 'b\uD83D' } }, 'vars.a'],
+    ];
+    for (const [fields, path] of cases) {
+      const parsed = parseEvents({ id: 'ok', type: 'back_in_stock', pageId: 'p', productId: 'sku', ...fields });
+      expect(parsed.ok, path).toBe(false);
+      if (!parsed.ok) expect(parsed.problems, path).toContainEqual({ index: 0, path, message: expect.stringMatching(/NUL|surrogate/) });
+    }
+  });
+
+  it('accepts well-formed astral characters (a paired surrogate is fine)', () => {
+    expect(parseEvents({ id: 'emoji-😀', type: 'custom', pageId: 'p', topic: 't', text: 'ok 😀' }).ok).toBe(true);
+  });
+
+  it('finds unsafe strings and keys at any depth, with printable paths', () => {
+    expect(findPgUnsafeStrings({ a: [{ b: 'x\u0000' }], ['k\u0000']: 1, fine: 'y' })).toEqual([
+      { path: ['a', 0, 'b'], message: 'must not contain NUL (\\u0000) characters' },
+      { path: ['k\\u0000'], message: 'field name must not contain NUL (\\u0000) characters' },
+    ]);
+    expect(pgUnsafeReason('\uDBFF\uDFFF')).toBeUndefined();
+    expect(pgUnsafeReason('\uDFFF\uDBFF')).toMatch(/surrogate/);
+  });
+});
+
+describe('priority', () => {
+  it('is optional, one of high/normal/low, and not part of the payload', () => {
+    const parsed = parseEvents({ id: 'a', type: 'custom', pageId: 'p', topic: 't', text: 'x', priority: 'high' });
+    expect(parsed.ok && parsed.events[0]?.priority).toBe('high');
+    if (parsed.ok) expect(eventPayload(parsed.events[0] as EventInput)).not.toHaveProperty('priority');
+    expect(parseEvents({ id: 'a', type: 'custom', pageId: 'p', topic: 't', text: 'x', priority: 'urgent' }).ok).toBe(false);
   });
 });

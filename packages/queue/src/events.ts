@@ -18,8 +18,66 @@ import {
  * Objects are strict: a misspelt field ("newprice") is reported instead of silently ignored.
  */
 
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/;
+
+/**
+ * Postgres text and jsonb cannot hold NUL (U+0000), and a lone UTF-16 surrogate is not UTF-8: the driver would
+ * store U+FFFD instead (or jsonb refuses it). Such strings are refused at the boundary, naming the field.
+ */
+export function pgUnsafeReason(text: string): string | undefined {
+  if (text.includes('\u0000')) return 'must not contain NUL (\\u0000) characters';
+  if (LONE_SURROGATE.test(text)) return 'must not contain lone UTF-16 surrogates';
+  return undefined;
+}
+
+/** The key as text that can be stored and shown: NUL and lone surrogates as \\uXXXX escapes. */
+function escapeUnsafe(key: string): string {
+  return key.replace(new RegExp(`\u0000|${LONE_SURROGATE.source}`, 'g'), (char) => `\\u${char.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+export interface PgUnsafeString {
+  path: Array<string | number>;
+  message: string;
+}
+
+/** Every string (object keys included) in a JSON-like value that Postgres cannot store as is. */
+export function findPgUnsafeStrings(value: unknown, limit = 20): PgUnsafeString[] {
+  const found: PgUnsafeString[] = [];
+  const visit = (node: unknown, path: Array<string | number>, depth: number): void => {
+    if (found.length >= limit || depth > 64) return;
+    if (typeof node === 'string') {
+      const reason = pgUnsafeReason(node);
+      if (reason) found.push({ path, message: reason });
+    } else if (Array.isArray(node)) {
+      node.forEach((item, index) => visit(item, [...path, index], depth + 1));
+    } else if (node && typeof node === 'object') {
+      for (const [key, inner] of Object.entries(node)) {
+        const keyReason = pgUnsafeReason(key);
+        if (keyReason) found.push({ path: [...path, escapeUnsafe(key)], message: `field name ${keyReason}` });
+        else visit(inner, [...path, key], depth + 1);
+      }
+    }
+  };
+  visit(value, [], 0);
+  return found;
+}
+
+/** A zod check for any schema: adds one issue per string Postgres cannot store (see findPgUnsafeStrings). */
+export function refinePgSafe(value: unknown, ctx: z.RefinementCtx): void {
+  for (const unsafe of findPgUnsafeStrings(value)) ctx.addIssue({ code: 'custom', path: unsafe.path, message: unsafe.message });
+}
+
+/** A string that Postgres stores exactly as given. */
+export const pgSafeString = z.string().superRefine((text, ctx) => {
+  const reason = pgUnsafeReason(text);
+  if (reason) ctx.addIssue({ code: 'custom', message: reason });
+});
+
 export const EVENT_TYPES = ['back_in_stock', 'price_drop', 'custom'] as const;
 export type EventType = (typeof EVENT_TYPES)[number];
+
+export const EVENT_PRIORITIES = ['high', 'normal', 'low'] as const;
+export type EventPriority = (typeof EVENT_PRIORITIES)[number];
 
 /** Largest batch accepted in one request or one `publish` call. */
 export const MAX_EVENTS_PER_BATCH = 1_000;
@@ -44,6 +102,8 @@ const commonFields = {
     .min(1)
     .max(100),
   occurredAt: z.iso.datetime({ offset: true }).optional(),
+  /** Overrides the dispatch priority class of this event's deliveries (by token kind when absent). */
+  priority: z.enum(EVENT_PRIORITIES).optional(),
   /** Replaces the default text for this event. */
   message: z.strictObject({ text: text(MESSAGE_TEXT_MAX_LENGTH) }).optional(),
   /** `{{name}}` placeholders, filled from the event's own fields and `vars` (vars win). */
@@ -87,6 +147,8 @@ export const eventInputSchema = z
       issue.code === 'invalid_union' ? `type must be one of ${EVENT_TYPES.map((type) => `"${type}"`).join(', ')}` : undefined,
   })
   .superRefine((event, ctx) => {
+    // Every string of the event reaches Postgres (columns, payload and message jsonb).
+    refinePgSafe(event, ctx);
     // zod runs this even when fields failed; cross-field checks skip the fields already reported.
     const invalid = new Set(ctx.issues.map((issue) => String(issue.path?.[0])));
     const fieldsValid = (...fields: string[]) => fields.every((field) => !invalid.has(field));
@@ -203,7 +265,7 @@ export function eventTopics(event: EventInput): string[] {
 
 /** The type-specific fields, as stored in Event.payload. */
 export function eventPayload(event: EventInput): Record<string, unknown> {
-  const { id: _id, pageId: _pageId, type: _type, message: _message, template: _template, vars: _vars, ...payload } = event;
+  const { id: _id, pageId: _pageId, type: _type, message: _message, template: _template, vars: _vars, priority: _priority, ...payload } = event;
   return payload;
 }
 

@@ -2,16 +2,17 @@ import { acceptEvents, type Database } from '@renotify/db';
 import { FANOUT_JOB, eventJobId, uniqueEvents, whenRedisReady, withTimeout, type EventInput, type FanoutJob } from '@renotify/queue';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
+import { isDataException, outageOf } from '../outage.js';
 
 export interface IntakeResult {
   accepted: string[];
   duplicates: string[];
 }
 
-/** Why a submission failed: `unknown_page` is the caller's fault (400), the others are retryable (503). */
+/** Why a submission failed: `unknown_page` and `invalid` are the caller's fault (400), the others are retryable (503). */
 export class IntakeError extends Error {
   constructor(
-    readonly kind: 'storage' | 'queue' | 'unknown_page',
+    readonly kind: 'storage' | 'queue' | 'unknown_page' | 'invalid',
     message: string,
     options?: { cause?: unknown },
   ) {
@@ -103,7 +104,16 @@ export class EventIntake {
         for (const submission of group) await this.flush([submission]);
         return;
       }
-      for (const submission of group) submission.reject(new IntakeError('storage', 'Events could not be stored; retry the same request', { cause: error }));
+      // Anything but an outage may be one request's fault (a value Postgres refuses): retry one by one, so it
+      // fails alone instead of failing every request merged with it.
+      if (group.length > 1 && !outageOf(error)) {
+        for (const submission of group) await this.flush([submission]);
+        return;
+      }
+      const failure = isDataException(error)
+        ? new IntakeError('invalid', 'an event holds a value that cannot be stored; nothing was accepted', { cause: error })
+        : new IntakeError('storage', 'Events could not be stored; retry the same request', { cause: error });
+      for (const submission of group) submission.reject(failure);
       return;
     }
 

@@ -1,9 +1,9 @@
-import type { FastifyInstance, FastifyReply } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { createKnownPages, getEventSummary, listEventDeliveries, type DeliveryCursor } from '@renotify/db';
-import { parseEvents, type EventProblem } from '@renotify/queue';
+import { EVENT_ID_MAX_LENGTH, parseEvents, type EventProblem } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
-import { HttpError, notFound, parseInput } from '../http-errors.js';
+import { HttpError, notFound, parseInput, sendUnavailable } from '../http-errors.js';
 import { EventIntake, IntakeError } from './event-intake.js';
 import { countIngestedEvents } from './metrics.js';
 
@@ -11,12 +11,7 @@ import { countIngestedEvents } from './metrics.js';
 const invalidEvents = (problems: EventProblem[]) =>
   new HttpError(400, 'invalid_request', `${problems.length} problem(s) in the submitted events; nothing was accepted`, problems);
 
-function unavailable(reply: FastifyReply, code: string, message: string) {
-  // Safe to retry as is: event ids are idempotency keys.
-  return reply.status(503).header('retry-after', '1').send({ error: { code, message, retryable: true } });
-}
-
-const eventParamsSchema = z.object({ id: z.string().min(1).max(200) });
+const eventParamsSchema = z.object({ id: z.string().min(1).max(EVENT_ID_MAX_LENGTH) });
 const deliveriesQuerySchema = z.object({
   cursor: z.string().max(200).optional(),
   limit: z.coerce.number().int().min(1).max(500).default(100),
@@ -25,7 +20,7 @@ const deliveriesQuerySchema = z.object({
 /** Opaque to callers: base64url("<batchNo>.<delivery id>"). */
 const encodeCursor = (cursor: DeliveryCursor) => Buffer.from(`${cursor.batchNo}.${cursor.id}`).toString('base64url');
 function decodeCursor(cursor: string): DeliveryCursor {
-  const match = /^(\d{1,9})\.([0-9a-f-]{36})$/i.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
+  const match = /^(\d{1,9})\.([0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12})$/i.exec(Buffer.from(cursor, 'base64url').toString('utf8'));
   if (!match) throw new HttpError(400, 'invalid_request', 'cursor is not one this API returned (pass nextCursor unchanged)');
   return { batchNo: Number(match[1]), id: match[2] as string };
 }
@@ -59,9 +54,10 @@ export async function eventRoutes(app: FastifyInstance, { deps }: { deps: Ingest
       return reply.status(202).send(countIngestedEvents(deps.metrics, events, await intake.submit(events)));
     } catch (error) {
       if (!(error instanceof IntakeError)) throw error;
-      if (error.kind === 'unknown_page') throw new HttpError(400, 'invalid_request', error.message);
+      if (error.kind === 'unknown_page' || error.kind === 'invalid') throw new HttpError(400, 'invalid_request', error.message);
       request.log.warn({ err: error.cause ?? error, events: events.length }, error.message);
-      return unavailable(reply, error.kind === 'queue' ? 'queue_unavailable' : 'storage_unavailable', error.message);
+      // Safe to retry as is: event ids are idempotency keys.
+      return sendUnavailable(reply, error.kind, error.message);
     }
   });
 

@@ -1,11 +1,14 @@
 import { timingSafeEqual, createHash } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { findAppSecrets, storeWebhookReceipt } from '@renotify/db';
+import { findAppSecrets, recordDeadLetter, sha256Hex, storeWebhookReceipt } from '@renotify/db';
 import { verifySignature } from '@renotify/messenger';
-import { QueueName, WebhooksJobName, type WebhookReceiptJob } from '@renotify/queue';
+import { findPgUnsafeStrings, pgSafeString, QueueName, WebhooksJobName, type WebhookReceiptJob } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
 import { HttpError } from '../http-errors.js';
+
+/** Dead-letter kind of signed webhook bodies refused at the door (see the POST route). */
+export const UNSTORABLE_WEBHOOK_DEAD_LETTER = 'webhook_body';
 
 /** Meta wants a 200 within 5 s; a Redis that does not answer within this budget is left to the worker's sweeper. */
 const ENQUEUE_BUDGET_MS = 1_000;
@@ -19,7 +22,7 @@ const verificationQuery = z.object({
 /** Just enough of the body to find whose app secret signed it; the worker parses the rest. */
 const pageIdsOfBody = z.object({
   object: z.string(),
-  entry: z.array(z.object({ id: z.union([z.string().min(1), z.number()]).transform(String) }).loose()).min(1),
+  entry: z.array(z.object({ id: z.union([pgSafeString.min(1).max(64), z.number()]).transform(String) }).loose()).min(1),
 });
 
 const sameSecret = (a: string, b: string) =>
@@ -80,6 +83,16 @@ export async function webhookRoutes(app: FastifyInstance, { deps }: { deps: Inge
     }
     const unknownPages = pageIds.filter((id) => !secrets.has(id));
     if (unknownPages.length > 0) request.log.warn({ pageIds: unknownPages }, 'webhook entries for unknown Page(s) will be skipped');
+
+    // A signed body whose strings Postgres cannot hold (NUL, lone surrogates) could never be applied, and Meta
+    // retrying it would not help: it becomes a (storable) dead letter at once, with the reason, and Meta gets its 200.
+    const unsafe = findPgUnsafeStrings(request.body, 5);
+    if (unsafe.length > 0) {
+      const reason = `webhook body not storable: ${unsafe.map((found) => `${found.path.join('.')} ${found.message}`).join('; ')}`;
+      await recordDeadLetter(deps.db, UNSTORABLE_WEBHOOK_DEAD_LETTER, reason, { bodySha256: sha256Hex(rawBody), pageIds, rawBody: rawBody.toString('utf8') });
+      request.log.warn({ pageIds, fields: unsafe.map((found) => found.path.join('.')) }, 'webhook body dead-lettered: strings Postgres cannot store');
+      return reply.status(200).type('text/plain').send('EVENT_RECEIVED');
+    }
 
     const receipt = await storeWebhookReceipt(deps.db, rawBody);
     if (receipt.processed) {
