@@ -4,13 +4,10 @@
  * (a) a bare undici client posting N Send API requests to the same sandbox, and (b) the naive design
  * (one BullMQ job per recipient, one Prisma update per send, default settings), measured on a sample.
  * Prints progress, and as its last line one JSON object.
- *   pnpm bench:fanout [-- --tokens 100000 --naive 3000]
+ * Many-Pages mode in the same run: MANY_PAGES Pages × PER_PAGE tokens, one event each, aggregate sends/s next
+ * to the single-Page figure (target ≥ 80 % of it).
+ *   pnpm bench:fanout [-- --tokens 100000 --naive 3000 --many-pages 1000 --tokens-per-page 100]
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
-import net from 'node:net';
-import path from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { Queue, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
@@ -19,80 +16,37 @@ import { loadIngestConfig } from '@renotify/config';
 import { createDatabase, createPage, SecretBox, type Database } from '@renotify/db';
 import { startIngest } from '@renotify/ingest';
 import { createTestDatabase, createTestRedis } from '@renotify/testing';
+import { APP_SECRET, accessTokenOf, appSecretProofOf, freePort, round, rssMbOf, startChild, startSandbox, stopChildren, storeTokens, waitHealthy } from './support.js';
 
-const { values: args } = parseArgs({ allowPositionals: true, options: { tokens: { type: 'string', default: '100000' }, naive: { type: 'string', default: '3000' } } });
+const { values: args } = parseArgs({
+  allowPositionals: true,
+  options: {
+    tokens: { type: 'string', default: '100000' },
+    naive: { type: 'string', default: '3000' },
+    'many-pages': { type: 'string', default: '1000' },
+    'tokens-per-page': { type: 'string', default: '100' },
+  },
+});
 const N = Number(args.tokens);
 const NAIVE_N = Math.min(N, Number(args.naive));
-const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
-process.env.DATABASE_URL ??= 'postgresql://postgres@127.0.0.1:5432/postgres';
-process.env.REDIS_URL ??= 'redis://127.0.0.1:6379';
+const MANY_PAGES = Number(args['many-pages']);
+const PER_PAGE = Number(args['tokens-per-page']);
+const TOPIC = 'back_in_stock:bench';
 
 const log = (message: string) => console.log(`[fanout] ${message}`);
-const children: ChildProcess[] = [];
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const server = net.createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as net.AddressInfo;
-      server.close(() => resolve(port));
-    });
-  });
-
-/** Runs an app's build (as production does) when there is one, else its source through tsx. */
-function startChild(entry: string, env: Record<string, string>): ChildProcess {
-  const built = path.join(root, entry.replace('/src/', '/dist/').replace(/\.ts$/, '.js'));
-  const argv = existsSync(built) ? [built] : ['--conditions=source', '--import', 'tsx', path.join(root, entry)];
-  const child = spawn(process.execPath, argv, {
-    cwd: root,
-    env: { ...process.env, LOG_LEVEL: 'warn', ...env },
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
-  children.push(child);
-  return child;
-}
-
-async function waitHealthy(url: string) {
-  for (let i = 0; i < 300; i++) {
-    try {
-      if ((await fetch(`${url}/healthz`)).ok) return;
-    } catch {
-      /* not up yet */
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`${url} did not become healthy`);
-}
-
-const sandboxPort = await freePort();
-const sandboxUrl = `http://127.0.0.1:${sandboxPort}`;
-startChild('apps/messenger-sandbox/src/main.ts', { SANDBOX_PORT: String(sandboxPort), SANDBOX_SEED_DEMO: 'false', SANDBOX_WEBHOOK_URL: 'http://127.0.0.1:9/none' });
-await waitHealthy(sandboxUrl);
-
-async function control(method: string, route: string, body?: unknown) {
-  const response = await fetch(`${sandboxUrl}/__sandbox${route}`, {
-    method,
-    headers: body === undefined ? {} : { 'content-type': 'application/json' },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  if (!response.ok) throw new Error(`sandbox ${route}: ${response.status} ${await response.text()}`);
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the sandbox's control API is untyped here
-  return response.json() as Promise<any>;
-}
+const sandbox = await startSandbox();
+const sandboxUrl = sandbox.url;
 
 const PAGES = { renotify: '300000000000001', raw: '300000000000002', naive: '300000000000003' };
-const accessTokenOf = (pageId: string) => `bench-access-token-${pageId}`;
-for (const id of Object.values(PAGES)) await control('POST', '/pages', { id, accessToken: accessTokenOf(id), appSecret: 'bench-app-secret', sendRatePerSecond: null });
-async function issueTokens(pageId: string, count: number, prefix: string): Promise<Array<{ psid: string; token: string }>> {
-  const tokens: Array<{ psid: string; token: string }> = [];
-  for (let offset = 0; offset < count; offset += 50_000) {
-    const issued = await control('POST', `/pages/${pageId}/tokens/bulk`, { count: Math.min(50_000, count - offset), kind: 'ONE_TIME', payload: 'back_in_stock:bench', psidPrefix: `${prefix}${offset}-` });
-    tokens.push(...issued.tokens);
-  }
-  return tokens;
-}
-log(`issuing ${N} + ${N} + ${NAIVE_N} one-time tokens in the sandbox`);
+const manyPages = Array.from({ length: MANY_PAGES }, (_, i) => String(310000000000000 + i));
+for (const id of [...Object.values(PAGES), ...manyPages]) await sandbox.createPage(id);
+const issueTokens = (pageId: string, count: number, prefix: string) => sandbox.issueTokens(pageId, count, { prefix, topic: TOPIC });
+log(`issuing ${N} + ${N} + ${NAIVE_N} one-time tokens in the sandbox, and ${PER_PAGE} on each of ${MANY_PAGES} Pages`);
 const renotifyTokens = await issueTokens(PAGES.renotify, N, 'r');
 const rawTokens = await issueTokens(PAGES.raw, N, 'w');
 const naiveTokens = await issueTokens(PAGES.naive, NAIVE_N, 'n');
+const manyTokens = new Map<string, Array<{ psid: string; token: string }>>();
+for (const pageId of manyPages) manyTokens.set(pageId, await issueTokens(pageId, PER_PAGE, 'm'));
 
 const database = await createTestDatabase('benchfanout');
 const redisHandle = await createTestRedis('benchfanout');
@@ -100,24 +54,14 @@ const env = { DATABASE_URL: database.url, REDIS_URL: redisHandle.url, QUEUE_PREF
 const db: Database = createDatabase(database.url, { maxConnections: 4 });
 const secrets = new SecretBox(loadIngestConfig(env).ENCRYPTION_KEY);
 
-async function storeTokens(pageId: string, tokens: Array<{ psid: string; token: string }>) {
-  await createPage(db, secrets, { id: pageId, name: `bench ${pageId}`, accessToken: accessTokenOf(pageId), appSecret: 'bench-app-secret', sendRatePerSec: 1_000_000 });
-  for (let offset = 0; offset < tokens.length; offset += 10_000) {
-    const chunk = tokens.slice(offset, offset + 10_000);
-    await db.pool.query(
-      `WITH subs AS (
-         INSERT INTO "Subscriber" ("pageId", psid, "updatedAt") SELECT $1, unnest($2::text[]), now() RETURNING id, psid
-       )
-       INSERT INTO "OptIn" ("pageId", "subscriberId", kind, topic, token, "tokenFingerprint", status, "statusAt", "updatedAt")
-       SELECT $1, subs.id, 'ONE_TIME', 'back_in_stock:bench', t.token, 'fp', 'ACTIVE', now(), now()
-       FROM unnest($2::text[], $3::text[]) AS t(psid, token) JOIN subs ON subs.psid = t.psid`,
-      [pageId, chunk.map((t) => t.psid), chunk.map((t) => t.token)],
-    );
-  }
+async function storePage(pageId: string, tokens: Array<{ psid: string; token: string }>) {
+  await createPage(db, secrets, { id: pageId, name: `bench ${pageId}`, accessToken: accessTokenOf(pageId), appSecret: APP_SECRET, sendRatePerSec: 1_000_000 });
+  await storeTokens(db, pageId, tokens, { topic: TOPIC });
 }
 log('storing tokens in Postgres');
-await storeTokens(PAGES.renotify, renotifyTokens);
-await storeTokens(PAGES.naive, naiveTokens);
+await storePage(PAGES.renotify, renotifyTokens);
+await storePage(PAGES.naive, naiveTokens);
+for (const [pageId, tokens] of manyTokens) await storePage(pageId, tokens);
 await db.pool.query('ANALYZE');
 
 // (a) the bare client: the same requests, as fast as one undici pool can post them.
@@ -132,7 +76,7 @@ async function rawRun(): Promise<number> {
         const token = rawTokens[next++]!.token;
         const response = await pool.request({
           method: 'POST',
-          path: `/v24.0/${PAGES.raw}/messages`,
+          path: `/v24.0/${PAGES.raw}/messages?appsecret_proof=${appSecretProofOf(PAGES.raw)}`,
           headers: { 'content-type': 'application/json', authorization: `Bearer ${accessTokenOf(PAGES.raw)}` },
           body: `{"recipient":{"one_time_notif_token":${JSON.stringify(token)}},"message":${messageJson}}`,
         });
@@ -156,13 +100,7 @@ const ingest = await startIngest(loadIngestConfig({ ...env, INGEST_PORT: '0' }))
 const workerPort = await freePort();
 const worker = startChild('apps/worker/src/main.ts', { ...env, WORKER_PORT: String(workerPort), SEND_CONCURRENCY: '64', WORKER_CONCURRENCY: '4' });
 await waitHealthy(`http://127.0.0.1:${workerPort}`);
-const rssMb = () => {
-  try {
-    return Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${worker.pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
-  } catch {
-    return 0;
-  }
-};
+const rssMb = () => rssMbOf(worker.pid);
 const postEvent = async (id: string, pageId: string, productId: string) => {
   const response = await fetch(`${ingest.url}/v1/events`, {
     method: 'POST',
@@ -184,11 +122,11 @@ for (const [index, token] of latencyTokens.entries()) {
      SELECT $1, s.id, 'ONE_TIME', $3, $4, 'fp', 'ACTIVE', now(), now() FROM s`,
     [PAGES.renotify, token.psid, `back_in_stock:lat${index}`, token.token],
   );
-  const before = (await control('GET', `/pages/${PAGES.renotify}/messages?limit=1`)).total as number;
+  const before = (await sandbox.control('GET', `/pages/${PAGES.renotify}/messages?limit=1`)).total as number;
   const started = Date.now();
   await postEvent(`lat-${index}`, PAGES.renotify, `lat${index}`);
   for (;;) {
-    const page = await control('GET', `/pages/${PAGES.renotify}/messages?after=0&limit=200000`);
+    const page = await sandbox.control('GET', `/pages/${PAGES.renotify}/messages?after=0&limit=200000`);
     if (page.total > before) {
       if (index > 0) latencies.push(page.messages.at(-1).at - started); // the first one warms up connections
       break;
@@ -219,6 +157,30 @@ const final = (await db.pool.query(`SELECT status, count(*)::int AS n FROM "Deli
 log(`Renotify: ${sendsPerSec.toFixed(0)} sends/s (${seconds.toFixed(1)} s), outcomes ${JSON.stringify(final)}`);
 await new Promise((resolve) => setTimeout(resolve, 1_000));
 const redisMemDeltaMb = (await redisMemory() - redisBefore) / 1024 / 1024;
+
+// Many Pages: one event on each of MANY_PAGES Pages with PER_PAGE tokens each, posted together (rate limits
+// lifted): the fairness machinery (windows, priorities, per-Page buckets) must not cost aggregate throughput.
+const manyTotal = MANY_PAGES * PER_PAGE;
+log(`many Pages: ${MANY_PAGES} Pages × ${PER_PAGE} tokens, one event each`);
+const manyStarted = performance.now();
+for (let offset = 0; offset < manyPages.length; offset += 100) {
+  const events = manyPages.slice(offset, offset + 100).map((pageId) => ({ id: `many-${pageId}`, type: 'back_in_stock', pageId, productId: 'bench', productName: 'Bench Sneaker' }));
+  const response = await fetch(`${ingest.url}/v1/events`, { method: 'POST', headers: { authorization: 'Bearer demo-api-key', 'content-type': 'application/json' }, body: JSON.stringify(events) });
+  if (response.status !== 202) throw new Error(`events rejected: ${response.status} ${await response.text()}`);
+}
+for (;;) {
+  await new Promise((resolve) => setTimeout(resolve, 200));
+  workerRssMbMax = Math.max(workerRssMbMax, rssMb());
+  const { rows } = await db.pool.query(
+    `SELECT count(*) FILTER (WHERE status IN ('PENDING','SENDING'))::int AS open, count(*)::int AS total FROM "Delivery" WHERE "sourceId" LIKE 'many-%'`,
+  );
+  const { open, total } = rows[0] as { open: number; total: number };
+  if (total >= manyTotal && open === 0) break;
+  process.stdout.write(`\r[fanout] many Pages: ${total - open}/${manyTotal} final   `);
+}
+const manyPagesSendsPerSec = manyTotal / ((performance.now() - manyStarted) / 1000);
+process.stdout.write('\n');
+log(`many Pages: ${manyPagesSendsPerSec.toFixed(0)} sends/s (${(manyPagesSendsPerSec / sendsPerSec).toFixed(2)} of the single-Page rate)`);
 worker.kill('SIGTERM');
 await new Promise((resolve) => worker.once('exit', resolve));
 
@@ -244,7 +206,7 @@ const naiveWorker = new Worker(
   'naive',
   async (job) => {
     const optIn = await db.prisma.optIn.findUniqueOrThrow({ where: { id: job.data.optInId } });
-    const response = await fetch(`${sandboxUrl}/v24.0/${PAGES.naive}/messages`, {
+    const response = await fetch(`${sandboxUrl}/v24.0/${PAGES.naive}/messages?appsecret_proof=${appSecretProofOf(PAGES.naive)}`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', authorization: `Bearer ${accessTokenOf(PAGES.naive)}` },
       body: JSON.stringify({ recipient: { one_time_notif_token: optIn.token }, message: JSON.parse(messageJson) }),
@@ -267,11 +229,10 @@ await naiveQueue.close();
 await ingest.close();
 await db.close();
 redis.disconnect();
-for (const child of children) if (child.exitCode === null) child.kill('SIGTERM');
+stopChildren();
 await redisHandle.cleanup();
 await database.drop();
 
-const round = (value: number, digits = 0) => Number(value.toFixed(digits));
 console.log(
   JSON.stringify({
     bench: 'fanout',
@@ -281,6 +242,9 @@ console.log(
     ratioToRaw: round(sendsPerSec / rawSendsPerSec, 2),
     naiveSendsPerSec: round(naiveSendsPerSec),
     speedupVsNaive: round(sendsPerSec / naiveSendsPerSec, 1),
+    manyPages: MANY_PAGES,
+    manyPagesSendsPerSec: round(manyPagesSendsPerSec),
+    manyPagesRatio: round(manyPagesSendsPerSec / sendsPerSec, 2),
     firstSendMsP50,
     workerRssMbMax: round(workerRssMbMax),
     redisMemDeltaMb: round(redisMemDeltaMb, 2),
