@@ -91,9 +91,10 @@ export interface SeededToken {
  */
 export async function seedTokens(
   stack: Stack,
-  options: { kind: 'ONE_TIME' | 'RECURRING'; topic: string; count: number; frequency?: 'DAILY' | 'WEEKLY' | 'MONTHLY'; psidPrefix: string },
+  options: { kind: 'ONE_TIME' | 'RECURRING'; topic: string; count: number; frequency?: 'DAILY' | 'WEEKLY' | 'MONTHLY'; psidPrefix: string; pageId?: string },
 ): Promise<SeededToken[]> {
-  const issued: { tokens: Array<{ psid: string; token: string }> } = await stack.control('POST', `/pages/${TEST_PAGE.id}/tokens/bulk`, {
+  const pageId = options.pageId ?? TEST_PAGE.id;
+  const issued: { tokens: Array<{ psid: string; token: string }> } = await stack.control('POST', `/pages/${pageId}/tokens/bulk`, {
     count: options.count,
     kind: options.kind,
     payload: options.topic,
@@ -112,17 +113,17 @@ export async function seedTokens(
        RETURNING id, "subscriberId"
      )
      SELECT optins.id, subs.psid FROM optins JOIN subs ON subs.id = optins."subscriberId"`,
-    [TEST_PAGE.id, psids, issued.tokens.map((t) => t.token), options.kind, options.topic, options.kind === 'RECURRING' ? (options.frequency ?? 'DAILY') : null],
+    [pageId, psids, issued.tokens.map((t) => t.token), options.kind, options.topic, options.kind === 'RECURRING' ? (options.frequency ?? 'DAILY') : null],
   );
   return rows.map((row) => ({ optInId: row.id, psid: row.psid }));
 }
 
-/** Every message the sandbox accepted for the test Page, by PSID. */
-export async function messagesByPsid(stack: Stack): Promise<Map<string, number>> {
+/** Every message the sandbox accepted for a Page (the test Page by default), by PSID. */
+export async function messagesByPsid(stack: Stack, pageId = TEST_PAGE.id): Promise<Map<string, number>> {
   const counts = new Map<string, number>();
   let after = 0;
   for (;;) {
-    const page: { messages: Array<{ psid?: string }>; nextAfter?: number } = await stack.control('GET', `/pages/${TEST_PAGE.id}/messages?limit=200000&after=${after}`);
+    const page: { messages: Array<{ psid?: string }>; nextAfter?: number } = await stack.control('GET', `/pages/${pageId}/messages?limit=200000&after=${after}`);
     for (const message of page.messages) if (message.psid) counts.set(message.psid, (counts.get(message.psid) ?? 0) + 1);
     if (page.nextAfter === undefined) break;
     after = page.nextAfter;
