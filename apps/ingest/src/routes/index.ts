@@ -27,3 +27,5 @@ apiRoutes.push(eventRoutes);
 import { deadLetterRoutes } from './dead-letters.js';
 apiRoutes.push(deadLetterRoutes);
 apiRoutes.push(campaignRoutes);
+import { pageHealthRoutes } from './page-health.js';
+apiRoutes.push(pageHealthRoutes);
