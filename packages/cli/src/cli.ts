@@ -1,12 +1,13 @@
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApiClient, ApiError, ConnectionError } from './api.js';
+import { renderHealth, type PageHealthView } from './doctor.js';
 import { keyValues, Progress, table, type Io } from './output.js';
 
 export const DEFAULT_URL = 'http://127.0.0.1:3000';
 export const DEFAULT_API_KEY = 'demo-api-key';
 
 /** Exit codes: scripts can tell a refusal by the API from a typo in the command or an unreachable API. */
-export const ExitCode = { ok: 0, apiError: 1, usage: 2, unreachable: 3 } as const;
+export const ExitCode = { ok: 0, apiError: 1, usage: 2, unreachable: 3, unhealthy: 4 } as const;
 
 export class UsageError extends Error {
   constructor(
@@ -301,6 +302,27 @@ const commands: Command[] = [
         context.io.stderr.write(context.json ? `${JSON.stringify({ error: { code: 'partial_failure', message: `${failed} of ${pageIds.length} Page(s) failed` } })}\n` : `Error: ${failed} of ${pageIds.length} Page(s) failed to reconcile.\n`);
         return ExitCode.apiError;
       }
+    },
+  },
+  {
+    words: ['doctor'],
+    summary: 'Check that Pages are ready for Meta: token, app secret, webhook subscription, Graph version, verify token, recent webhook',
+    usage: '[pageId]   (all registered Pages without one; exits 4 when a check fails)',
+    async run(context) {
+      const [pageId, ...extra] = context.args;
+      if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+      const pages = pageId
+        ? [{ id: pageId, name: undefined }]
+        : (await context.api.get<{ items: Array<{ id: string; name?: string }> }>('/v1/pages')).items.map((page) => ({ id: page.id, name: page.name }));
+      const reports: PageHealthView[] = [];
+      for (const page of pages) reports.push(await context.api.get<PageHealthView>(`/v1/pages/${encodeURIComponent(page.id)}/health`));
+      const healthy = reports.every((report) => report.healthy);
+      context.print({ healthy, items: reports }, () =>
+        reports.length === 0
+          ? 'No Pages registered: add one with "renotify pages add".\n'
+          : reports.map((report, index) => renderHealth(report, pages[index]?.name)).join('\n'),
+      );
+      return healthy ? ExitCode.ok : ExitCode.unhealthy;
     },
   },
 ];

@@ -1,0 +1,28 @@
+/** The answer of GET /v1/pages/:id/health (apps/ingest/src/routes/page-health.ts). */
+export interface HealthCheckView {
+  name: string;
+  status: 'ok' | 'problem' | 'skipped';
+  detail: string;
+  fix?: string;
+}
+
+export interface PageHealthView {
+  pageId: string;
+  healthy: boolean;
+  checkedAt: string;
+  checks: HealthCheckView[];
+}
+
+const MARK: Record<HealthCheckView['status'], string> = { ok: 'ok', problem: 'PROBLEM', skipped: 'skipped' };
+
+/** One Page's report: a header line, then one line per check, with the fix under each problem. */
+export function renderHealth(report: PageHealthView, pageName?: string): string {
+  const problems = report.checks.filter((check) => check.status !== 'ok').length;
+  const title = `Page ${report.pageId}${pageName ? ` (${pageName})` : ''}: ${report.healthy ? 'all checks pass' : `${problems} check(s) need attention`}`;
+  const nameWidth = Math.max(...report.checks.map((check) => check.name.length));
+  const lines = report.checks.flatMap((check) => {
+    const line = `  ${MARK[check.status].padEnd(7)}  ${check.name.padEnd(nameWidth)}  ${check.detail}`;
+    return check.fix ? [line, `  ${''.padEnd(7)}  ${''.padEnd(nameWidth)}  fix: ${check.fix}`] : [line];
+  });
+  return `${[title, ...lines].join('\n')}\n`;
+}
