@@ -171,7 +171,26 @@ export async function linkUserRefToPsid(client: Queryable, pageId: string, userR
 // ---------------------------------------------------------------------------------------------------------
 // Opt-ins (tokens)
 
-export type ApplyOutcome = 'created' | 'renewed' | 'updated' | 'unchanged' | 'stale';
+/**
+ * `foreign_token`: the token is stored for another Page. A webhook is verified for one Page only, so it may never
+ * touch another Page's token; the event is refused and nothing changes.
+ */
+export type ApplyOutcome = 'created' | 'renewed' | 'updated' | 'unchanged' | 'stale' | 'foreign_token';
+
+/** True when `token` is stored for a Page other than `pageId`. */
+async function isForeignToken(client: Queryable, pageId: string, token: string): Promise<boolean> {
+  const result = await client.query(`SELECT 1 FROM "OptIn" WHERE token = $1 AND "pageId" <> $2`, [token, pageId]);
+  return (result.rowCount ?? 0) > 0;
+}
+
+/** The opt-in row of this Page holding `token`, locked for the caller's transaction. Never another Page's row. */
+async function lockPageToken(client: Queryable, pageId: string, token: string): Promise<OptInStateRow | undefined> {
+  const result = await client.query<OptInStateRow>(`SELECT id, token, status, "statusAt" FROM "OptIn" WHERE "pageId" = $1 AND token = $2 FOR UPDATE`, [
+    pageId,
+    token,
+  ]);
+  return result.rows[0];
+}
 
 export interface OneTimeOptInInput {
   pageId: string;
@@ -192,7 +211,8 @@ export async function applyOneTimeOptIn(client: Queryable, input: OneTimeOptInIn
      ON CONFLICT (token) DO NOTHING`,
     [input.pageId, input.subscriberId, input.topic, input.title, input.token, input.tokenFingerprint, input.at, input.expiresAt],
   );
-  return result.rowCount ? 'created' : 'unchanged';
+  if (result.rowCount) return 'created';
+  return (await isForeignToken(client, input.pageId, input.token)) ? 'foreign_token' : 'unchanged';
 }
 
 export interface RecurringOptInInput {
@@ -222,9 +242,7 @@ interface OptInStateRow {
  * opt-in older than the row's last status change (a replay, or overtaken by a STOP) only fills in missing fields.
  */
 export async function applyRecurringOptIn(client: Queryable, input: RecurringOptInInput): Promise<ApplyOutcome> {
-  const sameToken = (
-    await client.query<OptInStateRow>(`SELECT id, token, status, "statusAt" FROM "OptIn" WHERE token = $1 FOR UPDATE`, [input.token])
-  ).rows[0];
+  const sameToken = await lockPageToken(client, input.pageId, input.token);
   if (sameToken) {
     if (sameToken.statusAt.getTime() < input.at.getTime()) {
       // A newer opt-in with the same token (Meta keeps the token when the person re-opts in): it is the authority on
@@ -248,6 +266,8 @@ export async function applyRecurringOptIn(client: Queryable, input: RecurringOpt
     );
     return filled.rowCount ? 'updated' : 'unchanged';
   }
+  // Neither renewing this Page's series with it nor inserting it may take over a token another Page holds.
+  if (await isForeignToken(client, input.pageId, input.token)) return 'foreign_token';
 
   const series = (
     await client.query<OptInStateRow>(
@@ -298,9 +318,7 @@ export type StatusOutcome = ApplyOutcome | 'unknown_token';
  */
 export async function applyRecurringStatus(client: Queryable, input: RecurringStatusInput): Promise<StatusOutcome> {
   const target: OptInStatus = input.status === 'STOP' ? 'STOPPED' : 'ACTIVE';
-  const existing = (
-    await client.query<OptInStateRow>(`SELECT id, token, status, "statusAt" FROM "OptIn" WHERE token = $1 FOR UPDATE`, [input.token])
-  ).rows[0];
+  const existing = await lockPageToken(client, input.pageId, input.token);
   if (existing) {
     if (existing.statusAt.getTime() >= input.at.getTime()) return 'stale';
     const updated = await client.query(
@@ -310,6 +328,7 @@ export async function applyRecurringStatus(client: Queryable, input: RecurringSt
     );
     return updated.rowCount ? (existing.status === target ? 'unchanged' : 'updated') : 'unchanged';
   }
+  if (await isForeignToken(client, input.pageId, input.token)) return 'foreign_token';
   if (input.topic === undefined) return 'unknown_token';
   await client.query(
     `INSERT INTO "OptIn" ("pageId", "subscriberId", kind, topic, title, token, "tokenFingerprint", frequency, status, "statusAt", "updatedAt")
@@ -461,6 +480,8 @@ export interface ReconcileReport {
   unchanged: number;
   /** Our ACTIVE recurring tokens Meta did not list. Reported, not changed: a listing can be partial. */
   notListedByMeta: number;
+  /** Tokens Meta listed for this Page that are stored for another Page: left untouched. */
+  foreignTokens: number;
   details: ReconcileDetail[];
 }
 
@@ -530,13 +551,14 @@ export async function reconcilePageTokens(
   if (!page) return null;
   const now = options.now ?? new Date();
   const remote = await fetchAllRemoteTokens(lister, page, options);
-  const report: ReconcileReport = { pageId, fetched: remote.length, added: 0, updated: 0, unchanged: 0, notListedByMeta: 0, details: [] };
+  const report: ReconcileReport = { pageId, fetched: remote.length, added: 0, updated: 0, unchanged: 0, notListedByMeta: 0, foreignTokens: 0, details: [] };
   const listed = new Set<string>();
 
   for (const item of remote) {
     listed.add(item.token);
     const detail = await withTransaction(db, (client) => reconcileOne(client, pageId, item, now, options.fingerprint));
-    if (!detail) report.unchanged++;
+    if (detail === 'foreign_token') report.foreignTokens++;
+    else if (!detail) report.unchanged++;
     else {
       report[detail.action]++;
       report.details.push(detail);
@@ -557,14 +579,16 @@ async function reconcileOne(
   item: RemoteNotificationToken,
   now: Date,
   fingerprint: (token: string) => string,
-): Promise<ReconcileDetail | null> {
+): Promise<ReconcileDetail | 'foreign_token' | null> {
   const subscriberId = await upsertSubscriberByPsid(client, pageId, item.recipientId);
   const remoteExpired = item.expiresAt !== undefined && item.expiresAt.getTime() <= now.getTime();
   const columns = `id, token, "subscriberId", topic, title, timezone, status, "expiresAt", "nextEligibleAt"`;
-  let local = (await client.query<LocalTokenRow>(`SELECT ${columns} FROM "OptIn" WHERE token = $1 FOR UPDATE`, [item.token])).rows[0];
+  let local = (await client.query<LocalTokenRow>(`SELECT ${columns} FROM "OptIn" WHERE "pageId" = $1 AND token = $2 FOR UPDATE`, [pageId, item.token])).rows[0];
   const changes: ReconcileDetail['changes'] = {};
 
   if (!local) {
+    // Listed for this Page but stored for another: this Page's listing has no say over that row.
+    if (await isForeignToken(client, pageId, item.token)) return 'foreign_token';
     const topic = await topicForRemoteToken(client, subscriberId, item.topicTitle);
     // Meta renewed a token we hold under an older one: the row for (person, topic, DAILY) takes the new token.
     const series = (

@@ -33,6 +33,11 @@ export interface ApplyContext {
   checkboxUserRefOf: (event: WebhookEvent) => string | undefined;
 }
 
+/** The webhook was verified for `pageId`, and the token it carries belongs to another Page: nothing may change. */
+function refuseForeignToken(event: { kind: string; token: string }, pageId: string): never {
+  throw new UnappliableEventError(`${event.kind} for token ${fingerprint(event.token)}, which is stored for another Page: a webhook for Page ${pageId} cannot change it`);
+}
+
 /**
  * Applies one webhook event to the token store in its own transaction. Every write is idempotent and
  * ordered by the event's timestamp, so replays and late deliveries are harmless.
@@ -61,6 +66,7 @@ export function applyWebhookEvent(db: Database, event: WebhookEvent, context: Ap
           at,
           expiresAt: expiryFor('ONE_TIME', null, at, policy),
         });
+        if (outcome === 'foreign_token') refuseForeignToken(event, pageId);
         return { kind: event.kind, outcome, psid: event.psid, tokenFingerprint: fingerprint(event.token) };
       }
       case 'recurring_optin': {
@@ -78,6 +84,7 @@ export function applyWebhookEvent(db: Database, event: WebhookEvent, context: Ap
           at,
           expiresAt: expiryFor('RECURRING', event.frequency, at, policy, event.expiresAt ?? null),
         });
+        if (outcome === 'foreign_token') refuseForeignToken(event, pageId);
         const applied: AppliedEvent = { kind: event.kind, outcome, psid: event.psid, tokenFingerprint: fingerprint(event.token) };
         if (event.timezone !== undefined && timezone === null) applied.droppedTimeZone = event.timezone;
         return applied;
@@ -95,6 +102,7 @@ export function applyWebhookEvent(db: Database, event: WebhookEvent, context: Ap
         if (event.payload !== undefined) input.topic = event.payload;
         if (event.title !== undefined) input.title = event.title;
         const outcome = await applyRecurringStatus(client, input);
+        if (outcome === 'foreign_token') refuseForeignToken(event, pageId);
         if (outcome === 'unknown_token') {
           throw new UnappliableEventError(`${event.status} for token ${fingerprint(event.token)} that is not stored, and the webhook names no topic`);
         }
