@@ -4,14 +4,16 @@ import {
   POLICY_PROFILES,
   effectiveFrequency,
   isPolicyProfileId,
+  recurringAvailability,
   resolvePolicy,
 } from './policy.js';
 
 describe('policy profiles', () => {
-  it('lists both profiles with dates and descriptions, default meta-2022', () => {
+  it('lists the dated profiles with descriptions, default meta-2022', () => {
     expect(POLICY_PROFILES.map((p) => [p.id, p.effectiveFrom])).toEqual([
       ['meta-2022', '2022-01-01'],
       ['meta-2025-09', '2025-09-01'],
+      ['meta-2026', '2026-02-10'],
     ]);
     for (const profile of POLICY_PROFILES) expect(profile.description.length).toBeGreaterThan(20);
     expect(DEFAULT_POLICY_PROFILE_ID).toBe('meta-2022');
@@ -20,6 +22,7 @@ describe('policy profiles', () => {
   it.each([
     ['meta-2022', true],
     ['meta-2025-09', true],
+    ['meta-2026', true],
     ['meta-2023', false],
     ['toString', false],
     [undefined, false],
@@ -97,5 +100,44 @@ describe('effectiveFrequency', () => {
     const strict = resolvePolicy('meta-2025-09');
     strict.recurring.disallowedFrequencyFallback = null;
     expect(effectiveFrequency('WEEKLY', strict)).toBeNull();
+  });
+
+  it('meta-2026: one-time tokens as before; recurring with the 2025-09 rules, only where Meta still delivers them', () => {
+    const policy = resolvePolicy('meta-2026');
+    expect(policy.oneTimeTokenLifetimeDays).toBe(365);
+    expect(policy.recurring.allowedFrequencies).toEqual(['DAILY']);
+    expect(policy.recurring.daily.cooldownHours).toBe(48);
+    expect(policy.recurring.tokenLifetimeDays).toBeNull();
+    expect(policy.recurring.availability?.retiredFrom).toBe('2026-02-10');
+    // A fresh copy: callers cannot change the profile for everyone.
+    expect(policy.recurring.availability!.deliveredIn).not.toBe(resolvePolicy('meta-2026').recurring.availability!.deliveredIn);
+    expect(policy.recurring.availability!.deliveredIn).toEqual(resolvePolicy('meta-2026').recurring.availability!.deliveredIn);
+  });
+});
+
+describe('recurringAvailability', () => {
+  const after = new Date('2026-03-01T00:00:00Z');
+  const meta2026 = resolvePolicy('meta-2026');
+
+  it.each(['AU', 'EU', 'JP', 'KR', 'UK', 'GB', 'FR', 'de', ' IE '])('meta-2026 still delivers in %s', (region) => {
+    expect(recurringAvailability(meta2026, region, after)).toEqual({ allowed: true });
+  });
+
+  it.each(['US', 'BR', 'CH', 'NO', 'IN'])('meta-2026 stops recurring sends in %s after 2026-02-10', (region) => {
+    const decision = recurringAvailability(meta2026, region, after);
+    expect(decision).toMatchObject({ allowed: false, reason: 'region_retired' });
+    if (!decision.allowed) expect(decision.message).toMatch(new RegExp(`region ${region}.*2026-02-10.*AU, EU, JP, KR, UK`));
+  });
+
+  it('asks for the region when the Page has none, from the retirement date on (not before)', () => {
+    expect(recurringAvailability(meta2026, null, after)).toMatchObject({ allowed: false, reason: 'region_not_set' });
+    expect(recurringAvailability(meta2026, '  ', after)).toMatchObject({ allowed: false, reason: 'region_not_set' });
+    expect(recurringAvailability(meta2026, 'US', new Date('2026-02-09T23:59:59Z'))).toEqual({ allowed: true });
+    expect(recurringAvailability(meta2026, 'US', new Date('2026-02-10T00:00:00Z'))).toMatchObject({ allowed: false });
+  });
+
+  it.each(['meta-2022', 'meta-2025-09'])('%s delivers everywhere', (id) => {
+    expect(recurringAvailability(resolvePolicy(id), 'US', after)).toEqual({ allowed: true });
+    expect(recurringAvailability(resolvePolicy(id), null, after)).toEqual({ allowed: true });
   });
 });

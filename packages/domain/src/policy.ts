@@ -2,7 +2,7 @@ import type { Frequency } from './types.js';
 import { FREQUENCIES } from './types.js';
 import { parseLocalTime } from './time-zone.js';
 
-export type PolicyProfileId = 'meta-2022' | 'meta-2025-09';
+export type PolicyProfileId = 'meta-2022' | 'meta-2025-09' | 'meta-2026';
 
 export interface QuietHours {
   /** Local wall-clock 'HH:MM'; the quiet range is [start, end). start > end means overnight (22:00–08:00). */
@@ -32,10 +32,64 @@ export interface Policy {
     weeklyMonthlyWindow: 'calendar' | 'rolling';
     /** Lifetime used when Meta gave no explicit expiry; `null` = recurring tokens never expire by age. */
     tokenLifetimeDays: Record<Frequency, number> | null;
+    /**
+     * Where Meta still delivers recurring notifications. `null`: everywhere (the 2022 and 2025-09 rules).
+     * Otherwise: from `retiredFrom` only to Pages whose messaging region is in `deliveredIn`; elsewhere the
+     * token is kept but not used (Meta would answer with an error for every send).
+     */
+    availability: RecurringAvailability | null;
   };
   /** Renotify's own anti-spam guards; OFF unless a Page turns them on. */
   userCap: UserCap | null;
   quietHours: QuietHours | null;
+}
+
+export interface RecurringAvailability {
+  /** ISO date from which Meta stops delivering recurring notifications outside `deliveredIn`. */
+  retiredFrom: string;
+  /** Region codes (ISO 3166-1 alpha-2, plus "EU" and "UK") where Meta still delivers them. */
+  deliveredIn: readonly string[];
+}
+
+/** EU member states: the Marketing Messages FAQ names "EU" as a region that keeps recurring notifications. */
+const EU_MEMBER_STATES = [
+  'AT', 'BE', 'BG', 'HR', 'CY', 'CZ', 'DK', 'EE', 'FI', 'FR', 'DE', 'GR', 'HU', 'IE',
+  'IT', 'LV', 'LT', 'LU', 'MT', 'NL', 'PL', 'PT', 'RO', 'SK', 'SI', 'ES', 'SE',
+] as const;
+
+/** messenger-platform.md §0: from Feb 10, 2026 sends return errors everywhere except AU, EU, JP, KR and UK. */
+export const RECURRING_STILL_DELIVERED_IN: readonly string[] = ['AU', 'EU', ...EU_MEMBER_STATES, 'JP', 'KR', 'UK', 'GB'];
+
+/** Why a Page may or may not use recurring tokens now under its policy. */
+export type RecurringAvailabilityDecision =
+  | { allowed: true }
+  | { allowed: false; reason: 'region_not_set' | 'region_retired'; message: string };
+
+/**
+ * Whether recurring notifications may be sent for a Page at `at`, given its messaging region (the Page setting;
+ * null when not set). The caller keeps the tokens either way: a refusal is "not now, here", not "token invalid".
+ */
+export function recurringAvailability(policy: Policy, region: string | null, at: Date): RecurringAvailabilityDecision {
+  const rule = policy.recurring.availability;
+  if (!rule || at.getTime() < Date.parse(`${rule.retiredFrom}T00:00:00Z`)) return { allowed: true };
+  if (region === null || region.trim() === '') {
+    return {
+      allowed: false,
+      reason: 'region_not_set',
+      message: `Since ${rule.retiredFrom} Meta delivers recurring notifications only in ${summariseRegions(rule)}; set the Page's messaging region`,
+    };
+  }
+  const code = region.trim().toUpperCase();
+  if (rule.deliveredIn.includes(code)) return { allowed: true };
+  return {
+    allowed: false,
+    reason: 'region_retired',
+    message: `Meta retired recurring notifications for region ${code} on ${rule.retiredFrom} (still delivered in ${summariseRegions(rule)}); use one-time notifications`,
+  };
+}
+
+function summariseRegions(rule: RecurringAvailability): string {
+  return rule.deliveredIn.filter((code) => code.length === 2 && !(EU_MEMBER_STATES as readonly string[]).includes(code) && code !== 'GB').join(', ');
 }
 
 export interface PolicyOverrides {
@@ -66,6 +120,12 @@ export const POLICY_PROFILES: readonly PolicyProfileInfo[] = [
     description:
       'Meta rules from 2025-09-01: one message per token per 48h, every recurring token treated as DAILY, no lifetime expiry for recurring tokens; one-time tokens 1 year.',
   },
+  {
+    id: 'meta-2026',
+    effectiveFrom: '2026-02-10',
+    description:
+      'Meta rules from 2026-02-10: one-time notifications as before (1 year); recurring notifications only for Pages whose messaging region is AU, EU, JP, KR or UK, with the 2025-09 rules (48h, DAILY, no lifetime expiry); elsewhere recurring tokens are kept but not used.',
+  },
 ];
 
 const PROFILES: Record<PolicyProfileId, Policy> = {
@@ -79,6 +139,7 @@ const PROFILES: Record<PolicyProfileId, Policy> = {
       weeklyMonthlyWindow: 'calendar',
       // Meta's "6 / 9 / 12 months", as days (Meta's explicit token_expiry_timestamp always wins).
       tokenLifetimeDays: { DAILY: 182, WEEKLY: 273, MONTHLY: 365 },
+      availability: null,
     },
     userCap: null,
     quietHours: null,
@@ -93,6 +154,22 @@ const PROFILES: Record<PolicyProfileId, Policy> = {
       daily: { mode: 'rolling', cooldownHours: 48 },
       weeklyMonthlyWindow: 'calendar',
       tokenLifetimeDays: null,
+      availability: null,
+    },
+    userCap: null,
+    quietHours: null,
+  },
+  'meta-2026': {
+    id: 'meta-2026',
+    oneTimeTokenLifetimeDays: 365,
+    recurring: {
+      allowedFrequencies: ['DAILY'],
+      disallowedFrequencyFallback: 'DAILY',
+      daily: { mode: 'rolling', cooldownHours: 48 },
+      weeklyMonthlyWindow: 'calendar',
+      tokenLifetimeDays: null,
+      // The later of Meta's two dates (Jan 12 in the FAQ, Feb 10 on the Marketing Messages page): never stop early.
+      availability: { retiredFrom: '2026-02-10', deliveredIn: RECURRING_STILL_DELIVERED_IN },
     },
     userCap: null,
     quietHours: null,
@@ -132,6 +209,7 @@ export function resolvePolicy(id: string, overrides: PolicyOverrides = {}): Poli
       allowedFrequencies: [...base.recurring.allowedFrequencies],
       daily: { ...base.recurring.daily },
       tokenLifetimeDays: base.recurring.tokenLifetimeDays ? { ...base.recurring.tokenLifetimeDays } : null,
+      availability: base.recurring.availability ? { ...base.recurring.availability, deliveredIn: [...base.recurring.availability.deliveredIn] } : null,
     },
   };
   if (overrides.dailyCooldownHours !== undefined) {
