@@ -1,3 +1,4 @@
+import { pgUnsafeReason } from '@renotify/queue';
 import type { Database } from './client.js';
 
 /**
@@ -75,8 +76,10 @@ export async function listDeadLetters(
  * candidate). Used to cut live tokens out of payloads before they are shown.
  */
 export async function findStoredTokens(db: Database, candidates: readonly string[]): Promise<string[]> {
-  if (candidates.length === 0) return [];
-  const { rows } = await db.pool.query<{ token: string }>(`SELECT token FROM "OptIn" WHERE token = ANY($1::text[])`, [[...new Set(candidates)]]);
+  // A string Postgres cannot hold cannot be a stored token (and would fail the query).
+  const storable = [...new Set(candidates)].filter((candidate) => pgUnsafeReason(candidate) === undefined);
+  if (storable.length === 0) return [];
+  const { rows } = await db.pool.query<{ token: string }>(`SELECT token FROM "OptIn" WHERE token = ANY($1::text[])`, [storable]);
   return rows.map((row) => row.token);
 }
 
