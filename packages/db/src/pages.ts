@@ -13,6 +13,8 @@ export interface SendingPage {
   sendRatePerSec: number;
   timezone: string;
   pausedUntil: Date | null;
+  /** ISO 3166-1 alpha-2 (or "EU"/"UK"); the meta-2026 profile sends recurring notifications only where Meta still delivers them. */
+  messagingRegion: string | null;
 }
 
 /** What the API shows of a Page: everything except its secrets. */
@@ -24,6 +26,7 @@ export interface PageView {
   sendRatePerSec: number;
   timezone: string;
   pausedUntil: Date | null;
+  messagingRegion: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -37,6 +40,7 @@ export interface NewPage {
   policyProfile?: string;
   sendRatePerSec?: number;
   timezone?: string;
+  messagingRegion?: string | null;
 }
 
 /** The schema's defaults, repeated here because a revived Page is written by raw SQL. */
@@ -53,6 +57,7 @@ export function toPageView(page: Page): PageView {
     sendRatePerSec: page.sendRatePerSec,
     timezone: page.timezone,
     pausedUntil: page.pausedUntil,
+    messagingRegion: page.messagingRegion,
     createdAt: page.createdAt,
     updatedAt: page.updatedAt,
   };
@@ -72,6 +77,7 @@ export async function loadPageForSending(db: Database, secrets: SecretBox, pageI
     sendRatePerSec: page.sendRatePerSec,
     timezone: page.timezone,
     pausedUntil: page.pausedUntil,
+    messagingRegion: page.messagingRegion,
   };
 }
 
@@ -96,12 +102,12 @@ export type CreatePageResult = { created: true; page: PageView } | { created: fa
 export async function createPage(db: Database, secrets: SecretBox, input: NewPage): Promise<CreatePageResult> {
   // One statement decides between "new", "revive a deleted one" and "exists", so two racing POSTs cannot both win.
   const rows = await db.pool.query<{ id: string }>(
-    `INSERT INTO "Page" (id, name, "accessTokenCipher", "appSecretCipher", "graphVersion", "policyProfile", "sendRatePerSec", timezone, "updatedAt")
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, now())
+    `INSERT INTO "Page" (id, name, "accessTokenCipher", "appSecretCipher", "graphVersion", "policyProfile", "sendRatePerSec", timezone, "messagingRegion", "updatedAt")
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, now())
      ON CONFLICT (id) DO UPDATE SET
        name = EXCLUDED.name, "accessTokenCipher" = EXCLUDED."accessTokenCipher", "appSecretCipher" = EXCLUDED."appSecretCipher",
        "graphVersion" = EXCLUDED."graphVersion", "policyProfile" = EXCLUDED."policyProfile",
-       "sendRatePerSec" = EXCLUDED."sendRatePerSec", timezone = EXCLUDED.timezone,
+       "sendRatePerSec" = EXCLUDED."sendRatePerSec", timezone = EXCLUDED.timezone, "messagingRegion" = EXCLUDED."messagingRegion",
        "pausedUntil" = NULL, "deletedAt" = NULL, "createdAt" = now(), "updatedAt" = now()
        WHERE "Page"."deletedAt" IS NOT NULL
      RETURNING id`,
@@ -114,6 +120,7 @@ export async function createPage(db: Database, secrets: SecretBox, input: NewPag
       input.policyProfile ?? PAGE_DEFAULTS.policyProfile,
       input.sendRatePerSec ?? PAGE_DEFAULTS.sendRatePerSec,
       input.timezone ?? PAGE_DEFAULTS.timezone,
+      input.messagingRegion ?? null,
     ],
   );
   if (rows.rowCount === 0) return { created: false, reason: 'exists' };
@@ -142,6 +149,7 @@ export async function updatePage(db: Database, secrets: SecretBox, pageId: strin
     ...(patch.sendRatePerSec !== undefined && { sendRatePerSec: patch.sendRatePerSec }),
     ...(patch.timezone !== undefined && { timezone: patch.timezone }),
     ...(patch.pausedUntil !== undefined && { pausedUntil: patch.pausedUntil }),
+    ...(patch.messagingRegion !== undefined && { messagingRegion: patch.messagingRegion }),
   };
   const result = await db.prisma.page.updateMany({ where: { id: pageId, deletedAt: null }, data });
   if (result.count === 0) return null;

@@ -22,6 +22,8 @@ const pageSettings = {
   /** Meta allows about 300 sends/s per Page; higher values only make sense against the sandbox. */
   sendRatePerSec: z.number().int().min(1).max(10_000),
   timezone: z.string().refine(isValidTimeZone, 'must be an IANA time zone such as "Europe/Paris"'),
+  /** Where the business messages people: ISO 3166-1 alpha-2, or "EU"/"UK" (read by the meta-2026 policy profile). */
+  messagingRegion: z.string().trim().toUpperCase().regex(/^[A-Z]{2}$/, 'must be a two-letter region code such as "FR", "EU" or "UK"').nullable(),
 };
 
 const createPageBody = z.strictObject({
@@ -33,6 +35,7 @@ const createPageBody = z.strictObject({
   policyProfile: pageSettings.policyProfile.optional(),
   sendRatePerSec: pageSettings.sendRatePerSec.optional(),
   timezone: pageSettings.timezone.optional(),
+  messagingRegion: pageSettings.messagingRegion.optional(),
 });
 
 const patchPageBody = z
@@ -44,6 +47,7 @@ const patchPageBody = z
     policyProfile: pageSettings.policyProfile.optional(),
     sendRatePerSec: pageSettings.sendRatePerSec.optional(),
     timezone: pageSettings.timezone.optional(),
+    messagingRegion: pageSettings.messagingRegion.optional(),
     /** An ISO time to pause dispatch until, or null to resume now. */
     pausedUntil: z.iso.datetime({ offset: true }).transform((value) => new Date(value)).nullable().optional(),
   })
