@@ -8,3 +8,4 @@ export type { PoolClient, QueryResult } from 'pg';
 export * from './campaigns.js';
 export * from './dead-letters.js';
 export * from './page-health.js';
+export { storableJson, storableText } from './storable-json.js';

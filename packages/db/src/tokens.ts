@@ -3,6 +3,7 @@ import type pg from 'pg';
 import type { Database } from './client.js';
 import type { Frequency, OptInKind, OptInStatus } from './generated/prisma/enums.js';
 import { loadPageForSending } from './pages.js';
+import { storableJson, storableText } from './storable-json.js';
 import type { SecretBox } from './secret-box.js';
 
 /*
@@ -90,12 +91,13 @@ export async function findStaleWebhookReceipts(db: Database, olderThanMs: number
   return result.rows.map((row) => row.id);
 }
 
+/** Stores a dead letter; NUL and lone surrogates (the usual reason for one) are escaped so it can always be stored. */
 export async function recordDeadLetter(db: Database | Queryable, kind: string, reason: string, payload: unknown): Promise<void> {
   const queryable = 'pool' in db ? db.pool : db;
   await queryable.query(`INSERT INTO "DeadLetter" (kind, reason, payload) VALUES ($1, $2, $3::jsonb)`, [
     kind,
-    reason,
-    JSON.stringify(payload ?? null),
+    storableText(reason),
+    JSON.stringify(storableJson(payload ?? null)),
   ]);
 }
 

@@ -2,6 +2,7 @@ import { loadWebhookReceipt, recordDeadLetter, withTransaction, type Database } 
 import { DEFAULT_POLICY_PROFILE_ID, isPolicyProfileId, resolvePolicy, type Policy } from '@renotify/domain';
 import { parseWebhookPayload, type WebhookEvent } from '@renotify/messenger';
 import type { Logger } from '@renotify/observability';
+import { findPgUnsafeStrings } from '@renotify/queue';
 import { applyWebhookEvent, UnappliableEventError } from './apply-event.js';
 
 export const WEBHOOK_ENTRY_DEAD_LETTER = 'webhook_entry';
@@ -21,6 +22,22 @@ export interface ReceiptResult {
 /** Thrown to make BullMQ retry; the events that did apply are idempotent and will not apply twice. */
 export class RetryableReceiptError extends Error {
   override name = 'RetryableReceiptError';
+}
+
+/**
+ * Postgres refuses these values for good (SQLSTATE class 22, "data exception": NUL in text, invalid encoding, out
+ * of range): retrying the event can never help, so it is dead-lettered at once.
+ */
+function isDataException(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && code.startsWith('22');
+}
+
+/** Why an event cannot be stored (NUL or lone surrogates in a string), naming the fields; undefined when it can. */
+function unstorableReason(event: WebhookEvent): string | undefined {
+  const unsafe = findPgUnsafeStrings(event, 5);
+  if (unsafe.length === 0) return undefined;
+  return `${event.kind} event not storable: ${unsafe.map((found) => `${found.path.join('.')} ${found.message}`).join('; ')}`;
 }
 
 /**
@@ -115,6 +132,12 @@ export async function processWebhookReceipt(
         });
         continue;
       }
+      const unstorable = unstorableReason(event);
+      if (unstorable) {
+        deadLetters.push({ reason: unstorable, payload: { receiptId, pageId: entry.pageId, event } });
+        logger.warn({ receiptId, pageId: entry.pageId, kind: event.kind, reason: unstorable }, 'webhook event dead-lettered');
+        continue;
+      }
       try {
         const applied = await applyWebhookEvent(db, event, { pageId: entry.pageId, policy, checkboxUserRefOf });
         result.applied++;
@@ -125,8 +148,9 @@ export async function processWebhookReceipt(
     }
   }
 
-  const permanent = failures.filter((failure) => failure.error instanceof UnappliableEventError);
-  const transient = failures.filter((failure) => !(failure.error instanceof UnappliableEventError));
+  const isPermanent = (error: unknown) => error instanceof UnappliableEventError || isDataException(error);
+  const permanent = failures.filter((failure) => isPermanent(failure.error));
+  const transient = failures.filter((failure) => !isPermanent(failure.error));
   if (transient.length > 0 && !finalAttempt) {
     for (const failure of transient) logger.warn({ receiptId, err: failure.error, kind: failure.event.kind }, 'webhook event failed; retrying the receipt');
     throw new RetryableReceiptError(`${transient.length} event(s) of receipt ${receiptId} failed; retrying`);
