@@ -4,6 +4,8 @@
  * units become visible `\uXXXX` text. Nothing else changes, and the original is still readable.
  */
 
+// Matching NUL is the point here.
+// eslint-disable-next-line no-control-regex
 const UNSTORABLE = /\u0000|[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/g;
 
 /** `text` with NUL and lone surrogates written as `\uXXXX` escapes. */
