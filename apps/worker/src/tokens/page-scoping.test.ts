@@ -65,4 +65,21 @@ describe('page scoping of webhook token changes', () => {
     const letters = await query(`SELECT reason FROM "DeadLetter" WHERE reason LIKE 'one_time_optin for token %stored for another Page%'`);
     expect(letters).toHaveLength(1);
   });
+
+  it("reconciling Page A with Meta's list leaves a token stored for Page B untouched", async () => {
+    // Meta lists a token for Page A that our store holds for Page B (as a tampered or mixed-up store would).
+    const issued = await stack.sb('POST', `/__sandbox/pages/${PAGE_A}/tokens/bulk`, { count: 1, kind: 'RECURRING', payload: 'a-listed', title: 'A listed', psidPrefix: 'a-listed-' });
+    const token = issued.json.tokens[0].token as string;
+    const subscriber = (await query<{ id: string }>(`SELECT id FROM "Subscriber" WHERE "pageId" = $1 AND psid = 'b-user'`, [PAGE_B]))[0]!;
+    await query(
+      `INSERT INTO "OptIn" ("pageId", "subscriberId", kind, topic, token, "tokenFingerprint", frequency, status, "statusAt", "updatedAt")
+       VALUES ($1, $2, 'RECURRING', 'b-held', $3, 'fp_b_held', 'MONTHLY', 'STOPPED', now(), now())`,
+      [PAGE_B, subscriber.id, token],
+    );
+    const before = await rowOf(token);
+    const report = await stack.api('POST', `/v1/pages/${PAGE_A}/reconcile`);
+    expect(report.status).toBe(200);
+    expect(report.json).toMatchObject({ pageId: PAGE_A, added: 0, updated: 0, foreignTokens: 1 });
+    expect(await rowOf(token)).toEqual(before);
+  });
 });
