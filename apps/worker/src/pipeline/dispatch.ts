@@ -355,6 +355,7 @@ export const deliveriesModule = (): ProcessorModule => {
     queue: QueueName.deliveries,
     stop: () => void (stopping = true),
     create: async (deps) => {
+      stopping = false; // a module outlives a stopped worker when the same process starts another (tests)
       const ctx: DispatchContext = { deps, limiter: new PageRateLimiter(deps.redis, deps.config.QUEUE_PREFIX), stopping: () => stopping };
       // One scheduler entry shared by all workers: exactly one of them sweeps per interval.
       await deps.queues.deliveries.upsertJobScheduler(SWEEP_JOB, { every: deps.config.SWEEP_INTERVAL_MS }, { name: SWEEP_JOB });
