@@ -20,6 +20,8 @@ export const SkipReason = {
   QUIET_HOURS: 'QUIET_HOURS',
   SUBSCRIBER_UNAVAILABLE: 'SUBSCRIBER_UNAVAILABLE',
   PAGE_PAUSED: 'PAGE_PAUSED',
+  /** Meta no longer delivers recurring notifications for the Page's region (policy profile meta-2026). */
+  RECURRING_UNAVAILABLE: 'RECURRING_UNAVAILABLE',
 } as const;
 export type SkipReason = (typeof SkipReason)[keyof typeof SkipReason];
 

@@ -1,6 +1,6 @@
 import { DelayedError, type Job } from 'bullmq';
 import { loadPageForSending, type SendingPage } from '@renotify/db';
-import { applySend, evaluate, resolvePolicy, retryDelayMs, SkipReason, type Policy, type TokenState } from '@renotify/domain';
+import { applySend, evaluate, recurringAvailability, resolvePolicy, retryDelayMs, SkipReason, type Policy, type TokenState } from '@renotify/domain';
 import type { SendOutcome } from '@renotify/messenger';
 import { dispatchJobSchema, PageRateLimiter, QueueName, type DispatchJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
@@ -153,7 +153,16 @@ async function applyRules(deps: WorkerDeps, rows: BatchRow[], page: SendingPage,
   const preSend: Outcome[] = [];
   const tokenChanges: TokenChange[] = [];
   const eligible: Eligible[] = [];
+  // Where Meta retired recurring notifications (meta-2026 and the Page's region), recurring rows are skipped
+  // with the reason; their tokens stay as they are (the Page may move, or the profile change).
+  const recurring = recurringAvailability(policy, page.messagingRegion, now);
+  if (!recurring.allowed && rows.some((row) => row.kind === 'RECURRING')) deps.logger.warn({ pageId: page.id, reason: recurring.reason }, recurring.message);
   for (const row of rows) {
+    if (row.kind === 'RECURRING' && !recurring.allowed) {
+      preSend.push({ deliveryId: row.id, status: 'SKIPPED', skipReason: SkipReason.RECURRING_UNAVAILABLE, error: recurring.message });
+      report.skipped++;
+      continue;
+    }
     const token = tokenForRules(row);
     const verdict = evaluate(
       token,
@@ -357,8 +366,6 @@ export const deliveriesModule = (): ProcessorModule => {
     create: async (deps) => {
       stopping = false; // a module outlives a stopped worker when the same process starts another (tests)
       const ctx: DispatchContext = { deps, limiter: new PageRateLimiter(deps.redis, deps.config.QUEUE_PREFIX), stopping: () => stopping };
-      // One scheduler entry shared by all workers: exactly one of them sweeps per interval.
-      await deps.queues.deliveries.upsertJobScheduler(SWEEP_JOB, { every: deps.config.SWEEP_INTERVAL_MS }, { name: SWEEP_JOB });
       return async (job: Job, token?: string) => {
         if (job.name === SWEEP_JOB) return sweep(deps);
         const parsed = dispatchJobSchema.safeParse(job.data);
