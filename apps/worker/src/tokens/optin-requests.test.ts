@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appSecretProof } from '@renotify/messenger';
 import { fingerprint } from '@renotify/observability';
 import { QueueName, WebhooksJobName } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
@@ -153,7 +154,7 @@ describe('opt-in requests and reconciliation (through the sandbox)', () => {
       // r2 opted in normally; then our copy drifts (expired here, next-eligible unknown) while Meta sent with it.
       const known = (await stack.trigger({ type: 'recurring_optin', pageId: RECONCILE_PAGE, psid: 'r2', payload: 'news', title: 'News' })).json.token;
       await waitFor(async () => (await query(`SELECT id FROM "OptIn" WHERE token = $1`, [known.token])).length === 1);
-      const send = await http('POST', `${stack.sandboxUrl}/v24.0/${RECONCILE_PAGE}/messages`, { recipient: { notification_messages_token: known.token }, message: { text: 'Today\'s news' } }, { authorization: `Bearer page-token-${RECONCILE_PAGE}` });
+      const send = await http('POST', `${stack.sandboxUrl}/v24.0/${RECONCILE_PAGE}/messages?appsecret_proof=${appSecretProof(`page-token-${RECONCILE_PAGE}`, `app-secret-${RECONCILE_PAGE}`)}`, { recipient: { notification_messages_token: known.token }, message: { text: 'Today\'s news' } }, { authorization: `Bearer page-token-${RECONCILE_PAGE}` });
       expect(send.status).toBe(200);
       await stack.ingest.deps.db.pool.query(`UPDATE "OptIn" SET status = 'EXPIRED', "expiresAt" = now() - interval '1 day' WHERE token = $1`, [known.token]);
 
