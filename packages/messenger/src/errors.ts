@@ -81,8 +81,8 @@ const POLICY_BLOCK_MS = HOUR;
 /** 10/1893063 "Page temporarily restricted": pause the Page and look again later. */
 const PAGE_PAUSE_MS = HOUR;
 
-const ATTACHMENT_SUBCODES = new Set([2018109, 2018008, 2018047, 2018294]);
-const OUTSIDE_WINDOW_SUBCODES = new Set([2018278, 2534022, 2018065]);
+const ATTACHMENT_SUBCODES = new Set<number | null>([2018109, 2018008, 2018047, 2018294]);
+const OUTSIDE_WINDOW_SUBCODES = new Set<number | null>([2018278, 2534022, 2018065]);
 const USER_UNAVAILABLE_SUBCODE = 1545041;
 /** 100/33: "Object with ID … does not exist or cannot be loaded" (a PSID or node this Page cannot see). */
 const OBJECT_MISSING_SUBCODE = 33;
@@ -97,8 +97,8 @@ const TOKEN_FIELD_MESSAGE = /\b(one_time_notif_token|notification_messages_token
 const TOKEN_REFUSAL_MESSAGE = /\b(invalid|expired|(already|has been|was) (been )?used|unknown|does not exist|not found)\b/i;
 const OUTSIDE_WINDOW_MESSAGE = /outside (of )?(the )?allowed window/i;
 
-function isTokenRefusal(message: string | undefined): boolean {
-  return message !== undefined && TOKEN_FIELD_MESSAGE.test(message) && TOKEN_REFUSAL_MESSAGE.test(message);
+function isTokenRefusal(message: string): boolean {
+  return TOKEN_FIELD_MESSAGE.test(message) && TOKEN_REFUSAL_MESSAGE.test(message);
 }
 
 function isTokenRecipient(kind: RecipientKind | undefined): boolean {
@@ -123,9 +123,9 @@ export function classifyGraphError(error: ClassifiableError): FailureClass {
   return result;
 }
 
-function classifyByTable({ code, subcode = null, httpStatus, recipientKind, message }: ClassifiableError): FailureClass {
+function classifyByTable({ code, subcode = null, httpStatus, recipientKind, message = '' }: ClassifiableError): FailureClass {
   // Proof errors come as 100 GraphMethodException, but whatever the code they are about the Page's app secret.
-  if (code !== null && message !== undefined && APPSECRET_PROOF_MESSAGE.test(message)) {
+  if (APPSECRET_PROOF_MESSAGE.test(message)) {
     return fail('page_misconfigured', 'appsecret_proof missing or wrong: check the Page\'s app secret');
   }
   if (subcode === USER_UNAVAILABLE_SUBCODE && (code === 200 || code === 551 || code === 10)) {
@@ -163,21 +163,21 @@ function classifyByTable({ code, subcode = null, httpStatus, recipientKind, mess
       return fail('permanent', `code 9/${subcode}`);
     case 10:
       if (subcode === 1893015) return fail('stopped', 'user stopped notification messages for this topic');
-      if (subcode !== null && OUTSIDE_WINDOW_SUBCODES.has(subcode)) return fail('outside_window', 'sent outside the allowed window');
+      if (OUTSIDE_WINDOW_SUBCODES.has(subcode)) return fail('outside_window', 'sent outside the allowed window');
       if (subcode === 2018108) return fail('recipient_unavailable', 'person cannot receive your messages right now');
       if (subcode === 1893063) return fail('page_paused', 'Page temporarily restricted from sending', PAGE_PAUSE_MS);
       if (subcode === 1404170) return fail('permanent', 'Page temporarily restricted from sending opt-in requests');
       if (subcode === 2018336) return fail('permanent', 'user thread impacted');
       if (subcode === 2018300) return fail('permanent', 'another app controls the thread');
-      if (subcode === null && message !== undefined && OUTSIDE_WINDOW_MESSAGE.test(message)) return fail('outside_window', 'sent outside the allowed window');
-      if (subcode === null && message !== undefined && APP_SETUP_MESSAGE.test(message)) return fail('page_misconfigured', 'the app lacks a permission for this Page');
+      if (subcode === null && OUTSIDE_WINDOW_MESSAGE.test(message)) return fail('outside_window', 'sent outside the allowed window (no subcode)');
+      if (subcode === null && APP_SETUP_MESSAGE.test(message)) return fail('page_misconfigured', 'the app lacks a permission for this Page');
       return fail('permanent', `permission error 10/${subcode}`);
     case 100:
-      if (subcode !== null && ATTACHMENT_SUBCODES.has(subcode)) return fail('request_invalid', 'attachment error: fix the media');
+      if (ATTACHMENT_SUBCODES.has(subcode)) return fail('request_invalid', 'attachment error: fix the media');
       if (subcode === 2018001) return fail('permanent', 'no matching user found');
       if (subcode === OBJECT_MISSING_SUBCODE) return fail('permanent', 'object does not exist or cannot be seen by this Page');
       if (isTokenRecipient(recipientKind) && isTokenRefusal(message)) return fail('token_invalid', 'notification token invalid, used or expired');
-      if (message !== undefined && APP_SETUP_MESSAGE.test(message)) return fail('page_misconfigured', 'the app is not set up for this Page');
+      if (APP_SETUP_MESSAGE.test(message)) return fail('page_misconfigured', 'the app is not set up for this Page');
       return fail('request_invalid', 'invalid parameter in the request (the token is kept)');
     case 190:
       return fail('access_token_invalid', 'invalid or expired Page access token');
