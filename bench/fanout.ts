@@ -19,7 +19,8 @@ import { createTestDatabase, createTestRedis } from '@renotify/testing';
 import { APP_SECRET, accessTokenOf, appSecretProofOf, freePort, round, rssMbOf, startChild, startSandbox, stopChildren, storeTokens, waitHealthy } from './support.js';
 
 const { values: args } = parseArgs({
-  allowPositionals: true,
+  // `pnpm bench:x -- --tokens 1000` passes a literal "--" first, which would make every option a positional.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     tokens: { type: 'string', default: '100000' },
     naive: { type: 'string', default: '3000' },
