@@ -97,6 +97,8 @@ switch (command) {
     break;
   case 'test': {
     await setup({ build: true });
+    // Rules that are not checked decay: types and lint rules (e.g. no SQL outside packages/db) gate the tests.
+    run('pnpm exec turbo run typecheck lint --output-logs=errors-only');
     const code = await runTests('pnpm exec turbo run test --concurrency=1 --continue', await testEnv());
     if (code !== 0) process.exit(code);
     break;
