@@ -9,11 +9,14 @@ const workerMain = fileURLToPath(new URL('../main.ts', import.meta.url));
 const SMALL_PAGE = { id: '200000000000002', name: 'Small Shop', accessToken: 'small-page-access-token', appSecret: 'small-app-secret' };
 
 /** A real worker process (the entry point production runs), so signals behave as in production. */
+const spawned: ChildProcess[] = [];
 function spawnWorker(stack: Stack, env: Record<string, string> = {}): ChildProcess {
-  return spawn(process.execPath, ['--conditions=source', '--import', 'tsx', workerMain], {
+  const child = spawn(process.execPath, ['--conditions=source', '--import', 'tsx', workerMain], {
     env: { ...process.env, ...stack.env, LOG_LEVEL: 'warn', WORKER_PORT: '0', ...env },
     stdio: ['ignore', 'ignore', 'inherit'],
   });
+  spawned.push(child);
+  return child;
 }
 
 async function setRate(stack: Stack, pageId: string, perSecond: number) {
@@ -47,7 +50,8 @@ describe('fair dispatch (progressive release, no sleeping in slots, priority cla
     await createPage(stack.db, stack.ingest.deps.secrets, { ...SMALL_PAGE, sendRatePerSec: 100 });
   });
   afterAll(async () => {
-    for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+    // Every worker process this file started, whatever the test outcome: none may outlive the run.
+    for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await stack?.close();
   });
 
