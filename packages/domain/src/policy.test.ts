@@ -3,6 +3,7 @@ import {
   DEFAULT_POLICY_PROFILE_ID,
   POLICY_PROFILES,
   effectiveFrequency,
+  isFrequency,
   isPolicyProfileId,
   recurringAvailability,
   resolvePolicy,
@@ -50,7 +51,7 @@ describe('policy profiles', () => {
   });
 
   it('throws a clear error for an unknown profile', () => {
-    expect(() => resolvePolicy('meta-1999')).toThrow('Unknown policy profile "meta-1999"; known profiles: meta-2022, meta-2025-09');
+    expect(() => resolvePolicy('meta-1999')).toThrow('Unknown policy profile "meta-1999"; known profiles: meta-2022, meta-2025-09, meta-2026');
   });
 
   it('applies overrides without touching the shared profile', () => {
@@ -141,3 +142,97 @@ describe('recurringAvailability', () => {
     expect(recurringAvailability(resolvePolicy(id), null, after)).toEqual({ allowed: true });
   });
 });
+
+describe('profiles in full (every field is a rule)', () => {
+  const base = { userCap: null, quietHours: null, oneTimeTokenLifetimeDays: 365 };
+  it('meta-2022', () => {
+    expect(resolvePolicy('meta-2022')).toEqual({
+      ...base,
+      id: 'meta-2022',
+      recurring: {
+        allowedFrequencies: ['DAILY', 'WEEKLY', 'MONTHLY'],
+        disallowedFrequencyFallback: null,
+        daily: { mode: 'rolling', cooldownHours: 24 },
+        weeklyMonthlyWindow: 'calendar',
+        tokenLifetimeDays: { DAILY: 182, WEEKLY: 273, MONTHLY: 365 },
+        availability: null,
+      },
+    });
+  });
+  it('meta-2025-09', () => {
+    expect(resolvePolicy('meta-2025-09')).toEqual({
+      ...base,
+      id: 'meta-2025-09',
+      recurring: {
+        allowedFrequencies: ['DAILY'],
+        disallowedFrequencyFallback: 'DAILY',
+        daily: { mode: 'rolling', cooldownHours: 48 },
+        weeklyMonthlyWindow: 'calendar',
+        tokenLifetimeDays: null,
+        availability: null,
+      },
+    });
+  });
+  it('meta-2026', () => {
+    const policy = resolvePolicy('meta-2026');
+    expect(policy).toEqual({
+      ...base,
+      id: 'meta-2026',
+      recurring: {
+        allowedFrequencies: ['DAILY'],
+        disallowedFrequencyFallback: 'DAILY',
+        daily: { mode: 'rolling', cooldownHours: 48 },
+        weeklyMonthlyWindow: 'calendar',
+        tokenLifetimeDays: null,
+        availability: { retiredFrom: '2026-02-10', deliveredIn: expect.arrayContaining(['AU', 'EU', 'JP', 'KR', 'UK', 'GB', 'DE', 'FR']) },
+      },
+    });
+    expect(policy.recurring.availability!.deliveredIn).toHaveLength(33);
+  });
+
+  it('messages name the regions Meta still delivers in, once each', () => {
+    const after = new Date('2026-03-01T00:00:00Z');
+    const policy = resolvePolicy('meta-2026');
+    expect(recurringAvailability(policy, 'US', after)).toEqual({
+      allowed: false,
+      reason: 'region_retired',
+      message: 'Meta retired recurring notifications for region US on 2026-02-10 (still delivered in AU, EU, JP, KR, UK); use one-time notifications',
+    });
+    expect(recurringAvailability(policy, null, after)).toEqual({
+      allowed: false,
+      reason: 'region_not_set',
+      message: "Since 2026-02-10 Meta delivers recurring notifications only in AU, EU, JP, KR, UK; set the Page's messaging region",
+    });
+  });
+});
+
+describe('guards', () => {
+  it('isPolicyProfileId accepts strings only', () => {
+    expect(isPolicyProfileId({ toString: () => 'meta-2022' })).toBe(false);
+    expect(isPolicyProfileId(['meta-2022'])).toBe(false);
+  });
+
+  it.each([
+    ['DAILY', true],
+    ['WEEKLY', true],
+    ['MONTHLY', true],
+    ['daily', false],
+    ['YEARLY', false],
+    [1, false],
+    [{ toString: () => 'DAILY' }, false],
+  ])('isFrequency(%o) = %s', (value, expected) => {
+    expect(isFrequency(value)).toBe(expected);
+  });
+
+  it('quiet hours may start and end in the same hour', () => {
+    expect(resolvePolicy('meta-2022', { quietHours: { start: '08:00', end: '08:30' } }).quietHours).toEqual({ start: '08:00', end: '08:30' });
+  });
+
+  it('overrides of null clear, and leave the rest as the profile says', () => {
+    const cleared = resolvePolicy('meta-2022', { userCap: null, quietHours: null });
+    expect(cleared.userCap).toBeNull();
+    expect(cleared.quietHours).toBeNull();
+    expect(cleared.recurring.daily.cooldownHours).toBe(24);
+  });
+});
+
