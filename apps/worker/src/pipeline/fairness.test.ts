@@ -1,9 +1,14 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadWorkerConfig } from '@renotify/config';
 import { createPage } from '@renotify/db';
+import { createLogger } from '@renotify/observability';
+import { DISPATCH_JOB } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
+import { closeWorkerDeps, createWorkerDeps } from '../deps.js';
 import { allFinal, deliveryCounts, messagesByPsid, seedTokens, startStack, TEST_PAGE, type Stack } from '../test-support/stack.js';
+import { AGING_MS, sweep } from './sweeper.js';
 
 const workerMain = fileURLToPath(new URL('../main.ts', import.meta.url));
 const SMALL_PAGE = { id: '200000000000002', name: 'Small Shop', accessToken: 'small-page-access-token', appSecret: 'small-app-secret' };
@@ -53,6 +58,22 @@ describe('fair dispatch (progressive release, no sleeping in slots, priority cla
     // Every worker process this file started, whatever the test outcome: none may outlive the run.
     for (const child of spawned) if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
     await stack?.close();
+  });
+
+  it('ages a lower-class batch that waited too long to high class (no class starves)', async () => {
+    const deps = createWorkerDeps(loadWorkerConfig(stack.env), createLogger({ name: 'aging-test', level: 'silent' }));
+    try {
+      const queue = deps.queues.deliveries;
+      await queue.add(DISPATCH_JOB, { sourceType: 'CAMPAIGN_RUN', sourceId: 'aging-low', batchNo: 0 }, { jobId: 'aging-low', priority: 3 });
+      await queue.add(DISPATCH_JOB, { sourceType: 'EVENT', sourceId: 'aging-high', batchNo: 0 }, { jobId: 'aging-high', priority: 1 });
+      expect((await sweep(deps, new Date(Date.now() + 5_000))).agedJobs).toBe(0); // not waited long enough yet
+      expect((await sweep(deps, new Date(Date.now() + AGING_MS + 1_000))).agedJobs).toBe(1);
+      expect((await queue.getJob('aging-low'))!.priority).toBe(1);
+      await queue.remove('aging-low');
+      await queue.remove('aging-high');
+    } finally {
+      await closeWorkerDeps(deps);
+    }
   });
 
   it("a small Page's single notification goes out while a big Page's rate-limited backlog is still being worked", async () => {

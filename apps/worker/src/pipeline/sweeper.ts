@@ -11,6 +11,33 @@ export interface SweepReport {
   staleSending: number;
   requeuedBatches: number;
   unfannedEvents: number;
+  agedJobs: number;
+}
+
+/** A lower-class batch waiting longer than this is served as high class: no class starves behind others. */
+export const AGING_MS = 30_000;
+/** The tail of the prioritized set looked at per sweep (lowest classes sit there). */
+const AGING_SCAN = 200;
+
+/**
+ * Priority aging. BullMQ serves priorities strictly, so while higher-class batches keep every worker slot busy
+ * (many Pages sending one-time notifications at once), campaign batches would wait forever. A batch that has
+ * waited AGING_MS since it last became ready is moved to priority 1, behind the batches already there.
+ */
+async function ageWaitingJobs(deps: WorkerDeps, now: Date): Promise<number> {
+  const queue = deps.queues.deliveries;
+  const count = await queue.getPrioritizedCount();
+  if (count === 0) return 0;
+  const tail = await queue.getPrioritized(Math.max(0, count - AGING_SCAN), count - 1);
+  let aged = 0;
+  for (const job of tail) {
+    if (!job || (job.priority ?? 0) <= 1) continue;
+    const readySince = Math.max(job.processedOn ?? 0, job.timestamp + (job.delay ?? 0));
+    if (now.getTime() - readySince < AGING_MS) continue;
+    await job.changePriority({ priority: 1 }).catch(() => undefined); // gone meanwhile: nothing to age
+    aged++;
+  }
+  return aged;
 }
 
 /**
@@ -21,6 +48,7 @@ export interface SweepReport {
  * - sources with due work older than that: every chain head of theirs gets its job back if it is missing
  *   (lost with Redis, or failed for good); live jobs are left alone (fixed job ids).
  * - events accepted but never fanned out (Redis was down after the insert): re-queued.
+ * - lower-class batches that waited too long are served as high class (priority aging).
  * Every step is idempotent; concurrent sweeps only cost no-op adds.
  */
 export async function sweep(deps: WorkerDeps, now = new Date()): Promise<SweepReport> {
@@ -51,7 +79,9 @@ export async function sweep(deps: WorkerDeps, now = new Date()): Promise<SweepRe
   if (events.length) {
     await deps.queues.events.addBulk(events.map(({ id }) => ({ name: 'fanout', data: { eventId: id }, opts: { jobId: eventJobId(id) } })));
   }
-  const report = { staleSending: staleSending ?? 0, requeuedBatches, unfannedEvents: events.length };
+  const agedJobs = await ageWaitingJobs(deps, now);
+  const report = { staleSending: staleSending ?? 0, requeuedBatches, unfannedEvents: events.length, agedJobs };
   if (report.staleSending || report.requeuedBatches || report.unfannedEvents) deps.logger.warn(report, 'sweeper re-queued work left behind');
+  else if (agedJobs) deps.logger.info({ agedJobs }, 'lower-class batches waited too long: served as high class now');
   return report;
 }
