@@ -88,12 +88,17 @@ export async function releaseSuccessor(deps: WorkerDeps, source: ReleaseSource, 
  * due. Used when a source is replayed and by the sweeper after a crash or a Redis loss.
  */
 export async function chainHeads(db: Database, sourceId: string, window: number, now: Date): Promise<Array<{ batchNo: number; kind: TokenKind }>> {
+  // Batch-level first (one pass over the source's rows), then the chain rule on batch numbers: a per-row
+  // anti-join would probe the predecessor batch's rows once per row.
   const { rows } = await db.pool.query<{ batchNo: number; kind: TokenKind }>(
-    `SELECT d."batchNo", min(o.kind::text) AS kind FROM "Delivery" d JOIN "OptIn" o ON o.id = d."optInId"
-     WHERE d."sourceId" = $1 AND d."batchNo" >= 0 AND ${DUE('d', '$3')}
-       AND (d."batchNo" < $2 OR NOT EXISTS (
-         SELECT 1 FROM "Delivery" p WHERE p."sourceId" = d."sourceId" AND p."batchNo" = d."batchNo" - $2 AND ${DUE('p', '$3')}))
-     GROUP BY d."batchNo" ORDER BY d."batchNo"`,
+    `WITH due AS (
+       SELECT DISTINCT d."batchNo" FROM "Delivery" d WHERE d."sourceId" = $1 AND d."batchNo" >= 0 AND ${DUE('d', '$3')}
+     ), heads AS (
+       SELECT h."batchNo" FROM due h WHERE h."batchNo" < $2 OR NOT EXISTS (SELECT 1 FROM due p WHERE p."batchNo" = h."batchNo" - $2)
+     )
+     SELECT h."batchNo", (SELECT o.kind FROM "Delivery" x JOIN "OptIn" o ON o.id = x."optInId"
+                          WHERE x."sourceId" = $1 AND x."batchNo" = h."batchNo" LIMIT 1) AS kind
+     FROM heads h ORDER BY 1`,
     [sourceId, window, now],
   );
   return rows;

@@ -58,11 +58,15 @@ export async function sweep(deps: WorkerDeps, now = new Date()): Promise<SweepRe
      WHERE status = 'SENDING' AND "claimedAt" < $1`,
     [staleBefore],
   );
+  // Sources with work due for a while AND no progress for as long: a live send (even a slow, rate-limited one)
+  // claims or finishes something well within STALE_SENDING_MS, and waiting rows of a progressively released
+  // source are normal. Only a source that stopped moving has lost a job.
   const { rows: sources } = await deps.db.pool.query<{ sourceType: ReleaseSource['sourceType']; sourceId: string; priority: string | null }>(
     `SELECT s."sourceType", s."sourceId", e.priority FROM (
        SELECT DISTINCT "sourceType", "sourceId" FROM "Delivery"
        WHERE status = 'PENDING' AND COALESCE("notBefore", "createdAt") < $1 LIMIT ${SWEEP_SOURCES}
-     ) s LEFT JOIN "Event" e ON s."sourceType" = 'EVENT' AND e.id = s."sourceId"`,
+     ) s LEFT JOIN "Event" e ON s."sourceType" = 'EVENT' AND e.id = s."sourceId"
+     WHERE NOT EXISTS (SELECT 1 FROM "Delivery" x WHERE x."sourceId" = s."sourceId" AND (x."claimedAt" >= $1 OR x."finishedAt" >= $1))`,
     [staleBefore],
   );
   let requeuedBatches = 0;
