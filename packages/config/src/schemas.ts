@@ -68,7 +68,9 @@ export const workerSchema = commonSchema.extend({
   SWEEP_INTERVAL_MS: positiveInt(15_000),
   /**
    * A delivery still SENDING after this long belongs to a worker that died mid-send; it is retried under the
-   * ambiguous-attempt rule. Keep it well above the longest batch (batch size / send rate + Graph timeout).
+   * ambiguous-attempt rule. A delivery is SENDING only while its request is in flight (its send group is claimed
+   * right before the requests start and recorded right after they end), so its age is bounded by the Graph
+   * timeout (10 s) plus one Postgres write; the default leaves a wide margin over that bound.
    */
   STALE_SENDING_MS: positiveInt(120_000),
 });
