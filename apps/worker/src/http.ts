@@ -42,7 +42,7 @@ export async function startWorkerHttp(deps: WorkerDeps, health: WorkerHealth, ex
         return sendJson(response, alive ? 200 : 503, { status: label, ...status, alive, ...(schedulers ? { schedulers } : {}) });
       }
       if (path === '/readyz') {
-        const [redis, postgres] = await Promise.all([isRedisReachable(deps.redis), isDatabaseReachable(deps.db.pool)]);
+        const [redis, postgres] = await Promise.all([isRedisReachable(deps.redis), isDatabaseReachable(deps.db)]);
         const schedulers = health.schedulers?.();
         const checks = { redis, postgres, ...(schedulers ? { schedulers: schedulers.ok } : {}) };
         const ready = health.consuming() && Object.values(checks).every(Boolean);

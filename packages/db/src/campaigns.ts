@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { templateVariables } from '@renotify/domain';
 import type { Database } from './client.js';
-import { withTransaction } from './tokens.js';
+import { withTransaction } from './tx.js';
 import type { Campaign, CampaignRun } from './generated/prisma/client.js';
 import type { CampaignStatus } from './generated/prisma/enums.js';
 

@@ -45,13 +45,13 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
 }
 
 /** Readiness probe: true when a trivial query answers within `timeoutMs`. */
-export async function isDatabaseReachable(pool: pg.Pool, timeoutMs = 2_000): Promise<boolean> {
+export async function isDatabaseReachable(db: Pick<Database, 'pool'>, timeoutMs = 2_000): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {
     const timeout = new Promise<never>((_, reject) => {
       timer = setTimeout(() => reject(new Error('database ping timed out')), timeoutMs);
     });
-    await Promise.race([pool.query('SELECT 1'), timeout]);
+    await Promise.race([db.pool.query('SELECT 1'), timeout]);
     return true;
   } catch {
     return false;

@@ -8,4 +8,7 @@ export type { PoolClient, QueryResult } from 'pg';
 export * from './campaigns.js';
 export * from './dead-letters.js';
 export * from './page-health.js';
+export * from './tx.js';
+export * from './subscribers.js';
+export * from './optin-requests.js';
 export { storableJson, storableText } from './storable-json.js';

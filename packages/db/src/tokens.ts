@@ -4,6 +4,7 @@ import type { Database } from './client.js';
 import type { Frequency, OptInKind, OptInStatus } from './generated/prisma/enums.js';
 import { loadPageForSending } from './pages.js';
 import { storableJson, storableText } from './storable-json.js';
+import { withTransaction, type Queryable } from './tx.js';
 import type { SecretBox } from './secret-box.js';
 
 /*
@@ -11,24 +12,6 @@ import type { SecretBox } from './secret-box.js';
  * guarded by "statusAt" (the webhook timestamp of the last status change), so a late, older webhook never
  * overwrites newer state and a replayed one changes nothing.
  */
-
-type Queryable = Pick<pg.PoolClient, 'query'>;
-
-/** Runs `fn` in one transaction on one pooled connection. */
-export async function withTransaction<T>(db: Database, fn: (client: pg.PoolClient) => Promise<T>): Promise<T> {
-  const client = await db.pool.connect();
-  try {
-    await client.query('BEGIN');
-    const result = await fn(client);
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => undefined);
-    throw error;
-  } finally {
-    client.release();
-  }
-}
 
 // ---------------------------------------------------------------------------------------------------------
 // Webhook receipts

@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
-import { loadPageForSending } from '@renotify/db';
+import { confirmOptInRequest, findSubscriberWindow, loadPageForSending, releaseOptInRequest, reserveOptInRequest } from '@renotify/db';
 import { isValidTimeZone, topicFor, TopicError, TOPIC_MAX_LENGTH, type TopicSubject } from '@renotify/domain';
 import {
   buildOneTimeNotifRequest,
@@ -11,7 +11,6 @@ import {
 } from '@renotify/messenger';
 import type { IngestDeps } from '../deps.js';
 import { HttpError, notFound, parseInput } from '../http-errors.js';
-import { confirmOptInRequest, releaseOptInRequest, reserveOptInRequest } from '../optin-requests/ledger.js';
 import { metaRefusal } from '../optin-requests/meta-errors.js';
 import { pageIdSchema } from './pages.js';
 
@@ -94,10 +93,7 @@ export async function optInRequestRoutes(app: FastifyInstance, { deps }: { deps:
 
     const page = await loadPageForSending(deps.db, deps.secrets, body.pageId);
     if (!page) throw notFound(`Page ${body.pageId}`);
-    const subscriber = await deps.db.prisma.subscriber.findUnique({
-      where: { pageId_psid: { pageId: page.id, psid: body.psid } },
-      select: { id: true, lastUserMessageAt: true },
-    });
+    const subscriber = await findSubscriberWindow(deps.db, page.id, body.psid);
     const now = new Date();
     const windowOpen = subscriber?.lastUserMessageAt && now.getTime() - subscriber.lastUserMessageAt.getTime() < STANDARD_WINDOW_MS;
     if (!subscriber || !windowOpen) {

@@ -1,4 +1,5 @@
-import { withTransaction, type Database } from '@renotify/db';
+import type { Database } from './client.js';
+import { withTransaction } from './tx.js';
 
 /** Meta: at most one opt-in request with the same title per person per week (messenger-platform.md §2.1). */
 export const SAME_TITLE_COOLDOWN_MS = 7 * 24 * 3600_000;
