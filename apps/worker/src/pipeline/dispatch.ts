@@ -86,8 +86,11 @@ export async function dispatchBatch(ctx: DispatchContext, job: DispatchJob): Pro
   const source = await loadSourceMessage(deps.db, job);
   const releaseSource: ReleaseSource | null = source ? { sourceType: job.sourceType, sourceId: job.sourceId, priority: source.priority } : null;
   const result = (next: NextStep): PassResult => ({ ...report, next, source: releaseSource });
-  const rows = (await loadPendingBatch(deps.db, job.sourceId, job.batchNo)).filter((row) => !(row.notBefore && row.notBefore > now));
-  if (rows.length === 0) return result(await afterPass(deps, job));
+  const pending = await loadPendingBatch(deps.db, job.sourceId, job.batchNo);
+  const rows = pending.filter((row) => !(row.notBefore && row.notBefore > now));
+  // Rows deferred by earlier passes, and those this pass defers, decide when the job wakes again.
+  const deferred = new DeferredRows(pending.filter((row) => row.notBefore && row.notBefore > now).map((row) => row.notBefore!));
+  if (rows.length === 0) return result(deferred.next());
   const page = await loadPageForSending(deps.db, deps.secrets, rows[0]!.pageId);
   if (!source || !page) {
     const reason = !source ? 'source no longer exists' : 'Page is not registered (or was deleted)';
@@ -101,6 +104,7 @@ export async function dispatchBatch(ctx: DispatchContext, job: DispatchJob): Pro
   await recordOutcomes(deps.db, preSend, now, 'PENDING');
   deps.metrics.observeDeliveries(preSend);
   await applyTokenChanges(deps.db, tokenChanges, now);
+  deferred.addOutcomes(preSend);
 
   let reserved = job.reservedPermits ?? 0;
   let index = 0;
@@ -122,23 +126,34 @@ export async function dispatchBatch(ctx: DispatchContext, job: DispatchJob): Pro
     now = clock();
     const group = eligible.slice(index, index + size);
     index += size;
-    const halt = await sendGroup(deps, page, policy, source.messageJson, group, now, report);
+    const { halt, outcomes } = await sendGroup(deps, page, policy, source.messageJson, group, now, report);
+    deferred.addOutcomes(outcomes);
     if (halt) {
-      await haltRest(deps, halt, job, eligible.slice(index), now, report);
+      deferred.addOutcomes(await haltRest(deps, halt, job, eligible.slice(index), now, report));
       break;
     }
   }
-  return result(await afterPass(deps, job));
+  return result(deferred.next());
 }
 
-/** Nothing is due now: the batch is done, or its job sleeps until its earliest deferred row comes due. */
-async function afterPass(deps: WorkerDeps, job: DispatchJob): Promise<NextStep> {
-  const { rows } = await deps.db.pool.query<{ at: Date | null }>(
-    `SELECT min("notBefore") AS at FROM "Delivery" WHERE "sourceId" = $1 AND "batchNo" = $2 AND status = 'PENDING'`,
-    [job.sourceId, job.batchNo],
-  );
-  const at = rows[0]?.at;
-  return at ? { kind: 'wake', at: at.getTime() } : { kind: 'done' };
+/**
+ * The batch's PENDING rows that wait for a later time, tracked through the pass (no query at its end):
+ * nothing left waiting means the batch is done; otherwise its job sleeps until the earliest comes due.
+ */
+class DeferredRows {
+  private earliest: number | null = null;
+  constructor(times: Date[]) {
+    for (const at of times) this.add(at);
+  }
+  private add(at: Date) {
+    this.earliest = this.earliest === null ? at.getTime() : Math.min(this.earliest, at.getTime());
+  }
+  addOutcomes(outcomes: readonly Outcome[]) {
+    for (const outcome of outcomes) if (outcome.status === 'PENDING' && outcome.notBefore) this.add(outcome.notBefore);
+  }
+  next(): NextStep {
+    return this.earliest === null ? { kind: 'done' } : { kind: 'wake', at: this.earliest };
+  }
 }
 
 /** A row the rules let through, with the token state they judged. */
@@ -197,7 +212,15 @@ type Halt = { kind: 'page_paused'; until: Date } | { kind: 'source_dead'; reason
  * its permits are already granted), then record every outcome and token change. Returns a halt when Meta's
  * answer means nothing more of this source should be sent now.
  */
-async function sendGroup(deps: WorkerDeps, page: SendingPage, policy: Policy, messageJson: string, group: Eligible[], now: Date, report: BatchReport): Promise<Halt | null> {
+async function sendGroup(
+  deps: WorkerDeps,
+  page: SendingPage,
+  policy: Policy,
+  messageJson: string,
+  group: Eligible[],
+  now: Date,
+  report: BatchReport,
+): Promise<{ halt: Halt | null; outcomes: Outcome[] }> {
   // A recurring token's next eligible time counts from this send, the claim time.
   const requests: ClaimRequest[] = group.map(({ row, token }) => ({
     row,
@@ -205,7 +228,7 @@ async function sendGroup(deps: WorkerDeps, page: SendingPage, policy: Policy, me
   }));
   const { claimed, lost } = await claim(deps.db, requests, now);
   report.skipped += lost.length;
-  if (claimed.length === 0) return null;
+  if (claimed.length === 0) return { halt: null, outcomes: [] };
   const results = await Promise.all(claimed.map((row) => sendOne(deps, page, row, messageJson)));
   const outcomes: Outcome[] = [];
   const tokenChanges: TokenChange[] = [];
@@ -227,7 +250,7 @@ async function sendGroup(deps: WorkerDeps, page: SendingPage, policy: Policy, me
   deps.metrics.observeDeliveries(outcomes);
   await applyTokenChanges(deps.db, tokenChanges, now);
   await markSubscribersUnavailable(deps.db, unavailable, new Date(now.getTime() + UNAVAILABLE_SUPPRESS_MS));
-  return halt;
+  return { halt, outcomes };
 }
 
 /**
@@ -236,17 +259,18 @@ async function sendGroup(deps: WorkerDeps, page: SendingPage, policy: Policy, me
  * still PENDING goes DEAD with the reason, tokens untouched, so the whole send stops at once and can be
  * redriven (`POST /v1/dead-letters/redrive`) once the cause is fixed.
  */
-async function haltRest(deps: WorkerDeps, halt: Halt, job: DispatchJob, rest: Eligible[], now: Date, report: BatchReport) {
+async function haltRest(deps: WorkerDeps, halt: Halt, job: DispatchJob, rest: Eligible[], now: Date, report: BatchReport): Promise<Outcome[]> {
   if (halt.kind === 'page_paused') {
     const waiting: Outcome[] = rest.map(({ row }) => ({ deliveryId: row.id, status: 'PENDING', notBefore: halt.until, skipReason: SkipReason.PAGE_PAUSED }));
     await recordOutcomes(deps.db, waiting, now, 'PENDING');
     report.deferred += waiting.length;
-    return;
+    return waiting;
   }
   const dead = await haltSource(deps.db, job.sourceId, `not sent: ${halt.reason}`, now);
   report.dead += dead;
   deps.metrics.deliveries.inc({ status: 'DEAD', skip_reason: '' }, dead);
   deps.logger.error({ sourceType: job.sourceType, sourceId: job.sourceId, reason: halt.reason, stopped: dead }, 'send stopped: Meta refused the request; fix it, then redrive');
+  return [];
 }
 
 function sendOne(deps: WorkerDeps, page: SendingPage, row: BatchRow, messageJson: string): Promise<SendOutcome> {
