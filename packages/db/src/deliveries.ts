@@ -1,5 +1,14 @@
-import { withTransaction, type Database, type PoolClient } from '@renotify/db';
+import type { PoolClient } from 'pg';
+import type { Database } from './client.js';
+import type { TokenKind } from './fanout.js';
+import type { SourceType } from './generated/prisma/enums.js';
+import { withTransaction } from './tx.js';
 import type { Frequency, OptInKind, OptInStatus } from '@renotify/domain';
+
+/*
+ * The dispatch side of "Delivery": load a batch, claim it with its tokens, record outcomes, stop a source, and
+ * the progressive-release queries over due rows. Every statement is set-based: one round trip per batch.
+ */
 
 /** A PENDING delivery of one batch with the token and person it goes to. */
 export interface BatchRow {
@@ -206,4 +215,106 @@ export async function haltSource(db: Database, sourceId: string, reason: string,
     [sourceId, reason, now],
   );
   return rowCount ?? 0;
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Progressive release (apps/worker pipeline/release.ts): which batches of a source are due
+
+/** "Due" rows of a batch: waiting to be sent now, or being sent. Deferred rows (notBefore later) are not. */
+const DUE = (alias: string, nowParam: string) =>
+  `(${alias}.status = 'SENDING' OR (${alias}.status = 'PENDING' AND (${alias}."notBefore" IS NULL OR ${alias}."notBefore" <= ${nowParam})))`;
+
+/** True when batch `batchNo` of the source still has rows due at `now`. */
+export async function batchHasDueRows(db: Database, sourceId: string, batchNo: number, now: Date): Promise<boolean> {
+  const { rows } = await db.pool.query<{ busy: boolean }>(
+    `SELECT EXISTS (SELECT 1 FROM "Delivery" p WHERE p."sourceId" = $1 AND p."batchNo" = $2 AND ${DUE('p', '$3')}) AS busy`,
+    [sourceId, batchNo, now],
+  );
+  return rows[0]?.busy ?? false;
+}
+
+/** The next batch after `batchNo` in its chain (step `window`) that has something due, with its token kind. */
+export async function nextDueBatchInChain(
+  db: Database,
+  sourceId: string,
+  batchNo: number,
+  window: number,
+  now: Date,
+): Promise<{ batchNo: number; kind: TokenKind } | null> {
+  const { rows } = await db.pool.query<{ batchNo: number; kind: TokenKind }>(
+    `SELECT d."batchNo", o.kind FROM "Delivery" d JOIN "OptIn" o ON o.id = d."optInId"
+     WHERE d."sourceId" = $1 AND d."batchNo" > $2 AND (d."batchNo" - $2) % $3 = 0 AND ${DUE('d', '$4')}
+     ORDER BY d."batchNo" LIMIT 1`,
+    [sourceId, batchNo, window, now],
+  );
+  return rows[0] ?? null;
+}
+
+/**
+ * The batches of a source that should have a job now: every due batch whose chain predecessor has nothing
+ * due. Used when a source is replayed and by the sweeper after a crash or a Redis loss.
+ */
+export async function chainHeads(db: Database, sourceId: string, window: number, now: Date): Promise<Array<{ batchNo: number; kind: TokenKind }>> {
+  // Batch-level first (one pass over the source's rows), then the chain rule on batch numbers: a per-row
+  // anti-join would probe the predecessor batch's rows once per row.
+  const { rows } = await db.pool.query<{ batchNo: number; kind: TokenKind }>(
+    `WITH due AS (
+       SELECT DISTINCT d."batchNo" FROM "Delivery" d WHERE d."sourceId" = $1 AND d."batchNo" >= 0 AND ${DUE('d', '$3')}
+     ), heads AS (
+       SELECT h."batchNo" FROM due h WHERE h."batchNo" < $2 OR NOT EXISTS (SELECT 1 FROM due p WHERE p."batchNo" = h."batchNo" - $2)
+     )
+     SELECT h."batchNo", (SELECT o.kind FROM "Delivery" x JOIN "OptIn" o ON o.id = x."optInId"
+                          WHERE x."sourceId" = $1 AND x."batchNo" = h."batchNo" LIMIT 1) AS kind
+     FROM heads h ORDER BY 1`,
+    [sourceId, window, now],
+  );
+  return rows;
+}
+
+
+// ---------------------------------------------------------------------------------------------------------
+// Limits and recovery
+
+/** SENT deliveries per subscriber since `since`, across topics (the per-person cap). */
+export async function countSentSince(db: Database, subscriberIds: string[], since: Date): Promise<Map<string, number>> {
+  const { rows } = await db.pool.query<{ subscriberId: string; n: number }>(
+    `SELECT o."subscriberId", count(*)::int AS n FROM "Delivery" d JOIN "OptIn" o ON o.id = d."optInId"
+     WHERE d.status = 'SENT' AND d."finishedAt" >= $2 AND o."subscriberId" = ANY($1::uuid[]) GROUP BY 1`,
+    [subscriberIds, since],
+  );
+  return new Map(rows.map((row) => [row.subscriberId, row.n]));
+}
+
+/** Deliveries SENDING since before `claimedBefore` belong to a dead worker: back to PENDING, marked ambiguous. */
+export async function resetStaleSending(db: Database, claimedBefore: Date): Promise<number> {
+  const { rowCount } = await db.pool.query(
+    `UPDATE "Delivery" SET status = 'PENDING', "ambiguousAttempt" = true, "notBefore" = NULL
+     WHERE status = 'SENDING' AND "claimedAt" < $1`,
+    [claimedBefore],
+  );
+  return rowCount ?? 0;
+}
+
+export interface StalledSource {
+  sourceType: SourceType;
+  sourceId: string;
+  /** The event's stored priority override, unparsed (null for campaign runs). */
+  priority: string | null;
+}
+
+/**
+ * Sources with work due since before `staleBefore` AND no progress for as long: a live send (even a slow,
+ * rate-limited one) claims or finishes something well within that time, and waiting rows of a progressively
+ * released source are normal. Only a source that stopped moving has lost a job.
+ */
+export async function findStalledSources(db: Database, staleBefore: Date, limit: number): Promise<StalledSource[]> {
+  const { rows } = await db.pool.query<StalledSource>(
+    `SELECT s."sourceType", s."sourceId", e.priority FROM (
+       SELECT DISTINCT "sourceType", "sourceId" FROM "Delivery"
+       WHERE status = 'PENDING' AND COALESCE("notBefore", "createdAt") < $1 LIMIT ${Number(limit)}
+     ) s LEFT JOIN "Event" e ON s."sourceType" = 'EVENT' AND e.id = s."sourceId"
+     WHERE NOT EXISTS (SELECT 1 FROM "Delivery" x WHERE x."sourceId" = s."sourceId" AND (x."claimedAt" >= $1 OR x."finishedAt" >= $1))`,
+    [staleBefore],
+  );
+  return rows;
 }

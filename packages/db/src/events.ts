@@ -200,3 +200,44 @@ export async function listEventDeliveries(
   const last = deliveries[deliveries.length - 1];
   return { deliveries, next: rows.length > limit && last ? { batchNo: last.batchNo, id: last.id } : null };
 }
+
+// ---------------------------------------------------------------------------------------------------------
+// Fan-out lifecycle of an event: ACCEPTED → FANNING_OUT → FANNED_OUT
+
+export interface EventToFanOut {
+  pageId: string;
+  topic: string;
+  /** The status before this call; anything but ACCEPTED means a replay. */
+  status: string;
+  /** The stored priority override, unparsed. */
+  priority: string | null;
+}
+
+/** Reads the event and, when it was ACCEPTED, marks it FANNING_OUT. Null when no such event. */
+export async function startEventFanOut(db: Database, eventId: string): Promise<EventToFanOut | null> {
+  const { rows } = await db.pool.query<EventToFanOut>('SELECT "pageId", topic, status, priority FROM "Event" WHERE id = $1', [eventId]);
+  const event = rows[0];
+  if (!event) return null;
+  if (event.status === 'ACCEPTED') await db.pool.query(`UPDATE "Event" SET status = 'FANNING_OUT' WHERE id = $1 AND status = 'ACCEPTED'`, [eventId]);
+  return event;
+}
+
+/** Records a finished fan-out pass: counts add up over replays, the batch count only grows. */
+export async function finishEventFanOut(db: Database, eventId: string, recorded: number, batches: number): Promise<void> {
+  await db.pool.query(
+    `UPDATE "Event" SET status = 'FANNED_OUT', "matchedCount" = "matchedCount" + $2, "batchCount" = GREATEST("batchCount", $3),
+            "fannedOutAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`,
+    [eventId, recorded, batches],
+  );
+}
+
+/** Events accepted but never fanned out (ACCEPTED before `acceptedBefore`, or FANNING_OUT before `fanningBefore`). */
+export async function findUnfannedEvents(db: Database, acceptedBefore: Date, fanningBefore: Date, limit: number): Promise<string[]> {
+  const { rows } = await db.pool.query<{ id: string }>(
+    `SELECT id FROM "Event"
+     WHERE (status = 'ACCEPTED' AND "receivedAt" < $1) OR (status = 'FANNING_OUT' AND "receivedAt" < $2)
+     LIMIT ${Number(limit)}`,
+    [acceptedBefore, fanningBefore],
+  );
+  return rows.map((row) => row.id);
+}

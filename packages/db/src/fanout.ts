@@ -1,9 +1,18 @@
-import type { Database, QueryResult } from '@renotify/db';
-import type { DispatchJob } from '@renotify/queue';
-import type { TokenKind } from './release.js';
+import type { QueryResult } from 'pg';
+import type { Database } from './client.js';
+import type { SourceType } from './generated/prisma/enums.js';
+
+/** The kinds of token a batch holds (a batch holds one kind only). */
+export type TokenKind = 'ONE_TIME' | 'RECURRING';
+/** The identity of one dispatch batch of a source. */
+export interface SourceBatch {
+  sourceType: SourceType;
+  sourceId: string;
+  batchNo: number;
+}
 
 export interface FanOutSource {
-  sourceType: DispatchJob['sourceType'];
+  sourceType: SourceType;
   sourceId: string;
   pageId: string;
   /** Every topic the source reaches; a token has exactly one topic, so topics never overlap. */
@@ -39,7 +48,7 @@ export async function fanOut(
   db: Database,
   source: FanOutSource,
   batchSize: number,
-  onBatch: (job: DispatchJob, kind: TokenKind) => Promise<void>,
+  onBatch: (batch: SourceBatch, kind: TokenKind) => Promise<void>,
 ): Promise<FanOutResult> {
   const { rows: startRows } = await db.pool.query<{ next: number }>(
     'SELECT COALESCE(MAX("batchNo") + 1, 0)::int AS next FROM "Delivery" WHERE "sourceId" = $1',

@@ -11,4 +11,8 @@ export * from './page-health.js';
 export * from './tx.js';
 export * from './subscribers.js';
 export * from './optin-requests.js';
+export * from './deliveries.js';
+export * from './fanout.js';
+export * from './sources.js';
+export * from './campaign-runs.js';
 export { storableJson, storableText } from './storable-json.js';

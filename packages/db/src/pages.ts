@@ -188,3 +188,26 @@ export async function reencryptPageSecrets(db: Database, secrets: SecretBox): Pr
   }
   return { scanned: pages.length, reencrypted };
 }
+
+/** The Page's own time zone (null when the Page is unknown). */
+export async function findPageTimeZone(db: Database, pageId: string): Promise<string | null> {
+  const { rows } = await db.pool.query<{ timezone: string }>('SELECT timezone FROM "Page" WHERE id = $1', [pageId]);
+  return rows[0]?.timezone ?? null;
+}
+
+/** Meta restricted the Page: no sends before `until` (a pause only ever grows). */
+export async function pausePageUntil(db: Database, pageId: string, until: Date): Promise<void> {
+  await db.pool.query('UPDATE "Page" SET "pausedUntil" = GREATEST(COALESCE("pausedUntil", $2), $2) WHERE id = $1', [pageId, until]);
+}
+
+/** Ids of every live Page, in id order. */
+export async function listLivePageIds(db: Database): Promise<string[]> {
+  const pages = await db.prisma.page.findMany({ where: { deletedAt: null }, select: { id: true }, orderBy: { id: 'asc' } });
+  return pages.map((page) => page.id);
+}
+
+/** The stored policy profile name of each live Page among `pageIds` (unchecked: the caller resolves it). */
+export async function findPagePolicyProfiles(db: Database, pageIds: string[]): Promise<Map<string, string>> {
+  const pages = await db.prisma.page.findMany({ where: { id: { in: pageIds }, deletedAt: null }, select: { id: true, policyProfile: true } });
+  return new Map(pages.map((page) => [page.id, page.policyProfile]));
+}

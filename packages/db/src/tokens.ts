@@ -84,6 +84,23 @@ export async function recordDeadLetter(db: Database | Queryable, kind: string, r
   ]);
 }
 
+/**
+ * Marks a webhook receipt processed together with its dead letters, in one transaction. When someone else
+ * finished the receipt meanwhile, nothing is written: their dead letters are the record.
+ */
+export async function finishWebhookReceipt(
+  db: Database,
+  receiptId: string,
+  deadLetterKind: string,
+  deadLetters: ReadonlyArray<{ reason: string; payload: unknown }>,
+): Promise<void> {
+  await withTransaction(db, async (client) => {
+    const marked = await client.query(`UPDATE "WebhookReceipt" SET "processedAt" = now() WHERE id = $1 AND "processedAt" IS NULL`, [receiptId]);
+    if (marked.rowCount === 0) return;
+    for (const letter of deadLetters) await recordDeadLetter(client, deadLetterKind, letter.reason, letter.payload);
+  });
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Subscribers
 

@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
 import { z } from 'zod';
-import { CampaignJobName, reconcileCampaignSchedulers } from '@renotify/db';
+import { CampaignJobName, reconcileCampaignSchedulers, recordDeadLetter } from '@renotify/db';
 import { QueueName } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 import type { ProcessorModule } from '../processors/index.js';
@@ -38,9 +38,7 @@ export function occurrenceSlot(job: Pick<Job, 'id' | 'timestamp' | 'opts'>, data
 
 async function deadLetter(deps: WorkerDeps, job: Job, reason: string) {
   deps.logger.warn({ jobId: job.id, queue: job.queueName, reason }, 'invalid job dead-lettered');
-  await deps.db.prisma.deadLetter.create({
-    data: { kind: 'job', reason: `invalid ${job.queueName}/${job.name} job: ${reason}`, payload: { jobId: job.id ?? null, name: job.name, data: job.data } },
-  });
+  await recordDeadLetter(deps.db, 'job', `invalid ${job.queueName}/${job.name} job: ${reason}`, { jobId: job.id ?? null, name: job.name, data: job.data });
   return { invalid: true };
 }
 

@@ -1,7 +1,15 @@
 import {
   campaignRunJobId,
   CampaignJobName,
+  cancelScheduledRun,
   createCampaignRun,
+  fanOut,
+  findPageTimeZone,
+  findRunToExecute,
+  findStalledRuns,
+  finishRunFanOut,
+  recurringTokenZones,
+  startRunFanOut,
   getCampaignIncludingDeleted,
   occurrenceKey,
   scheduleSignature,
@@ -11,7 +19,6 @@ import {
 } from '@renotify/db';
 import { pickTimeZone } from '@renotify/domain';
 import type { WorkerDeps } from '../deps.js';
-import { EFFECTIVE_ZONE_SQL, fanOut } from '../pipeline/fanout.js';
 import { ensureChainHeads, releaseWrittenBatch, type ReleaseSource } from '../pipeline/release.js';
 import { localTimeOccurrencesInSlot } from './local-time.js';
 import { builtinVariables, renderCampaignMessage } from './message.js';
@@ -27,19 +34,12 @@ function inWindow(campaign: CampaignView, at: Date): boolean {
 }
 
 async function pageTimeZone(deps: WorkerDeps, pageId: string): Promise<string> {
-  const { rows } = await deps.db.pool.query<{ timezone: string }>('SELECT timezone FROM "Page" WHERE id = $1', [pageId]);
-  return pickTimeZone(rows[0]?.timezone);
+  return pickTimeZone((await findPageTimeZone(deps.db, pageId)) ?? undefined);
 }
 
 /** Effective zones of the topic's recurring tokens (active, and stopped ones so their skips are reported). */
 async function zonesInUse(deps: WorkerDeps, campaign: CampaignView): Promise<string[]> {
-  const { rows } = await deps.db.pool.query<{ zone: string }>(
-    `SELECT DISTINCT ${EFFECTIVE_ZONE_SQL} AS zone FROM "OptIn" o
-     JOIN "Subscriber" s ON s.id = o."subscriberId" JOIN "Page" p ON p.id = o."pageId"
-     WHERE o."pageId" = $1 AND o.topic = $2 AND o.kind = 'RECURRING' AND o.status IN ('ACTIVE', 'STOPPED')`,
-    [campaign.pageId, campaign.topic],
-  );
-  return rows.map((row) => row.zone);
+  return recurringTokenZones(deps.db, campaign.pageId, campaign.topic);
 }
 
 /**
@@ -102,17 +102,13 @@ export type RunOutcome =
  * already fanned out is left alone; a run whose campaign is no longer ACTIVE is cancelled, never sent.
  */
 export async function executeRun(deps: WorkerDeps, runId: string): Promise<RunOutcome> {
-  const { rows } = await deps.db.pool.query<{ campaignId: string; status: string; zone: string; occurrenceAt: Date }>(
-    'SELECT "campaignId", status, zone, "occurrenceAt" FROM "CampaignRun" WHERE id = $1::uuid',
-    [runId],
-  );
-  const run = rows[0];
+  const run = await findRunToExecute(deps.db, runId);
   if (!run) return { executed: false, reason: 'run_not_found' };
   if (run.status === 'FANNED_OUT') return { executed: false, reason: 'already_fanned_out' };
   if (run.status === 'CANCELLED') return { executed: false, reason: 'cancelled' };
   const campaign = await getCampaignIncludingDeleted(deps.db, run.campaignId);
   if (!campaign || campaign.status !== 'ACTIVE') {
-    await deps.db.pool.query(`UPDATE "CampaignRun" SET status = 'CANCELLED', "finishedAt" = now() WHERE id = $1::uuid AND status = 'SCHEDULED'`, [runId]);
+    await cancelScheduledRun(deps.db, runId);
     deps.logger.info({ runId, campaignId: run.campaignId, status: campaign?.status }, 'campaign run cancelled: campaign not active');
     return { executed: false, reason: 'cancelled' };
   }
@@ -121,10 +117,7 @@ export async function executeRun(deps: WorkerDeps, runId: string): Promise<RunOu
   const zone = run.zone ? pickTimeZone(run.zone, pageZone) : 'cron' in campaign.schedule ? campaign.schedule.timezone : pageZone;
   const message = renderCampaignMessage(campaign.message, campaign.variables, builtinVariables(run.occurrenceAt, zone, campaign.name));
   const replay = run.status === 'FANNING_OUT';
-  await deps.db.pool.query(
-    `UPDATE "CampaignRun" SET status = 'FANNING_OUT', message = COALESCE(message, $2::jsonb) WHERE id = $1::uuid AND status IN ('SCHEDULED', 'FANNING_OUT')`,
-    [runId, JSON.stringify(message)],
-  );
+  await startRunFanOut(deps.db, runId, message);
   const release: ReleaseSource = { sourceType: 'CAMPAIGN_RUN', sourceId: runId, priority: null };
   const result = await fanOut(
     deps.db,
@@ -140,11 +133,7 @@ export async function executeRun(deps: WorkerDeps, runId: string): Promise<RunOu
     (job, kind) => releaseWrittenBatch(deps, release, job.batchNo, kind).then(() => undefined),
   );
   if (replay) await ensureChainHeads(deps, release);
-  await deps.db.pool.query(
-    `UPDATE "CampaignRun" SET status = 'FANNED_OUT', "matchedCount" = "matchedCount" + $2, "batchCount" = GREATEST("batchCount", $3),
-            "finishedAt" = now() WHERE id = $1::uuid`,
-    [runId, result.matched + result.stopped, result.batches],
-  );
+  await finishRunFanOut(deps.db, runId, result.matched + result.stopped, result.batches);
   deps.logger.info({ runId, campaignId: campaign.id, zone: run.zone, matched: result.matched, stopped: result.stopped, batches: result.batches }, 'campaign run fanned out');
   return { executed: true, matched: result.matched, batches: result.batches };
 }
@@ -154,14 +143,9 @@ export async function executeRun(deps: WorkerDeps, runId: string): Promise<RunOu
  * a `run` job again; executing a run is idempotent, and the fixed job id skips runs whose job still exists.
  */
 export async function requeueStalledRuns(deps: WorkerDeps, now: Date = new Date(), graceMs = 5 * 60_000): Promise<number> {
-  const { rows } = await deps.db.pool.query<{ id: string }>(
-    `SELECT r.id FROM "CampaignRun" r JOIN "Campaign" c ON c.id = r."campaignId"
-     WHERE r.status IN ('SCHEDULED', 'FANNING_OUT') AND c.status = 'ACTIVE' AND r."occurrenceAt" < $1 AND r."startedAt" < $1
-     ORDER BY r."occurrenceAt" LIMIT 1000`,
-    [new Date(now.getTime() - graceMs)],
-  );
+  const rows = await findStalledRuns(deps.db, new Date(now.getTime() - graceMs));
   if (rows.length) {
-    await deps.queues.campaigns.addBulk(rows.map(({ id }) => ({ name: CampaignJobName.run, data: { runId: id }, opts: { jobId: campaignRunJobId(id) } })));
+    await deps.queues.campaigns.addBulk(rows.map((id) => ({ name: CampaignJobName.run, data: { runId: id }, opts: { jobId: campaignRunJobId(id) } })));
     deps.logger.warn({ runs: rows.length }, 'stalled campaign runs re-queued');
   }
   return rows.length;

@@ -1,11 +1,27 @@
 import { DelayedError, type Job } from 'bullmq';
-import { loadPageForSending, type SendingPage } from '@renotify/db';
+import {
+  applyTokenChanges,
+  claim,
+  countSentSince,
+  haltSource,
+  holdsToken,
+  loadPageForSending,
+  loadPendingBatch,
+  markSubscribersUnavailable,
+  pausePageUntil,
+  recordDeadLetter,
+  recordOutcomes,
+  type BatchRow,
+  type ClaimRequest,
+  type Outcome,
+  type SendingPage,
+  type TokenChange,
+} from '@renotify/db';
 import { applySend, evaluate, recurringAvailability, resolvePolicy, retryDelayMs, SkipReason, type Policy, type TokenState } from '@renotify/domain';
 import type { SendOutcome } from '@renotify/messenger';
 import { dispatchJobSchema, PageRateLimiter, QueueName, type DispatchJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 import type { ProcessorModule } from '../processors/index.js';
-import { applyTokenChanges, claim, haltSource, holdsToken, loadPendingBatch, markSubscribersUnavailable, recordOutcomes, type BatchRow, type ClaimRequest, type Outcome, type TokenChange } from './ledger.js';
 import { releaseSuccessor, type ReleaseSource } from './release.js';
 import { loadSourceMessage, type SourceMessage } from './sources.js';
 import { sweep, SWEEP_JOB } from './sweeper.js';
@@ -291,22 +307,15 @@ function countOutcome(report: BatchReport, status: Outcome['status']) {
 
 async function pausePage(deps: WorkerDeps, page: SendingPage, until: Date) {
   page.pausedUntil = until;
-  await deps.db.pool.query('UPDATE "Page" SET "pausedUntil" = GREATEST(COALESCE("pausedUntil", $2), $2) WHERE id = $1', [page.id, until]);
+  await pausePageUntil(deps.db, page.id, until);
   deps.logger.warn({ pageId: page.id, pausedUntil: until }, 'Meta restricted the Page; sends paused');
 }
 
 /** Per-person sends across topics inside the policy's cap window (only when the Page enables the cap). */
 async function sendsInCapWindow(deps: WorkerDeps, policy: Policy, rows: BatchRow[], now: Date): Promise<Map<string, number>> {
-  const counts = new Map<string, number>();
-  if (!policy.userCap) return counts;
+  if (!policy.userCap) return new Map();
   const since = new Date(now.getTime() - policy.userCap.windowHours * 3600_000);
-  const { rows: found } = await deps.db.pool.query<{ subscriberId: string; n: number }>(
-    `SELECT o."subscriberId", count(*)::int AS n FROM "Delivery" d JOIN "OptIn" o ON o.id = d."optInId"
-     WHERE d.status = 'SENT' AND d."finishedAt" >= $2 AND o."subscriberId" = ANY($1::uuid[]) GROUP BY 1`,
-    [[...new Set(rows.map((row) => row.subscriberId))], since],
-  );
-  for (const row of found) counts.set(row.subscriberId, row.n);
-  return counts;
+  return countSentSince(deps.db, [...new Set(rows.map((row) => row.subscriberId))], since);
 }
 
 interface Interpretation {
@@ -394,7 +403,7 @@ export const deliveriesModule = (): ProcessorModule => {
         if (job.name === SWEEP_JOB) return sweep(deps);
         const parsed = dispatchJobSchema.safeParse(job.data);
         if (!parsed.success) {
-          await deps.db.prisma.deadLetter.create({ data: { kind: 'job', reason: `invalid dispatch job: ${parsed.error.message}`, payload: { jobId: job.id, data: job.data } } });
+          await recordDeadLetter(deps.db, 'job', `invalid dispatch job: ${parsed.error.message}`, { jobId: job.id, data: job.data });
           return { invalid: true };
         }
         const pass = await dispatchBatch(ctx, parsed.data);

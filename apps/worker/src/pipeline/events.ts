@@ -1,11 +1,10 @@
 import type { Job } from 'bullmq';
 import { z } from 'zod';
-import { acceptEvents, findUnknownPageIds } from '@renotify/db';
+import { acceptEvents, fanOut, findUnknownPageIds, finishEventFanOut, recordDeadLetter, startEventFanOut } from '@renotify/db';
 import { matchingTopics, parseTopic } from '@renotify/domain';
 import { eventInputSchema, priorityClassSchema, QueueName } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 import type { ProcessorModule } from '../processors/index.js';
-import { fanOut } from './fanout.js';
 import { ensureChainHeads, releaseWrittenBatch, type ReleaseSource } from './release.js';
 
 const fanoutJobSchema = z.object({ eventId: z.string().min(1) });
@@ -17,14 +16,9 @@ const publishJobSchema = z.object({ event: eventInputSchema });
  * of the event's batches has a job (a crash between writing a batch and queueing it).
  */
 export async function fanOutEvent(deps: WorkerDeps, eventId: string): Promise<{ matched: number; batches: number } | null> {
-  const { rows } = await deps.db.pool.query<{ pageId: string; topic: string; status: string; priority: string | null }>(
-    'SELECT "pageId", topic, status, priority FROM "Event" WHERE id = $1',
-    [eventId],
-  );
-  const event = rows[0];
+  const event = await startEventFanOut(deps.db, eventId);
   if (!event) return null;
   const replay = event.status !== 'ACCEPTED';
-  if (!replay) await deps.db.pool.query(`UPDATE "Event" SET status = 'FANNING_OUT' WHERE id = $1 AND status = 'ACCEPTED'`, [eventId]);
   const parsedPriority = priorityClassSchema.safeParse(event.priority);
   const release: ReleaseSource = { sourceType: 'EVENT', sourceId: eventId, priority: parsedPriority.success ? parsedPriority.data : null };
   const result = await fanOut(
@@ -35,11 +29,7 @@ export async function fanOutEvent(deps: WorkerDeps, eventId: string): Promise<{ 
   );
   if (result.stopped) deps.metrics.deliveries.inc({ status: 'SKIPPED', skip_reason: 'STOPPED' }, result.stopped);
   if (replay) await ensureChainHeads(deps, release);
-  await deps.db.pool.query(
-    `UPDATE "Event" SET status = 'FANNED_OUT', "matchedCount" = "matchedCount" + $2, "batchCount" = GREATEST("batchCount", $3),
-            "fannedOutAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`,
-    [eventId, result.matched + result.stopped, result.batches],
-  );
+  await finishEventFanOut(deps.db, eventId, result.matched + result.stopped, result.batches);
   return { matched: result.matched, batches: result.batches };
 }
 
@@ -68,6 +58,6 @@ export const eventsModule = (): ProcessorModule => ({
 
 async function deadLetter(deps: WorkerDeps, job: Job, reason: string) {
   deps.logger.warn({ jobId: job.id, queue: job.queueName, reason }, 'invalid job dead-lettered');
-  await deps.db.prisma.deadLetter.create({ data: { kind: 'job', reason: `invalid ${job.queueName}/${job.name} job: ${reason}`, payload: { jobId: job.id ?? null, name: job.name, data: job.data } } });
+  await recordDeadLetter(deps.db, 'job', `invalid ${job.queueName}/${job.name} job: ${reason}`, { jobId: job.id ?? null, name: job.name, data: job.data });
   return { invalid: true };
 }

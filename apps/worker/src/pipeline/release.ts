@@ -1,4 +1,4 @@
-import type { Database } from '@renotify/db';
+import { batchHasDueRows, chainHeads, nextDueBatchInChain, type TokenKind } from '@renotify/db';
 import {
   batchPriorityClass,
   bullmqPriority,
@@ -32,15 +32,9 @@ export interface ReleaseSource {
   priority: PriorityClass | null;
 }
 
-export type TokenKind = 'ONE_TIME' | 'RECURRING';
-
 export function windowOf(deps: WorkerDeps, source: ReleaseSource): number {
   return sourceWindow(source.sourceType, source.priority, deps.config.DISPATCH_WINDOW);
 }
-
-/** "Due" rows of a batch: waiting to be sent now, or being sent. Deferred rows (notBefore later) are not. */
-const DUE = (alias: string, nowParam: string) =>
-  `(${alias}.status = 'SENDING' OR (${alias}.status = 'PENDING' AND (${alias}."notBefore" IS NULL OR ${alias}."notBefore" <= ${nowParam})))`;
 
 /** Queues one batch under its fixed id, with the BullMQ priority of its class. */
 export async function queueBatch(deps: WorkerDeps, source: ReleaseSource, batchNo: number, kind: TokenKind): Promise<void> {
@@ -58,11 +52,7 @@ export async function queueBatch(deps: WorkerDeps, source: ReleaseSource, batchN
 export async function releaseWrittenBatch(deps: WorkerDeps, source: ReleaseSource, batchNo: number, kind: TokenKind, now = new Date()): Promise<boolean> {
   const window = windowOf(deps, source);
   if (batchNo >= window) {
-    const { rows } = await deps.db.pool.query<{ busy: boolean }>(
-      `SELECT EXISTS (SELECT 1 FROM "Delivery" p WHERE p."sourceId" = $1 AND p."batchNo" = $2 AND ${DUE('p', '$3')}) AS busy`,
-      [source.sourceId, batchNo - window, now],
-    );
-    if (rows[0]?.busy) return false;
+    if (await batchHasDueRows(deps.db, source.sourceId, batchNo - window, now)) return false;
   }
   await queueBatch(deps, source, batchNo, kind);
   return true;
@@ -71,37 +61,10 @@ export async function releaseWrittenBatch(deps: WorkerDeps, source: ReleaseSourc
 /** A batch finished its pass: queue the next batch of its chain that has something due. */
 export async function releaseSuccessor(deps: WorkerDeps, source: ReleaseSource, batchNo: number, now = new Date()): Promise<number | null> {
   const window = windowOf(deps, source);
-  const { rows } = await deps.db.pool.query<{ batchNo: number; kind: TokenKind }>(
-    `SELECT d."batchNo", o.kind FROM "Delivery" d JOIN "OptIn" o ON o.id = d."optInId"
-     WHERE d."sourceId" = $1 AND d."batchNo" > $2 AND (d."batchNo" - $2) % $3 = 0 AND ${DUE('d', '$4')}
-     ORDER BY d."batchNo" LIMIT 1`,
-    [source.sourceId, batchNo, window, now],
-  );
-  const next = rows[0];
+  const next = await nextDueBatchInChain(deps.db, source.sourceId, batchNo, window, now);
   if (!next) return null;
   await queueBatch(deps, source, next.batchNo, next.kind);
   return next.batchNo;
-}
-
-/**
- * The batches of a source that should have a job now: every due batch whose chain predecessor has nothing
- * due. Used when a source is replayed and by the sweeper after a crash or a Redis loss.
- */
-export async function chainHeads(db: Database, sourceId: string, window: number, now: Date): Promise<Array<{ batchNo: number; kind: TokenKind }>> {
-  // Batch-level first (one pass over the source's rows), then the chain rule on batch numbers: a per-row
-  // anti-join would probe the predecessor batch's rows once per row.
-  const { rows } = await db.pool.query<{ batchNo: number; kind: TokenKind }>(
-    `WITH due AS (
-       SELECT DISTINCT d."batchNo" FROM "Delivery" d WHERE d."sourceId" = $1 AND d."batchNo" >= 0 AND ${DUE('d', '$3')}
-     ), heads AS (
-       SELECT h."batchNo" FROM due h WHERE h."batchNo" < $2 OR NOT EXISTS (SELECT 1 FROM due p WHERE p."batchNo" = h."batchNo" - $2)
-     )
-     SELECT h."batchNo", (SELECT o.kind FROM "Delivery" x JOIN "OptIn" o ON o.id = x."optInId"
-                          WHERE x."sourceId" = $1 AND x."batchNo" = h."batchNo" LIMIT 1) AS kind
-     FROM heads h ORDER BY 1`,
-    [sourceId, window, now],
-  );
-  return rows;
 }
 
 /**

@@ -1,6 +1,7 @@
+import { findStalledSources, findUnfannedEvents, resetStaleSending } from '@renotify/db';
 import { eventJobId, priorityClassSchema } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
-import { ensureChainHeads, type ReleaseSource } from './release.js';
+import { ensureChainHeads } from './release.js';
 
 export const SWEEP_JOB = 'sweep';
 const SWEEP_LIMIT = 1_000;
@@ -53,38 +54,19 @@ async function ageWaitingJobs(deps: WorkerDeps, now: Date): Promise<number> {
  */
 export async function sweep(deps: WorkerDeps, now = new Date()): Promise<SweepReport> {
   const staleBefore = new Date(now.getTime() - deps.config.STALE_SENDING_MS);
-  const { rowCount: staleSending } = await deps.db.pool.query(
-    `UPDATE "Delivery" SET status = 'PENDING', "ambiguousAttempt" = true, "notBefore" = NULL
-     WHERE status = 'SENDING' AND "claimedAt" < $1`,
-    [staleBefore],
-  );
-  // Sources with work due for a while AND no progress for as long: a live send (even a slow, rate-limited one)
-  // claims or finishes something well within STALE_SENDING_MS, and waiting rows of a progressively released
-  // source are normal. Only a source that stopped moving has lost a job.
-  const { rows: sources } = await deps.db.pool.query<{ sourceType: ReleaseSource['sourceType']; sourceId: string; priority: string | null }>(
-    `SELECT s."sourceType", s."sourceId", e.priority FROM (
-       SELECT DISTINCT "sourceType", "sourceId" FROM "Delivery"
-       WHERE status = 'PENDING' AND COALESCE("notBefore", "createdAt") < $1 LIMIT ${SWEEP_SOURCES}
-     ) s LEFT JOIN "Event" e ON s."sourceType" = 'EVENT' AND e.id = s."sourceId"
-     WHERE NOT EXISTS (SELECT 1 FROM "Delivery" x WHERE x."sourceId" = s."sourceId" AND (x."claimedAt" >= $1 OR x."finishedAt" >= $1))`,
-    [staleBefore],
-  );
+  const staleSending = await resetStaleSending(deps.db, staleBefore);
+  const sources = await findStalledSources(deps.db, staleBefore, SWEEP_SOURCES);
   let requeuedBatches = 0;
   for (const source of sources) {
     const priority = priorityClassSchema.safeParse(source.priority);
     requeuedBatches += await ensureChainHeads(deps, { sourceType: source.sourceType, sourceId: source.sourceId, priority: priority.success ? priority.data : null }, now);
   }
-  const { rows: events } = await deps.db.pool.query<{ id: string }>(
-    `SELECT id FROM "Event"
-     WHERE (status = 'ACCEPTED' AND "receivedAt" < $1) OR (status = 'FANNING_OUT' AND "receivedAt" < $2)
-     LIMIT ${SWEEP_LIMIT}`,
-    [new Date(now.getTime() - 30_000), staleBefore],
-  );
+  const events = await findUnfannedEvents(deps.db, new Date(now.getTime() - 30_000), staleBefore, SWEEP_LIMIT);
   if (events.length) {
-    await deps.queues.events.addBulk(events.map(({ id }) => ({ name: 'fanout', data: { eventId: id }, opts: { jobId: eventJobId(id) } })));
+    await deps.queues.events.addBulk(events.map((id) => ({ name: 'fanout', data: { eventId: id }, opts: { jobId: eventJobId(id) } })));
   }
   const agedJobs = await ageWaitingJobs(deps, now);
-  const report = { staleSending: staleSending ?? 0, requeuedBatches, unfannedEvents: events.length, agedJobs };
+  const report = { staleSending, requeuedBatches, unfannedEvents: events.length, agedJobs };
   if (report.staleSending || report.requeuedBatches || report.unfannedEvents) deps.logger.warn(report, 'sweeper re-queued work left behind');
   else if (agedJobs) deps.logger.info({ agedJobs }, 'lower-class batches waited too long: served as high class now');
   return report;

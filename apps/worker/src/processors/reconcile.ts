@@ -1,5 +1,5 @@
 import { UnrecoverableError, type Job, type Queue } from 'bullmq';
-import { reconcilePageTokens, type ReconcileReport } from '@renotify/db';
+import { listLivePageIds, reconcilePageTokens, type ReconcileReport } from '@renotify/db';
 import { fingerprint } from '@renotify/observability';
 import { reconcileJobSchema, WebhooksJobName } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
@@ -25,7 +25,7 @@ export async function runReconcileJob(deps: WorkerDeps, job: Job): Promise<Recon
   if (!data.success) throw new UnrecoverableError(`invalid reconcile job data: ${data.error.issues[0]?.message ?? 'unknown'}`);
   const pageIds = data.data.pageId
     ? [data.data.pageId]
-    : (await deps.db.prisma.page.findMany({ where: { deletedAt: null }, select: { id: true }, orderBy: { id: 'asc' } })).map((page) => page.id);
+    : await listLivePageIds(deps.db);
 
   const reports: ReconcileReport[] = [];
   for (const pageId of pageIds) {

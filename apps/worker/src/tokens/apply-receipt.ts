@@ -1,4 +1,4 @@
-import { loadWebhookReceipt, recordDeadLetter, withTransaction, type Database } from '@renotify/db';
+import { findPagePolicyProfiles, finishWebhookReceipt, loadWebhookReceipt, type Database } from '@renotify/db';
 import { DEFAULT_POLICY_PROFILE_ID, isPolicyProfileId, resolvePolicy, type Policy } from '@renotify/domain';
 import { parseWebhookPayload, type WebhookEvent } from '@renotify/messenger';
 import type { Logger } from '@renotify/observability';
@@ -64,10 +64,8 @@ function checkboxRepliesByMid(body: unknown): Map<string, string> {
 }
 
 async function pagePolicies(db: Database, pageIds: string[]): Promise<Map<string, Policy>> {
-  const pages = await db.prisma.page.findMany({ where: { id: { in: pageIds }, deletedAt: null }, select: { id: true, policyProfile: true } });
-  return new Map(
-    pages.map((page) => [page.id, resolvePolicy(isPolicyProfileId(page.policyProfile) ? page.policyProfile : DEFAULT_POLICY_PROFILE_ID)]),
-  );
+  const profiles = await findPagePolicyProfiles(db, pageIds);
+  return new Map([...profiles].map(([pageId, profile]) => [pageId, resolvePolicy(isPolicyProfileId(profile) ? profile : DEFAULT_POLICY_PROFILE_ID)]));
 }
 
 /**
@@ -100,7 +98,7 @@ export async function processWebhookReceipt(
   const parsed = parseWebhookPayload(body);
   if (!parsed.ok) {
     deadLetters.push({ reason: parsed.error, payload: { receiptId, rawBody: receipt.rawBody } });
-    await finish(db, receiptId, deadLetters);
+    await finishWebhookReceipt(db, receiptId, WEBHOOK_ENTRY_DEAD_LETTER, deadLetters);
     logger.warn({ receiptId, reason: parsed.error }, 'webhook body dead-lettered');
     return { ...result, status: 'unparsable', deadLettered: 1 };
   }
@@ -162,15 +160,6 @@ export async function processWebhookReceipt(
     deadLetters.push({ reason, payload: { receiptId, pageId: failure.pageId, event: failure.event } });
     logger.warn({ receiptId, pageId: failure.pageId, kind: failure.event.kind, reason }, 'webhook event dead-lettered');
   }
-  await finish(db, receiptId, deadLetters);
+  await finishWebhookReceipt(db, receiptId, WEBHOOK_ENTRY_DEAD_LETTER, deadLetters);
   return { ...result, deadLettered: deadLetters.length };
-}
-
-async function finish(db: Database, receiptId: string, deadLetters: DeadLetterDraft[]): Promise<void> {
-  await withTransaction(db, async (client) => {
-    const marked = await client.query(`UPDATE "WebhookReceipt" SET "processedAt" = now() WHERE id = $1 AND "processedAt" IS NULL`, [receiptId]);
-    // Someone else finished this receipt meanwhile: their dead letters are the record.
-    if (marked.rowCount === 0) return;
-    for (const letter of deadLetters) await recordDeadLetter(client, WEBHOOK_ENTRY_DEAD_LETTER, letter.reason, letter.payload);
-  });
 }
