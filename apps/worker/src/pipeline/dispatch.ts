@@ -27,6 +27,8 @@ import { loadSourceMessage, type SourceMessage } from './sources.js';
 import { sweep, SWEEP_JOB } from './sweeper.js';
 
 const RETRY_MAX_MS = 5 * 60_000;
+/** Send groups of one batch in flight at once (each at most SEND_CONCURRENCY / SEND_LANES requests). */
+const SEND_LANES = 2;
 /** A person Meta reports as unavailable (551 and friends) is left alone this long. */
 const UNAVAILABLE_SUPPRESS_MS = 7 * 24 * 3600_000;
 /** Reasons that clear on their own: the delivery waits for `retryAt` instead of being skipped. */
@@ -122,33 +124,55 @@ export async function dispatchBatch(ctx: DispatchContext, job: DispatchJob): Pro
   await applyTokenChanges(deps.db, tokenChanges, now);
   deferred.addOutcomes(preSend);
 
+  // Two lanes of half-size groups: while one lane waits for its slowest request or writes its outcomes, the
+  // other's requests are in flight, so the Send API sees about SEND_CONCURRENCY requests most of the time.
+  const groupSize = Math.max(1, Math.ceil(deps.config.SEND_CONCURRENCY / SEND_LANES));
   let reserved = job.reservedPermits ?? 0;
   let index = 0;
-  while (index < eligible.length) {
-    if (ctx.stopping()) return result({ kind: 'resume' });
-    const remaining = eligible.length - index;
-    let size: number;
-    if (reserved > 0) {
-      size = Math.min(reserved, remaining);
-      reserved = 0;
-    } else {
-      size = Math.min(remaining, deps.config.SEND_CONCURRENCY);
+  let stop: NextStep | null = null;
+  let halted = false;
+  // Reservations are taken one at a time: once one lane has to wait, the other reserves nothing more (a second
+  // reservation could not be carried to the next pass and would be wasted).
+  let reserving: Promise<number> = Promise.resolve(0);
+  const takeGroup = (): Promise<number> =>
+    (reserving = reserving.then(async () => {
+      if (stop || halted || index >= eligible.length) return 0;
+      if (ctx.stopping()) {
+        stop = { kind: 'resume' };
+        return 0;
+      }
+      const remaining = eligible.length - index;
+      if (reserved > 0) {
+        const size = Math.min(reserved, remaining);
+        reserved = 0;
+        return size;
+      }
+      const size = Math.min(remaining, groupSize);
       const waitMs = await ctx.limiter.reserve(page.id, size, page.sendRatePerSec);
       if (waitMs > 0) {
         deps.metrics.observeRateLimitWait(waitMs);
-        return result({ kind: 'permits', at: Date.now() + waitMs, reserved: size });
+        stop = { kind: 'permits', at: Date.now() + waitMs, reserved: size };
+        return 0;
+      }
+      return size;
+    }));
+  const lane = async () => {
+    for (;;) {
+      const size = await takeGroup();
+      if (size === 0) return;
+      const group = eligible.slice(index, index + size);
+      index += size;
+      const now = clock();
+      const { halt, outcomes } = await sendGroup(deps, page, policy, source.messageJson, group, now, report);
+      deferred.addOutcomes(outcomes);
+      if (halt && !halted) {
+        halted = true;
+        deferred.addOutcomes(await haltRest(deps, halt, job, eligible.slice(index), now, report));
       }
     }
-    now = clock();
-    const group = eligible.slice(index, index + size);
-    index += size;
-    const { halt, outcomes } = await sendGroup(deps, page, policy, source.messageJson, group, now, report);
-    deferred.addOutcomes(outcomes);
-    if (halt) {
-      deferred.addOutcomes(await haltRest(deps, halt, job, eligible.slice(index), now, report));
-      break;
-    }
-  }
+  };
+  await Promise.all(Array.from({ length: SEND_LANES }, lane));
+  if (stop && !halted) return result(stop);
   return result(deferred.next());
 }
 

@@ -162,7 +162,7 @@ describe('fair dispatch (progressive release, no sleeping in slots, priority cla
     const env = { STALE_SENDING_MS: '3000', SWEEP_INTERVAL_MS: '500' };
     for (let i = 0; i < 3; i++) children.push(spawnWorker(stack, env));
     expect((await postEvent(stack, 'slow-1', TEST_PAGE.id, 'slow')).status).toBe(202);
-    await waitFor(() => allFinal(stack.db, 'slow-1'), { timeoutMs: 40_000, intervalMs: 200, what: 'every delivery to be final' });
+    await waitFor(() => allFinal(stack.db, 'slow-1'), { timeoutMs: 75_000, intervalMs: 200, what: 'every delivery to be final' });
     for (const child of children.splice(0)) {
       child.kill('SIGTERM');
       await new Promise((resolve) => child.once('exit', resolve));
@@ -178,7 +178,7 @@ describe('fair dispatch (progressive release, no sleeping in slots, priority cla
     expect(rows[0]).toEqual({ noMid: 0, notUsed: 0, ambiguous: 0 });
     const received = await messagesByPsid(stack);
     expect(tokens.filter((token) => received.get(token.psid) !== 1)).toEqual([]);
-  }, 60_000);
+  }, 120_000);
 
   it('SIGKILL of a worker while its batches wait for permits: nothing lost, nothing sent twice', async () => {
     await setRate(stack, TEST_PAGE.id, 25);
