@@ -1,8 +1,10 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyReply, type FastifyRequest, type RouteOptions } from 'fastify';
+import { serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { registerBullBoard } from './admin/board.js';
+import { registerApiDocs } from './api-docs.js';
 import { adminAuth, bearerAuth } from './auth.js';
 import type { IngestDeps } from './deps.js';
-import { errorHandler } from './http-errors.js';
+import { errorHandler, refuseUnstorableStrings } from './http-errors.js';
 import { healthRoutes } from './routes/health.js';
 import { apiRoutes, publicRoutes } from './routes/index.js';
 import { registerIngestMetrics } from './routes/metrics.js';
@@ -18,6 +20,9 @@ export interface IngestAppOptions {
   /** Called for every route as it is registered (tests read the route table through it). */
   onRoute?: (route: RouteOptions) => void;
 }
+
+/** The API contract's version (info.version of the OpenAPI document). */
+export const API_VERSION = '1.0.0';
 
 type Authenticate = (request: FastifyRequest, reply: FastifyReply) => Promise<void>;
 
@@ -75,8 +80,12 @@ export async function buildIngestApp(deps: IngestDeps, options: IngestAppOptions
       done(error, undefined);
     }
   });
+  // Route schemas are zod: they validate requests, serialise responses and make the OpenAPI document.
+  app.setValidatorCompiler(validatorCompiler);
+  app.setSerializerCompiler(serializerCompiler);
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
+  await registerApiDocs(app, API_VERSION);
 
   // Public: probes, the Prometheus scrape, and Meta's webhooks (authenticated by signature).
   await app.register(healthRoutes, { deps });
@@ -86,6 +95,8 @@ export async function buildIngestApp(deps: IngestDeps, options: IngestAppOptions
   const authenticate = bearerAuth(deps.config.API_KEYS);
   // The API routes declare their full /v1/... paths; the prefixed scope only answers unknown /v1 paths.
   await registerAuthenticated(app, authenticate, async (scope) => {
+    // Before the schema: a NUL or lone surrogate anywhere in the request is refused, whatever the field.
+    scope.addHook('preValidation', refuseUnstorableStrings);
     for (const routes of apiRoutes) await scope.register(routes, { deps });
   });
   await registerAuthenticated(app, authenticate, async () => undefined, '/v1');

@@ -4,12 +4,13 @@ import { HttpError } from '../http-errors.js';
 /** Meta's answer mapped for an API caller: a status that says whose move it is, and Meta's code without its raw body. */
 export function metaRefusal(error: GraphApiError, failure: FailureClass, httpStatus: number | null): HttpError {
   const { status, code, advice } = classify(error, failure);
-  const details: Record<string, unknown> = { metaCode: error.code, metaSubcode: error.subcode, failure: failure.kind };
-  if (error.fbtraceId !== undefined) details.fbtraceId = error.fbtraceId;
-  if (failure.retryAfterMs !== undefined) details.retryAfterSeconds = Math.ceil(failure.retryAfterMs / 1000);
-  if (httpStatus === null) details.network = true;
+  const meta: Record<string, unknown> = { code: error.code, subcode: error.subcode, failure: failure.kind };
+  if (error.fbtraceId !== undefined) meta.fbtraceId = error.fbtraceId;
+  if (httpStatus === null) meta.network = true;
+  const extra: Record<string, unknown> = { meta };
+  if (failure.retryAfterMs !== undefined) extra.retryAfterSeconds = Math.ceil(failure.retryAfterMs / 1000);
   const reason = failure.reason ?? 'the Graph API refused the request';
-  return new HttpError(status, code, `Meta refused the opt-in request: ${reason}. ${advice}`.trim(), details);
+  return new HttpError(status, code, `Meta refused the opt-in request: ${reason}. ${advice}`.trim(), undefined, extra);
 }
 
 function classify(error: GraphApiError, failure: FailureClass): { status: number; code: string; advice: string } {

@@ -62,7 +62,7 @@ describe('Campaigns API and scheduler sync (ingest only, no worker)', () => {
     }
     const unknownVariable = await api('POST', '/v1/campaigns', { ...validBody, message: 'Hi {{firstName}} on {{date}}' , variables: {} });
     expect(unknownVariable.status).toBe(400);
-    expect(unknownVariable.json.error).toMatchObject({ code: 'invalid_template', details: { unknown: ['firstName'] } });
+    expect(unknownVariable.json.error).toMatchObject({ code: 'invalid_template', unknown: ['firstName'], details: [{ path: 'message' }] });
     const builtinOverride = await api('POST', '/v1/campaigns', { ...validBody, variables: { date: 'x', headline: 'y' } });
     expect(builtinOverride.status).toBe(400);
     const bothKinds = await api('POST', '/v1/campaigns', { ...validBody, message: { text: 'a', attachment: { type: 'image' } } });

@@ -1,5 +1,6 @@
 import { CronExpressionParser } from 'cron-parser';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
   BUILTIN_CAMPAIGN_VARIABLES,
@@ -23,8 +24,56 @@ import {
 import { isValidTimeZone } from '@renotify/domain';
 import { sendApiMessageProblems } from '@renotify/messenger';
 import type { IngestDeps } from '../deps.js';
-import { HttpError, notFound, parseInput } from '../http-errors.js';
+import { HttpError, notFound } from '../http-errors.js';
 import { pageIdSchema } from './pages.js';
+import { errorResponses, noContent, pageOf, timestamp } from './schemas.js';
+
+const campaignSchema = z
+  .object({
+    id: z.string(),
+    pageId: z.string(),
+    name: z.string(),
+    topic: z.string(),
+    message: z.record(z.string(), z.unknown()).describe('The Send API message; its strings may hold {{placeholders}}'),
+    variables: z.record(z.string(), z.union([z.string(), z.number()])),
+    schedule: z.union([z.object({ cron: z.string(), timezone: z.string() }), z.object({ localTime: z.string() })]),
+    startAt: timestamp.nullable(),
+    endAt: timestamp.nullable(),
+    status: z.enum(['ACTIVE', 'PAUSED', 'DELETED']),
+    deferIneligible: z.boolean(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+    nextOccurrenceAt: timestamp.nullable().describe('Next cron occurrence of an ACTIVE campaign; null otherwise'),
+  })
+  .meta({ id: 'Campaign' });
+
+const campaignRunSchema = z
+  .object({
+    id: z.string(),
+    campaignId: z.string(),
+    occurrenceAt: timestamp,
+    zone: z.string().describe('The IANA zone served by a local-time run; "" for a cron run or a run-now'),
+    status: z.string(),
+    matchedCount: z.number().int(),
+    batchCount: z.number().int(),
+    startedAt: timestamp,
+    finishedAt: timestamp.nullable(),
+  })
+  .meta({ id: 'CampaignRun' });
+
+const campaignRunReportSchema = campaignRunSchema
+  .extend({
+    counts: z.object({
+      total: z.number().int(),
+      byStatus: z.record(z.string(), z.number()),
+      skipped: z.record(z.string(), z.number()),
+      deferred: z.record(z.string(), z.number()),
+      complete: z.boolean(),
+    }),
+  })
+  .meta({ id: 'CampaignRunReport' });
+
+const tags = ['campaigns'];
 
 const MESSAGE_JSON_MAX_BYTES = 20_000;
 const TEMPLATE_TEXT_MAX = 2_000;
@@ -118,7 +167,8 @@ const runNowBody = z
     /** Idempotency: runs are unique per campaign and minute, so the same occurrenceAt never runs twice. Default: now. */
     occurrenceAt: isoDate.optional(),
   })
-  .optional();
+  // No body at all arrives as null.
+  .nullish();
 
 const invalidSchedule = (reason: string) => new HttpError(400, 'invalid_schedule', `Invalid schedule: ${reason}`);
 
@@ -150,6 +200,7 @@ function checkPlaceholders(message: Record<string, unknown>, variables: Record<s
       400,
       'invalid_template',
       `The message uses ${unknown.map((name) => `{{${name}}}`).join(', ')}, which neither "variables" nor the built-ins (${BUILTIN_CAMPAIGN_VARIABLES.join(', ')}) define`,
+      unknown.map((name) => ({ path: 'message', message: `{{${name}}} is neither in "variables" nor built in` })),
       { unknown },
     );
   }
@@ -195,9 +246,11 @@ async function loadLive(deps: IngestDeps, id: string): Promise<CampaignView> {
 }
 
 /** Campaigns: scheduled messages to the recurring subscribers of a topic. */
-export async function campaignRoutes(app: FastifyInstance, { deps }: { deps: IngestDeps }) {
-  app.post('/v1/campaigns', async (request, reply) => {
-    const body = parseInput(createBody, request.body);
+export async function campaignRoutes(plainApp: FastifyInstance, { deps }: { deps: IngestDeps }) {
+  const app = plainApp.withTypeProvider<ZodTypeProvider>();
+  const createSchema = { tags, summary: 'Create a campaign', body: createBody, response: { 201: campaignSchema, ...errorResponses } };
+  app.post('/v1/campaigns', { schema: createSchema }, async (request, reply) => {
+    const body = request.body;
     const page = await getPage(deps.db, body.pageId);
     if (!page) throw notFound(`Page ${body.pageId}`);
     const { schedule } = resolveSchedule(body.schedule, page.timezone);
@@ -220,8 +273,9 @@ export async function campaignRoutes(app: FastifyInstance, { deps }: { deps: Ing
     return reply.status(201).send(withNext(campaign));
   });
 
-  app.get('/v1/campaigns', async (request) => {
-    const query = parseInput(listQuery, request.query, 'query');
+  const listSchema = { tags, summary: 'List campaigns', querystring: listQuery, response: { 200: pageOf(campaignSchema), ...errorResponses } };
+  app.get('/v1/campaigns', { schema: listSchema }, async (request) => {
+    const query = request.query;
     const result = await listCampaigns(deps.db, {
       limit: query.limit,
       ...(query.pageId !== undefined && { pageId: query.pageId }),
@@ -231,14 +285,16 @@ export async function campaignRoutes(app: FastifyInstance, { deps }: { deps: Ing
     return { items: result.items.map((campaign) => withNext(campaign)), nextCursor: result.nextCursor };
   });
 
-  app.get('/v1/campaigns/:id', async (request) => {
-    const { id } = parseInput(idParams, request.params, 'path');
+  const getSchema = { tags, summary: 'Get a campaign', params: idParams, response: { 200: campaignSchema, ...errorResponses } };
+  app.get('/v1/campaigns/:id', { schema: getSchema }, async (request) => {
+    const { id } = request.params;
     return withNext(await loadLive(deps, id));
   });
 
-  app.patch('/v1/campaigns/:id', async (request) => {
-    const { id } = parseInput(idParams, request.params, 'path');
-    const patch = parseInput(patchBody, request.body);
+  const patchSchema = { tags, summary: 'Change a campaign', params: idParams, body: patchBody, response: { 200: campaignSchema, ...errorResponses } };
+  app.patch('/v1/campaigns/:id', { schema: patchSchema }, async (request) => {
+    const { id } = request.params;
+    const patch = request.body;
     const current = await loadLive(deps, id);
     const page = await getPage(deps.db, current.pageId);
     const schedule = patch.schedule ? resolveSchedule(patch.schedule, page?.timezone ?? 'UTC').schedule : undefined;
@@ -264,8 +320,9 @@ export async function campaignRoutes(app: FastifyInstance, { deps }: { deps: Ing
     ['pause', 'PAUSED'],
     ['resume', 'ACTIVE'],
   ] as const) {
-    app.post(`/v1/campaigns/:id/${action}`, async (request) => {
-      const { id } = parseInput(idParams, request.params, 'path');
+    const actionSchema = { tags, summary: `${action === 'pause' ? 'Pause' : 'Resume'} a campaign`, params: idParams, response: { 200: campaignSchema, ...errorResponses } };
+    app.post(`/v1/campaigns/:id/${action}`, { schema: actionSchema }, async (request) => {
+      const { id } = request.params;
       const campaign = await setCampaignStatus(deps.db, id, status);
       if (!campaign) throw notFound(`Campaign ${id}`);
       request.log.info({ campaignId: id, status }, `campaign ${action}d`);
@@ -274,8 +331,9 @@ export async function campaignRoutes(app: FastifyInstance, { deps }: { deps: Ing
     });
   }
 
-  app.delete('/v1/campaigns/:id', async (request, reply) => {
-    const { id } = parseInput(idParams, request.params, 'path');
+  const deleteSchema = { tags, summary: 'Delete a campaign (soft; runs stay reportable)', params: idParams, response: { 204: noContent, ...errorResponses } };
+  app.delete('/v1/campaigns/:id', { schema: deleteSchema }, async (request, reply) => {
+    const { id } = request.params;
     if (!(await setCampaignStatus(deps.db, id, 'DELETED'))) throw notFound(`Campaign ${id}`);
     request.log.info({ campaignId: id }, 'campaign deleted (soft; runs stay reportable)');
     await syncScheduler(deps, request, id);
@@ -283,9 +341,17 @@ export async function campaignRoutes(app: FastifyInstance, { deps }: { deps: Ing
   });
 
   /** One occurrence now (zone "" : every recurring subscriber of the topic, whatever the schedule mode). */
-  app.post('/v1/campaigns/:id/run', async (request, reply) => {
-    const { id } = parseInput(idParams, request.params, 'path');
-    const body = parseInput(runNowBody, request.body);
+  const runResult = z.object({ run: campaignRunSchema, created: z.boolean() });
+  const runSchema = {
+    tags,
+    summary: 'Run one occurrence now (202 when created, 200 when that occurrence already ran)',
+    params: idParams,
+    body: runNowBody,
+    response: { 200: runResult, 202: runResult, ...errorResponses },
+  };
+  app.post('/v1/campaigns/:id/run', { schema: runSchema }, async (request, reply) => {
+    const { id } = request.params;
+    const body = request.body;
     const campaign = await loadLive(deps, id);
     if (campaign.status !== 'ACTIVE') throw new HttpError(409, 'campaign_paused', `Campaign ${id} is paused; resume it before running it`);
     const { run, created } = await createCampaignRun(deps.db, { campaignId: id, occurrenceAt: body?.occurrenceAt ?? new Date() });
@@ -295,15 +361,17 @@ export async function campaignRoutes(app: FastifyInstance, { deps }: { deps: Ing
     return reply.status(created ? 202 : 200).send({ run, created });
   });
 
-  app.get('/v1/campaigns/:id/runs', async (request) => {
-    const { id } = parseInput(idParams, request.params, 'path');
-    const query = parseInput(runsQuery, request.query, 'query');
+  const runsSchema = { tags, summary: "A campaign's runs, newest first", params: idParams, querystring: runsQuery, response: { 200: pageOf(campaignRunReportSchema), ...errorResponses } };
+  app.get('/v1/campaigns/:id/runs', { schema: runsSchema }, async (request) => {
+    const { id } = request.params;
+    const query = request.query;
     if (!(await getCampaignIncludingDeleted(deps.db, id))) throw notFound(`Campaign ${id}`);
     return listCampaignRuns(deps.db, id, { limit: query.limit, ...(query.cursor !== undefined && { before: query.cursor }) });
   });
 
-  app.get('/v1/campaigns/:id/runs/:runId', async (request) => {
-    const { id, runId } = parseInput(runParams, request.params, 'path');
+  const runReportSchema = { tags, summary: 'One run and its delivery counts', params: runParams, response: { 200: campaignRunReportSchema, ...errorResponses } };
+  app.get('/v1/campaigns/:id/runs/:runId', { schema: runReportSchema }, async (request) => {
+    const { id, runId } = request.params;
     const report = await getCampaignRunReport(deps.db, id, runId);
     if (!report) throw notFound(`Run ${runId} of campaign ${id}`);
     return report;

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
   DELIVERY_DEAD_LETTER_KIND,
@@ -13,7 +14,17 @@ import {
 import { redactPayload, secretCandidates } from '@renotify/observability';
 import { DISPATCH_JOB, whenRedisReady, withTimeout, type DispatchJob } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
-import { HttpError, parseInput } from '../http-errors.js';
+import { HttpError } from '../http-errors.js';
+import { errorResponses, nextCursor } from './schemas.js';
+
+const deadLetterSchema = z
+  .looseObject({
+    kind: z.string().describe('"delivery" (a DEAD delivery) or the kind of a dead-lettered entry, e.g. "webhook_entry"'),
+    id: z.string(),
+    at: z.date(),
+    reason: z.unknown(),
+  })
+  .meta({ id: 'DeadLetter' });
 
 /**
  * The dead-letter views of the admin API:
@@ -93,16 +104,29 @@ async function redactedItems(deps: IngestDeps, rows: DeadLetterRow[]) {
   });
 }
 
-export async function deadLetterRoutes(app: FastifyInstance, { deps }: { deps: IngestDeps }) {
-  app.get('/v1/dead-letters', async (request) => {
-    const query = parseInput(listQuerySchema, request.query, 'query');
+export async function deadLetterRoutes(plainApp: FastifyInstance, { deps }: { deps: IngestDeps }) {
+  const app = plainApp.withTypeProvider<ZodTypeProvider>();
+  const listSchema = {
+    tags: ['dead-letters'],
+    summary: 'Dead deliveries and dead-lettered entries, newest first',
+    querystring: listQuerySchema,
+    response: { 200: z.object({ items: z.array(deadLetterSchema), nextCursor }), ...errorResponses },
+  };
+  app.get('/v1/dead-letters', { schema: listSchema }, async (request) => {
+    const query = request.query;
     const after = query.cursor ? decodeCursor(query.cursor) : null;
     const page = await listDeadLetters(deps.db, { kind: query.kind, after, limit: query.limit });
     return { items: await redactedItems(deps, page.items), nextCursor: page.next ? encodeCursor(page.next) : null };
   });
 
-  app.post('/v1/dead-letters/redrive', async (request, reply) => {
-    const body = parseInput(redriveBodySchema, request.body ?? {});
+  const redriveSchema = {
+    tags: ['dead-letters'],
+    summary: 'Send DEAD deliveries again',
+    body: redriveBodySchema,
+    response: { 200: z.object({ redriven: z.number().int(), batches: z.number().int() }), ...errorResponses },
+  };
+  app.post('/v1/dead-letters/redrive', { schema: redriveSchema }, async (request, reply) => {
+    const body = request.body;
     // Fail before touching rows when the queue is down: a PENDING delivery without a job would wait for a sweep.
     if (!(await whenRedisReady(deps.redis, REDIS_GRACE_MS))) {
       return reply.status(503).header('retry-after', '1').send({ error: { code: 'queue_unavailable', message: 'Redis is unreachable; nothing was redriven', retryable: true } });

@@ -1,11 +1,67 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
+import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createKnownPages, getEventSummary, listEventDeliveries, type DeliveryCursor } from '@renotify/db';
-import { EVENT_ID_MAX_LENGTH, parseEvents, type EventProblem } from '@renotify/queue';
+import { EVENT_ID_MAX_LENGTH, eventInputSchema, MAX_EVENTS_PER_BATCH, parseEvents, type EventInput, type EventProblem } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
-import { HttpError, notFound, parseInput, sendUnavailable } from '../http-errors.js';
+import { HttpError, notFound, sendUnavailable } from '../http-errors.js';
 import { EventIntake, IntakeError } from './event-intake.js';
 import { countIngestedEvents } from './metrics.js';
+import { errorResponses, nextCursor } from './schemas.js';
+
+/** One event or a batch: documented from the same zod schema parseEvents applies to each event. */
+const eventsBody = z.union([eventInputSchema, z.array(eventInputSchema).min(1).max(MAX_EVENTS_PER_BATCH)]);
+
+/**
+ * The body is checked by parseEvents (the producer SDK's rules), whose problems name the event of a batch
+ * (`index`); the other parts use the zod validator like every route.
+ */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- fastify types a route's compiler by its exact schema object
+const eventsValidator: FastifySchemaCompiler<any> = (route) => {
+  if (route.httpPart !== 'body') return validatorCompiler(route);
+  return (data: unknown) => {
+    const parsed = parseEvents(data);
+    return parsed.ok ? { value: parsed.events } : { error: invalidEvents(parsed.problems) };
+  };
+};
+
+const ingestResultSchema = z
+  .object({
+    accepted: z.array(z.string()).describe('Event ids stored by this request'),
+    duplicates: z.array(z.string()).describe('Event ids already stored (the id is the idempotency key)'),
+  })
+  .meta({ id: 'IngestResult' });
+
+const eventSummarySchema = z
+  .looseObject({
+    id: z.string(),
+    pageId: z.string(),
+    type: z.string(),
+    topic: z.string(),
+    status: z.string(),
+    priority: z.string().nullable(),
+    matchedCount: z.number().int(),
+    batchCount: z.number().int(),
+    receivedAt: z.date(),
+    fannedOutAt: z.date().nullable(),
+    counts: z.object({ byStatus: z.record(z.string(), z.number()), bySkipReason: z.record(z.string(), z.number()) }),
+    deliveries: z.array(
+      z.object({
+        id: z.string(),
+        optInId: z.string(),
+        batchNo: z.number().int(),
+        status: z.string(),
+        skipReason: z.string().nullable(),
+        attempts: z.number().int(),
+        lastErrorCode: z.number().int().nullable(),
+        lastErrorSubcode: z.number().int().nullable(),
+        messageId: z.string().nullable(),
+        finishedAt: z.date().nullable(),
+      }),
+    ),
+    nextCursor,
+  })
+  .meta({ id: 'EventSummary' });
 
 
 const invalidEvents = (problems: EventProblem[]) =>
@@ -30,14 +86,20 @@ function decodeCursor(cursor: string): DeliveryCursor {
  * A request costs one page-id SELECT (usually skipped by the cache) and a share of one INSERT and one addBulk
  * (see EventIntake), whatever its size.
  */
-export async function eventRoutes(app: FastifyInstance, { deps }: { deps: IngestDeps }) {
+export async function eventRoutes(plainApp: FastifyInstance, { deps }: { deps: IngestDeps }) {
+  const app = plainApp.withTypeProvider<ZodTypeProvider>();
   const knownPages = createKnownPages(deps.db);
   const intake = new EventIntake({ db: deps.db, redis: deps.redis, eventsQueue: deps.queues.events, onUnknownPage: () => knownPages.forget() });
 
-  app.post('/v1/events', async (request, reply) => {
-    const parsed = parseEvents(request.body);
-    if (!parsed.ok) throw invalidEvents(parsed.problems);
-    const { events } = parsed;
+  const postSchema = {
+    tags: ['events'],
+    summary: 'Publish one event or a batch of up to 1,000',
+    body: eventsBody,
+    response: { 202: ingestResultSchema, ...errorResponses },
+  };
+  app.post('/v1/events', { schema: postSchema, validatorCompiler: eventsValidator }, async (request, reply) => {
+    // eventsValidator always hands over the batch form.
+    const events = request.body as EventInput[];
 
     const unknownPages = await knownPages.findUnknown(events.map((event) => event.pageId));
     if (unknownPages.size > 0) {
@@ -61,9 +123,16 @@ export async function eventRoutes(app: FastifyInstance, { deps }: { deps: Ingest
     }
   });
 
-  app.get('/v1/events/:id', async (request) => {
-    const { id } = parseInput(eventParamsSchema, request.params, 'event id');
-    const query = parseInput(deliveriesQuerySchema, request.query, 'query');
+  const getSchema = {
+    tags: ['events'],
+    summary: 'An event, its delivery counts and its deliveries (paged)',
+    params: eventParamsSchema,
+    querystring: deliveriesQuerySchema,
+    response: { 200: eventSummarySchema, ...errorResponses },
+  };
+  app.get('/v1/events/:id', { schema: getSchema }, async (request) => {
+    const { id } = request.params;
+    const query = request.query;
     const after = query.cursor ? decodeCursor(query.cursor) : null;
     const [summary, page] = await Promise.all([getEventSummary(deps.db, id), listEventDeliveries(deps.db, id, { after, limit: query.limit })]);
     if (!summary) throw notFound(`Event "${id}"`);

@@ -1,4 +1,5 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { confirmOptInRequest, findSubscriberWindow, loadPageForSending, releaseOptInRequest, reserveOptInRequest } from '@renotify/db';
 import { isValidTimeZone, topicFor, TopicError, TOPIC_MAX_LENGTH, type TopicSubject } from '@renotify/domain';
@@ -10,9 +11,23 @@ import {
   type SendRequestBody,
 } from '@renotify/messenger';
 import type { IngestDeps } from '../deps.js';
-import { HttpError, notFound, parseInput } from '../http-errors.js';
+import { HttpError, notFound } from '../http-errors.js';
 import { metaRefusal } from '../optin-requests/meta-errors.js';
 import { pageIdSchema } from './pages.js';
+import { errorResponses, timestamp } from './schemas.js';
+
+const sentRequestSchema = z
+  .object({
+    id: z.string(),
+    pageId: z.string(),
+    psid: z.string(),
+    kind: z.enum(['one_time', 'recurring']),
+    topic: z.string(),
+    title: z.string(),
+    messageId: z.string(),
+    sentAt: timestamp,
+  })
+  .meta({ id: 'OptInRequest' });
 
 /** Meta's standard messaging window: opt-in requests may only go out within 24h of the person's last message. */
 const STANDARD_WINDOW_MS = 24 * 3600_000;
@@ -85,9 +100,16 @@ function buildTemplate(body: RequestBody, topic: string): SendRequestBody {
  * Asks a person, through Meta, whether they want notifications about a topic (the "Notify me" card or the
  * recurring opt-in card). Meta's rules are checked first so a refusal comes with a reason rather than a Graph error.
  */
-export async function optInRequestRoutes(app: FastifyInstance, { deps }: { deps: IngestDeps }) {
-  app.post('/v1/optin-requests', async (request, reply) => {
-    const body = parseInput(requestBody, request.body);
+export async function optInRequestRoutes(plainApp: FastifyInstance, { deps }: { deps: IngestDeps }) {
+  const app = plainApp.withTypeProvider<ZodTypeProvider>();
+  const schema = {
+    tags: ['optins'],
+    summary: 'Ask a person, through Meta, to opt in to a topic',
+    body: requestBody,
+    response: { 201: sentRequestSchema, ...errorResponses },
+  };
+  app.post('/v1/optin-requests', { schema }, async (request, reply) => {
+    const body = request.body;
     const topic = resolveTopic(body);
     const template = buildTemplate(body, topic);
 

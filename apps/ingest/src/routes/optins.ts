@@ -1,10 +1,48 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { getPage, getSubscriberWithOptIns, listOptIns } from '@renotify/db';
 import { OPT_IN_KINDS, OPT_IN_STATUSES } from '@renotify/domain';
 import type { IngestDeps } from '../deps.js';
-import { notFound, parseInput } from '../http-errors.js';
+import { notFound } from '../http-errors.js';
 import { pageParams } from './pages.js';
+import { errorResponses, nextCursor, timestamp } from './schemas.js';
+
+export const optInSchema = z
+  .object({
+    id: z.string(),
+    pageId: z.string(),
+    subscriberId: z.string(),
+    psid: z.string().nullable(),
+    userRef: z.string().nullable(),
+    kind: z.enum(OPT_IN_KINDS),
+    topic: z.string(),
+    title: z.string().nullable(),
+    tokenFingerprint: z.string().describe('Identifies the token; the token itself never leaves the store'),
+    frequency: z.enum(['DAILY', 'WEEKLY', 'MONTHLY']).nullable(),
+    timezone: z.string().nullable(),
+    status: z.enum(OPT_IN_STATUSES),
+    statusAt: timestamp,
+    expiresAt: timestamp.nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'OptIn' });
+
+const subscriberSchema = z
+  .object({
+    id: z.string(),
+    pageId: z.string(),
+    psid: z.string().nullable(),
+    userRef: z.string().nullable(),
+    timezone: z.string().nullable(),
+    locale: z.string().nullable(),
+    lastUserMessageAt: timestamp.nullable(),
+    unavailableUntil: timestamp.nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'Subscriber' });
 
 export const OPT_IN_PAGE_LIMIT_MAX = 200;
 
@@ -26,10 +64,18 @@ const listQuery = z.strictObject({
 const subscriberParams = pageParams.extend({ psid: z.string().min(1).max(64) });
 
 /** Reading the token store. Tokens never leave it: items carry `tokenFingerprint` instead. */
-export async function optInRoutes(app: FastifyInstance, { deps }: { deps: IngestDeps }) {
-  app.get('/v1/pages/:id/optins', async (request) => {
-    const { id } = parseInput(pageParams, request.params, 'path');
-    const query = parseInput(listQuery, request.query, 'query');
+export async function optInRoutes(plainApp: FastifyInstance, { deps }: { deps: IngestDeps }) {
+  const app = plainApp.withTypeProvider<ZodTypeProvider>();
+  const listSchema = {
+    tags: ['optins'],
+    summary: "List a Page's opt-ins (tokens never leave the store)",
+    params: pageParams,
+    querystring: listQuery,
+    response: { 200: z.object({ items: z.array(optInSchema), nextCursor }), ...errorResponses },
+  };
+  app.get('/v1/pages/:id/optins', { schema: listSchema }, async (request) => {
+    const { id } = request.params;
+    const query = request.query;
     if (!(await getPage(deps.db, id))) throw notFound(`Page ${id}`);
     const filter: Parameters<typeof listOptIns>[1] = { pageId: id, limit: query.limit };
     if (query.topic !== undefined) filter.topic = query.topic;
@@ -40,8 +86,14 @@ export async function optInRoutes(app: FastifyInstance, { deps }: { deps: Ingest
     return listOptIns(deps.db, filter);
   });
 
-  app.get('/v1/pages/:id/subscribers/:psid', async (request) => {
-    const { id, psid } = parseInput(subscriberParams, request.params, 'path');
+  const subscriberRouteSchema = {
+    tags: ['subscribers'],
+    summary: 'One subscriber and their opt-ins',
+    params: subscriberParams,
+    response: { 200: z.object({ subscriber: subscriberSchema, optIns: z.array(optInSchema) }), ...errorResponses },
+  };
+  app.get('/v1/pages/:id/subscribers/:psid', { schema: subscriberRouteSchema }, async (request) => {
+    const { id, psid } = request.params;
     if (!(await getPage(deps.db, id))) throw notFound(`Page ${id}`);
     const found = await getSubscriberWithOptIns(deps.db, id, psid);
     if (!found) throw notFound(`Subscriber ${psid} of Page ${id}`);

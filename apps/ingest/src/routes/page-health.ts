@@ -1,9 +1,12 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
 import { lastWebhookReceivedAt, loadPageForSending, type SendingPage } from '@renotify/db';
 import { checkGraphVersion, REQUIRED_WEBHOOK_FIELDS, type GraphClient, type GraphResult } from '@renotify/messenger';
 import type { IngestDeps } from '../deps.js';
-import { notFound, parseInput } from '../http-errors.js';
+import { notFound } from '../http-errors.js';
 import { pageParams } from './pages.js';
+import { errorResponses } from './schemas.js';
 
 /** One line of the doctor's report: ok, a problem with its fix, or skipped because an earlier check failed. */
 export interface HealthCheck {
@@ -113,9 +116,27 @@ export async function checkPageHealth(deps: IngestDeps, page: SendingPage, now =
 }
 
 /** GET /v1/pages/:id/health: the doctor's checks for one Page, each ok / problem + fix / skipped. Never a 5xx for Meta's answers. */
-export async function pageHealthRoutes(app: FastifyInstance, { deps }: { deps: IngestDeps }) {
-  app.get('/v1/pages/:id/health', async (request) => {
-    const { id } = parseInput(pageParams, request.params, 'path');
+const pageHealthSchema = z
+  .object({
+    pageId: z.string(),
+    healthy: z.boolean(),
+    checkedAt: z.string(),
+    checks: z.array(
+      z.object({
+        name: z.enum(['access_token', 'app_secret', 'webhook_subscription', 'graph_version', 'verify_token', 'recent_webhook']),
+        status: z.enum(['ok', 'problem', 'skipped']),
+        detail: z.string(),
+        fix: z.string().optional(),
+      }),
+    ),
+  })
+  .meta({ id: 'PageHealth' });
+
+export async function pageHealthRoutes(plainApp: FastifyInstance, { deps }: { deps: IngestDeps }) {
+  const app = plainApp.withTypeProvider<ZodTypeProvider>();
+  const schema = { tags: ['pages'], summary: "The doctor's checks for one Page", params: pageParams, response: { 200: pageHealthSchema, ...errorResponses } };
+  app.get('/v1/pages/:id/health', { schema }, async (request) => {
+    const { id } = request.params;
     const page = await loadPageForSending(deps.db, deps.secrets, id);
     if (!page) throw notFound(`Page ${id}`);
     const health = await checkPageHealth(deps, page);

@@ -1,9 +1,11 @@
 import type { FastifyInstance } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { createPage, getPage, listPages, reencryptPageSecrets, softDeletePage, updatePage } from '@renotify/db';
 import { isPolicyProfileId, isValidTimeZone, POLICY_PROFILES } from '@renotify/domain';
 import type { IngestDeps } from '../deps.js';
-import { HttpError, notFound, parseInput } from '../http-errors.js';
+import { HttpError, notFound } from '../http-errors.js';
+import { errorResponses, limitQuery, noContent, pageOf, timestamp } from './schemas.js';
 
 /** Facebook Page ids are digits; the sandbox and tests may use other safe ids, so allow a conservative charset. */
 export const pageIdSchema = z
@@ -55,6 +57,28 @@ const patchPageBody = z
 
 export const pageParams = z.object({ id: pageIdSchema });
 
+/** A Page as the API shows it: public settings only, never its access token or app secret. */
+export const pageSchema = z
+  .object({
+    id: z.string(),
+    name: z.string(),
+    graphVersion: z.string(),
+    policyProfile: z.string(),
+    sendRatePerSec: z.number().int(),
+    timezone: z.string(),
+    pausedUntil: timestamp.nullable(),
+    messagingRegion: z.string().nullable(),
+    createdAt: timestamp,
+    updatedAt: timestamp,
+  })
+  .meta({ id: 'Page' });
+
+const PAGES_LIMIT_MAX = 200;
+const listPagesQuery = z.strictObject({
+  cursor: z.string().max(64).optional().describe('nextCursor of the previous page'),
+  limit: limitQuery(PAGES_LIMIT_MAX, 50),
+});
+
 /**
  * Page registration. Access tokens and app secrets go in, encrypted with the current ENCRYPTION_KEY, and
  * never come out: responses, errors and logs carry only the public settings.
@@ -64,44 +88,81 @@ export const pageParams = z.object({ id: pageIdSchema });
  *   2. POST /v1/admin/reencrypt-secrets until it answers `reencrypted: 0` (PATCHed secrets use the new key anyway);
  *   3. deploy again without the old key in ENCRYPTION_KEYS_PREVIOUS.
  */
-export async function pageRoutes(app: FastifyInstance, { deps }: { deps: IngestDeps }) {
-  app.post('/v1/pages', async (request, reply) => {
-    const body = parseInput(createPageBody, request.body);
-    const result = await createPage(deps.db, deps.secrets, body);
-    if (!result.created) throw new HttpError(409, 'page_exists', `Page ${body.id} is already registered; use PATCH /v1/pages/${body.id} to change it`);
-    request.log.info({ pageId: body.id }, 'page registered');
-    return reply.status(201).send(result.page);
-  });
+export async function pageRoutes(plainApp: FastifyInstance, { deps }: { deps: IngestDeps }) {
+  const app = plainApp.withTypeProvider<ZodTypeProvider>();
+  app.post(
+    '/v1/pages',
+    { schema: { tags: ['pages'], summary: 'Register a Page', body: createPageBody, response: { 201: pageSchema, ...errorResponses } } },
+    async (request, reply) => {
+      const body = request.body;
+      const result = await createPage(deps.db, deps.secrets, body);
+      if (!result.created) throw new HttpError(409, 'page_exists', `Page ${body.id} is already registered; use PATCH /v1/pages/${body.id} to change it`);
+      request.log.info({ pageId: body.id }, 'page registered');
+      return reply.status(201).send(result.page);
+    },
+  );
 
-  app.get('/v1/pages', async () => ({ items: await listPages(deps.db) }));
+  // A business has a handful of Pages: the list is read whole and paged here (ordered by id, cursor = last id).
+  app.get(
+    '/v1/pages',
+    { schema: { tags: ['pages'], summary: 'List Pages', querystring: listPagesQuery, response: { 200: pageOf(pageSchema), ...errorResponses } } },
+    async (request) => {
+      const { cursor, limit } = request.query;
+      const after = (await listPages(deps.db)).filter((page) => cursor === undefined || page.id > cursor);
+      const items = after.slice(0, limit);
+      return { items, nextCursor: after.length > limit ? (items.at(-1)?.id ?? null) : null };
+    },
+  );
 
-  app.get('/v1/pages/:id', async (request) => {
-    const { id } = parseInput(pageParams, request.params, 'path');
-    const page = await getPage(deps.db, id);
-    if (!page) throw notFound(`Page ${id}`);
-    return page;
-  });
+  app.get(
+    '/v1/pages/:id',
+    { schema: { tags: ['pages'], summary: 'Get a Page', params: pageParams, response: { 200: pageSchema, ...errorResponses } } },
+    async (request) => {
+      const { id } = request.params;
+      const page = await getPage(deps.db, id);
+      if (!page) throw notFound(`Page ${id}`);
+      return page;
+    },
+  );
 
-  app.patch('/v1/pages/:id', async (request) => {
-    const { id } = parseInput(pageParams, request.params, 'path');
-    const patch = parseInput(patchPageBody, request.body);
-    const page = await updatePage(deps.db, deps.secrets, id, patch);
-    if (!page) throw notFound(`Page ${id}`);
-    request.log.info({ pageId: id, fields: Object.keys(patch) }, 'page updated');
-    return page;
-  });
+  app.patch(
+    '/v1/pages/:id',
+    { schema: { tags: ['pages'], summary: 'Change a Page', params: pageParams, body: patchPageBody, response: { 200: pageSchema, ...errorResponses } } },
+    async (request) => {
+      const { id } = request.params;
+      const patch = request.body;
+      const page = await updatePage(deps.db, deps.secrets, id, patch);
+      if (!page) throw notFound(`Page ${id}`);
+      request.log.info({ pageId: id, fields: Object.keys(patch) }, 'page updated');
+      return page;
+    },
+  );
 
-  app.delete('/v1/pages/:id', async (request, reply) => {
-    const { id } = parseInput(pageParams, request.params, 'path');
-    if (!(await softDeletePage(deps.db, id))) throw notFound(`Page ${id}`);
-    request.log.info({ pageId: id }, 'page deleted (soft)');
-    return reply.status(204).send();
-  });
+  app.delete(
+    '/v1/pages/:id',
+    { schema: { tags: ['pages'], summary: 'Delete a Page (soft)', params: pageParams, response: { 204: noContent, ...errorResponses } } },
+    async (request, reply) => {
+      const { id } = request.params;
+      if (!(await softDeletePage(deps.db, id))) throw notFound(`Page ${id}`);
+      request.log.info({ pageId: id }, 'page deleted (soft)');
+      return reply.status(204).send();
+    },
+  );
 
   /** Key rotation: after adding the new ENCRYPTION_KEY (old one in ENCRYPTION_KEYS_PREVIOUS), rewrite every row. */
-  app.post('/v1/admin/reencrypt-secrets', async (request) => {
-    const report = await reencryptPageSecrets(deps.db, deps.secrets);
-    request.log.info(report, 'page secrets re-encrypted with the current key');
-    return report;
-  });
+  app.post(
+    '/v1/admin/reencrypt-secrets',
+    {
+      schema: {
+        tags: ['admin'],
+        summary: 'Re-encrypt Page secrets with the current key',
+        response: { 200: z.object({ scanned: z.number().int(), reencrypted: z.number().int() }), ...errorResponses },
+      },
+    },
+    async (request) => {
+      const report = await reencryptPageSecrets(deps.db, deps.secrets);
+      request.log.info(report, 'page secrets re-encrypted with the current key');
+      return report;
+    },
+  );
 }
