@@ -1,11 +1,16 @@
 import type { Queue } from 'bullmq';
 import { reconcileCampaignSchedulers } from '@renotify/db';
-import { QueueName, WebhooksJobName } from '@renotify/queue';
-import { CAMPAIGN_RECONCILE_JOB, CAMPAIGN_RECONCILE_SCHEDULER_ID, CAMPAIGN_RECONCILE_EVERY_MS } from './campaigns/module.js';
+import {
+  CAMPAIGN_RECONCILE_EVERY_MS,
+  CAMPAIGN_RECONCILE_SCHEDULER_ID,
+  CampaignJobName,
+  QueueName,
+  RECONCILE_SCHEDULER_ID,
+  SWEEP_JOB,
+  WebhooksJobName,
+} from '@renotify/queue';
 import type { WorkerDeps } from './deps.js';
-import { SWEEP_JOB } from './pipeline/sweeper.js';
-import type { ProcessorModule } from './processors/index.js';
-import { RECONCILE_SCHEDULER_ID } from './processors/reconcile.js';
+import type { ProcessorModule } from './processors/define.js';
 
 /*
  * Every BullMQ job scheduler the worker relies on, declared in one place. Schedulers live only in Redis: a Redis
@@ -47,7 +52,7 @@ export function declaredSchedulers(deps: Pick<WorkerDeps, 'config'>, modules: re
       specs.push({ queue: QueueName.webhooks, id: RECONCILE_SCHEDULER_ID, repeat: { pattern: module.reconcileCron }, template: { name: WebhooksJobName.reconcile, data: {} } });
     }
     if (syncsCampaigns(module)) {
-      specs.push({ queue: QueueName.campaigns, id: CAMPAIGN_RECONCILE_SCHEDULER_ID, repeat: { every: CAMPAIGN_RECONCILE_EVERY_MS }, template: { name: CAMPAIGN_RECONCILE_JOB, data: {} } });
+      specs.push({ queue: QueueName.campaigns, id: CAMPAIGN_RECONCILE_SCHEDULER_ID, repeat: { every: CAMPAIGN_RECONCILE_EVERY_MS }, template: { name: CampaignJobName.reconcile, data: {} } });
     }
   }
   return specs;

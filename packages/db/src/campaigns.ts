@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { templateVariables } from '@renotify/domain';
+import { CampaignJobName, campaignSchedulerId, type CampaignOccurrenceJob } from '@renotify/queue';
 import type { Database } from './client.js';
 import { withTransaction } from './tx.js';
 import type { Campaign, CampaignRun } from './generated/prisma/client.js';
@@ -310,27 +311,12 @@ export async function listCampaignRuns(
 // ---------------------------------------------------------------------------------------------------------
 // Scheduler sync (BullMQ job schedulers on the `campaigns` queue)
 
-/** Job names on the `campaigns` queue. */
-export const CampaignJobName = {
-  /** Fired by a campaign's job scheduler: data `CampaignOccurrenceJob`, the slot time is in the job id. */
-  occurrence: 'occurrence',
-  /** Fans out one CampaignRun: data `{ runId }`, job id `campaignRunJobId(runId)`. */
-  run: 'run',
-} as const;
-
 /** A local-time campaign wakes every quarter hour (every current UTC offset is a multiple of 15 minutes). */
 export const LOCAL_TIME_SLOT_MINUTES = 15;
 
-export interface CampaignOccurrenceJob {
-  campaignId: string;
-  /** The schedule the scheduler was built from: a firing of a replaced schedule is ignored. */
-  schedule: string;
-  /** Local-time campaigns: the slot the firing covers is [slot, slot + slotMinutes). */
-  slotMinutes?: number;
-}
-
-export const campaignSchedulerId = (campaignId: string) => `campaign-${campaignId}`;
-export const campaignRunJobId = (runId: string) => `campaign-run-${runId}`;
+// The campaigns queue's job contract lives in the job catalog (@renotify/queue); re-exported here for callers
+// that still import it from the db package.
+export { CampaignJobName, campaignRunJobId, campaignSchedulerId, type CampaignOccurrenceJob } from '@renotify/queue';
 
 /** Fingerprint of what decides the occurrence times (not the message, name or window). */
 export function scheduleSignature(schedule: CampaignSchedule): string {

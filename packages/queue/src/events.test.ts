@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { MAX_EVENTS_PER_BATCH, eventJobId, eventMessage, eventPayload, eventTopic, eventTopics, findPgUnsafeStrings, parseEvents, pgUnsafeReason, uniqueEvents, type EventInput } from './events.js';
+import { eventJobId } from './catalog.js';
+import { MAX_EVENTS_PER_BATCH, eventMessage, eventPayload, eventTopic, eventTopics, findPgUnsafeStrings, parseEvents, pgUnsafeReason, uniqueEvents, type EventInput } from './events.js';
 
 const valid = (id: string, extra: Record<string, unknown> = {}) => ({ id, type: 'back_in_stock', pageId: 'p1', productId: 'sku', ...extra });
 

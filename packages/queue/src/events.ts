@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import {
   MESSAGE_TEXT_MAX_LENGTH,
@@ -232,16 +231,6 @@ export function uniqueEvents(events: readonly EventInput[]): EventInput[] {
   return events.filter((event) => !seen.has(event.id) && seen.add(event.id));
 }
 
-/**
- * BullMQ job id for an event. Custom ids may not contain ':' (BullMQ's key separator), so the producer's id is
- * base64url-encoded; long ids are hashed to keep Redis keys short. The prefixes keep the two forms apart.
- */
-export function eventJobId(eventId: string): string {
-  const bytes = Buffer.from(eventId, 'utf8');
-  if (bytes.length <= 150) return `ev_${bytes.toString('base64url')}`;
-  return `evh_${createHash('sha256').update(bytes).digest('base64url')}`;
-}
-
 function topicSubject(event: EventInput): TopicSubject {
   switch (event.type) {
     case 'back_in_stock':
@@ -308,13 +297,3 @@ export function eventMessage(event: EventInput): MessageContent {
   if (event.template !== undefined) return { text: fitMessageText(renderTemplate(event.template, templateVars(event))) };
   return defaultMessageFor(notificationEvent(event));
 }
-
-/** `events` queue, job name `fanout` (jobId eventJobId(eventId)): match the stored event's topic to tokens. */
-export const FANOUT_JOB = 'fanout';
-export const fanoutJobSchema = z.object({ eventId: z.string().min(1).max(EVENT_ID_MAX_LENGTH) });
-export type FanoutJob = z.infer<typeof fanoutJobSchema>;
-
-/** `events` queue, job name `publish` (jobId eventJobId(event.id)): an SDK event to store, then fan out. */
-export const PUBLISH_JOB = 'publish';
-export const publishJobSchema = z.object({ event: eventInputSchema });
-export type PublishJob = z.infer<typeof publishJobSchema>;

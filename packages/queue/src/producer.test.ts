@@ -3,7 +3,7 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestServices, type TestServices } from '@renotify/testing';
-import { PUBLISH_JOB, eventJobId, publishJobSchema } from './events.js';
+import { PUBLISH_JOB, eventJobId, publishJobSchema } from './catalog.js';
 import { EventPublishError, EventValidationError, createEventProducer, type EventProducer } from './producer.js';
 
 const PAGE = '555000111';

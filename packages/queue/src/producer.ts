@@ -3,7 +3,8 @@ import type { Redis } from 'ioredis';
 import type pg from 'pg';
 import { createRedis } from './connection.js';
 import { defaultJobOptions, EVENTS_STREAM_MAX_LEN } from './defaults.js';
-import { PUBLISH_JOB, eventJobId, parseEvents, uniqueEvents, type EventInputDraft, type EventProblem, type PublishJob } from './events.js';
+import { PUBLISH_JOB, eventJobId, type PublishJob } from './catalog.js';
+import { parseEvents, uniqueEvents, type EventInputDraft, type EventProblem } from './events.js';
 import { QueueName } from './names.js';
 
 /** Thrown by `publish` when an event is invalid; nothing of the call was queued. */

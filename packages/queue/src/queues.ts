@@ -1,6 +1,7 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import { defaultJobOptions, EVENTS_STREAM_MAX_LEN } from './defaults.js';
+import { queueJobOptions } from './catalog.js';
+import { EVENTS_STREAM_MAX_LEN } from './defaults.js';
 import { ALL_QUEUES, type QueueName } from './names.js';
 
 export type Queues = Record<QueueName, Queue> & { close(): Promise<void> };
@@ -14,7 +15,7 @@ export type Queues = Record<QueueName, Queue> & { close(): Promise<void> };
 export function createQueues(connection: Redis, prefix: string, onError: (error: Error, queue: QueueName) => void = () => undefined): Queues {
   const queues = Object.fromEntries(
     ALL_QUEUES.map((name) => {
-      const queue = new Queue(name, { connection, prefix, defaultJobOptions, streams: { events: { maxLen: EVENTS_STREAM_MAX_LEN } } });
+      const queue = new Queue(name, { connection, prefix, defaultJobOptions: queueJobOptions[name], streams: { events: { maxLen: EVENTS_STREAM_MAX_LEN } } });
       queue.on('error', (error) => onError(error, name));
       return [name, queue];
     }),

@@ -1,4 +1,4 @@
-import { DelayedError, type Job } from 'bullmq';
+import { DelayedError } from 'bullmq';
 import {
   applyTokenChanges,
   claim,
@@ -9,7 +9,6 @@ import {
   loadPendingBatch,
   markSubscribersUnavailable,
   pausePageUntil,
-  recordDeadLetter,
   recordOutcomes,
   type BatchRow,
   type ClaimRequest,
@@ -19,12 +18,12 @@ import {
 } from '@renotify/db';
 import { applySend, evaluate, recurringAvailability, resolvePolicy, retryDelayMs, SkipReason, type Policy, type TokenState } from '@renotify/domain';
 import type { SendOutcome } from '@renotify/messenger';
-import { dispatchJobSchema, PageRateLimiter, QueueName, type DispatchJob } from '@renotify/queue';
+import { DISPATCH_JOB, PageRateLimiter, QueueName, SWEEP_JOB, type DispatchJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
-import type { ProcessorModule } from '../processors/index.js';
+import { defineProcessor, type ProcessorModule } from '../processors/define.js';
 import { releaseSuccessor, type ReleaseSource } from './release.js';
 import { loadSourceMessage, type SourceMessage } from './sources.js';
-import { sweep, SWEEP_JOB } from './sweeper.js';
+import { sweep } from './sweeper.js';
 
 const RETRY_MAX_MS = 5 * 60_000;
 /** Send groups of one batch in flight at once (each at most SEND_CONCURRENCY / SEND_LANES requests). */
@@ -100,7 +99,7 @@ export async function dispatchBatch(ctx: DispatchContext, job: DispatchJob): Pro
   const { deps } = ctx;
   const clock = ctx.clock ?? (() => new Date());
   const report: BatchReport = { sent: 0, failed: 0, skipped: 0, dead: 0, deferred: 0 };
-  let now = clock();
+  const now = clock();
   const source = await loadSourceMessage(deps.db, job);
   const releaseSource: ReleaseSource | null = source ? { sourceType: job.sourceType, sourceId: job.sourceId, priority: source.priority } : null;
   const result = (next: NextStep): PassResult => ({ ...report, next, source: releaseSource });
@@ -423,25 +422,22 @@ export const deliveriesModule = (): ProcessorModule => {
     create: async (deps) => {
       stopping = false; // a module outlives a stopped worker when the same process starts another (tests)
       const ctx: DispatchContext = { deps, limiter: new PageRateLimiter(deps.redis, deps.config.QUEUE_PREFIX), stopping: () => stopping };
-      return async (job: Job, token?: string) => {
-        if (job.name === SWEEP_JOB) return sweep(deps);
-        const parsed = dispatchJobSchema.safeParse(job.data);
-        if (!parsed.success) {
-          await recordDeadLetter(deps.db, 'job', `invalid dispatch job: ${parsed.error.message}`, { jobId: job.id, data: job.data });
-          return { invalid: true };
-        }
-        const pass = await dispatchBatch(ctx, parsed.data);
-        const { next, source, ...report } = pass;
-        deps.logger.debug({ jobId: job.id, sourceId: parsed.data.sourceId, batchNo: parsed.data.batchNo, next: next.kind, ...report }, 'batch pass');
-        if ((next.kind === 'done' || next.kind === 'wake') && source) await releaseSuccessor(deps, source, parsed.data.batchNo);
-        if (next.kind === 'done') return report;
-        // The job steps aside (BullMQ's delayed set, same id) instead of holding its slot while it waits.
-        const { reservedPermits: _used, ...data } = parsed.data;
-        const nextData: DispatchJob = next.kind === 'permits' ? { ...data, reservedPermits: next.reserved } : data;
-        if (nextData.reservedPermits !== parsed.data.reservedPermits) await job.updateData(nextData);
-        await job.moveToDelayed(next.kind === 'resume' ? Date.now() : next.at, token);
-        throw new DelayedError();
-      };
+      return defineProcessor(QueueName.deliveries, deps, {
+        [SWEEP_JOB]: () => sweep(deps),
+        [DISPATCH_JOB]: async (dispatchJob, job, token) => {
+          const pass = await dispatchBatch(ctx, dispatchJob);
+          const { next, source, ...report } = pass;
+          deps.logger.debug({ jobId: job.id, sourceId: dispatchJob.sourceId, batchNo: dispatchJob.batchNo, next: next.kind, ...report }, 'batch pass');
+          if ((next.kind === 'done' || next.kind === 'wake') && source) await releaseSuccessor(deps, source, dispatchJob.batchNo);
+          if (next.kind === 'done') return report;
+          // The job steps aside (BullMQ's delayed set, same id) instead of holding its slot while it waits.
+          const { reservedPermits: _used, ...data } = dispatchJob;
+          const nextData: DispatchJob = next.kind === 'permits' ? { ...data, reservedPermits: next.reserved } : data;
+          if (nextData.reservedPermits !== dispatchJob.reservedPermits) await job.updateData(nextData);
+          await job.moveToDelayed(next.kind === 'resume' ? Date.now() : next.at, token);
+          throw new DelayedError();
+        },
+      });
     },
   };
 };

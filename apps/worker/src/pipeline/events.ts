@@ -1,14 +1,10 @@
 import type { Job } from 'bullmq';
-import { z } from 'zod';
-import { acceptEvents, fanOut, findUnknownPageIds, finishEventFanOut, recordDeadLetter, startEventFanOut } from '@renotify/db';
+import { acceptEvents, fanOut, findUnknownPageIds, finishEventFanOut, startEventFanOut } from '@renotify/db';
 import { matchingTopics, parseTopic } from '@renotify/domain';
-import { eventInputSchema, priorityClassSchema, QueueName } from '@renotify/queue';
+import { FANOUT_JOB, priorityClassSchema, PUBLISH_JOB, QueueName } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
-import type { ProcessorModule } from '../processors/index.js';
+import { deadLetter, defineProcessor, type ProcessorModule } from '../processors/define.js';
 import { ensureChainHeads, releaseWrittenBatch, type ReleaseSource } from './release.js';
-
-const fanoutJobSchema = z.object({ eventId: z.string().min(1) });
-const publishJobSchema = z.object({ event: eventInputSchema });
 
 /**
  * Fans one stored event out to its matching tokens, one-time tokens first. Batches are released
@@ -36,28 +32,20 @@ export async function fanOutEvent(deps: WorkerDeps, eventId: string): Promise<{ 
 /** The `events` queue: `fanout` jobs from the ingest (event already stored), `publish` jobs from the producer SDK. */
 export const eventsModule = (): ProcessorModule => ({
   queue: QueueName.events,
-  create: (deps) => async (job: Job) => {
-    let eventId: string;
-    if (job.name === 'publish') {
-      const parsed = publishJobSchema.safeParse(job.data);
-      if (!parsed.success) return deadLetter(deps, job, parsed.error.message);
-      // An unknown Page would fail the insert on its foreign key on every retry: dead-letter it at once.
-      if ((await findUnknownPageIds(deps.db, [parsed.data.event.pageId])).size) return deadLetter(deps, job, `unknown Page ${parsed.data.event.pageId}`);
-      await acceptEvents(deps.db, [parsed.data.event]);
-      eventId = parsed.data.event.id;
-    } else {
-      const parsed = fanoutJobSchema.safeParse(job.data);
-      if (!parsed.success) return deadLetter(deps, job, parsed.error.message);
-      eventId = parsed.data.eventId;
-    }
-    const result = await fanOutEvent(deps, eventId);
-    deps.logger.info({ jobId: job.id, eventId, ...result }, result ? 'event fanned out' : 'event not found');
-    return result;
+  create: (deps) => {
+    const fanOutAndLog = async (job: Job, eventId: string) => {
+      const result = await fanOutEvent(deps, eventId);
+      deps.logger.info({ jobId: job.id, eventId, ...result }, result ? 'event fanned out' : 'event not found');
+      return result;
+    };
+    return defineProcessor(QueueName.events, deps, {
+      [FANOUT_JOB]: (data, job) => fanOutAndLog(job, data.eventId),
+      [PUBLISH_JOB]: async ({ event }, job) => {
+        // An unknown Page would fail the insert on its foreign key on every retry: dead-letter it at once.
+        if ((await findUnknownPageIds(deps.db, [event.pageId])).size) return deadLetter(deps, job, `unknown Page ${event.pageId}`);
+        await acceptEvents(deps.db, [event]);
+        return fanOutAndLog(job, event.id);
+      },
+    });
   },
 });
-
-async function deadLetter(deps: WorkerDeps, job: Job, reason: string) {
-  deps.logger.warn({ jobId: job.id, queue: job.queueName, reason }, 'invalid job dead-lettered');
-  await recordDeadLetter(deps.db, 'job', `invalid ${job.queueName}/${job.name} job: ${reason}`, { jobId: job.id ?? null, name: job.name, data: job.data });
-  return { invalid: true };
-}

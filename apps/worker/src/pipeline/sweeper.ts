@@ -1,9 +1,10 @@
 import { findStalledSources, findUnfannedEvents, resetStaleSending } from '@renotify/db';
-import { eventJobId, priorityClassSchema } from '@renotify/queue';
+import { eventJobId, FANOUT_JOB, priorityClassSchema, type FanoutJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 import { ensureChainHeads } from './release.js';
 
-export const SWEEP_JOB = 'sweep';
+/** The sweep's job name and scheduler id are in the job catalog. */
+export { SWEEP_JOB } from '@renotify/queue';
 const SWEEP_LIMIT = 1_000;
 /** Sources looked at per sweep; the rest wait for the next sweep (each costs one query and a few Redis calls). */
 const SWEEP_SOURCES = 100;
@@ -63,7 +64,7 @@ export async function sweep(deps: WorkerDeps, now = new Date()): Promise<SweepRe
   }
   const events = await findUnfannedEvents(deps.db, new Date(now.getTime() - 30_000), staleBefore, SWEEP_LIMIT);
   if (events.length) {
-    await deps.queues.events.addBulk(events.map((id) => ({ name: 'fanout', data: { eventId: id }, opts: { jobId: eventJobId(id) } })));
+    await deps.queues.events.addBulk(events.map((id) => ({ name: FANOUT_JOB, data: { eventId: id } satisfies FanoutJob, opts: { jobId: eventJobId(id) } })));
   }
   const agedJobs = await ageWaitingJobs(deps, now);
   const report = { staleSending, requeuedBatches, unfannedEvents: events.length, agedJobs };

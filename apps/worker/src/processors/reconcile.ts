@@ -1,11 +1,10 @@
-import { UnrecoverableError, type Job, type Queue } from 'bullmq';
+import type { Job, Queue } from 'bullmq';
 import { listLivePageIds, reconcilePageTokens, type ReconcileReport } from '@renotify/db';
 import { fingerprint } from '@renotify/observability';
-import { reconcileJobSchema, WebhooksJobName } from '@renotify/queue';
+import { RECONCILE_SCHEDULER_ID, WebhooksJobName, type ReconcileJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 
-/** Scheduler id of the periodic all-Pages run (one per queue prefix, whatever the number of workers). */
-export const RECONCILE_SCHEDULER_ID = 'reconcile-all-pages';
+export { RECONCILE_SCHEDULER_ID } from '@renotify/queue';
 
 /**
  * Installs (or updates) the periodic reconciliation of every live Page; idempotent across workers and restarts.
@@ -20,12 +19,8 @@ export async function scheduleReconciliation(queue: Queue, cronPattern: string):
  * A `reconcile` job on the webhooks queue: repairs the token store from Meta's notification_message_tokens list,
  * for one Page or, without pageId (the scheduled run), for every live Page one after the other.
  */
-export async function runReconcileJob(deps: WorkerDeps, job: Job): Promise<ReconcileReport[]> {
-  const data = reconcileJobSchema.safeParse(job.data);
-  if (!data.success) throw new UnrecoverableError(`invalid reconcile job data: ${data.error.issues[0]?.message ?? 'unknown'}`);
-  const pageIds = data.data.pageId
-    ? [data.data.pageId]
-    : await listLivePageIds(deps.db);
+export async function runReconcileJob(deps: WorkerDeps, data: ReconcileJob, job: Job): Promise<ReconcileReport[]> {
+  const pageIds = data.pageId ? [data.pageId] : await listLivePageIds(deps.db);
 
   const reports: ReconcileReport[] = [];
   for (const pageId of pageIds) {
@@ -40,7 +35,7 @@ export async function runReconcileJob(deps: WorkerDeps, job: Job): Promise<Recon
       reports.push(report);
     } catch (error) {
       // One Page's failure (revoked access token, Graph outage) must not starve the others of a scheduled run.
-      if (data.data.pageId) throw error;
+      if (data.pageId) throw error;
       deps.logger.error({ err: error, pageId, jobId: job.id }, 'reconcile failed for Page');
     }
   }

@@ -1,9 +1,8 @@
-import { UnrecoverableError, type Job } from 'bullmq';
 import { findStaleWebhookReceipts } from '@renotify/db';
-import { QueueName, webhookReceiptJobSchema, WebhooksJobName, type WebhookReceiptJob } from '@renotify/queue';
+import { QueueName, WebhooksJobName, type WebhookReceiptJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 import { processWebhookReceipt } from '../tokens/apply-receipt.js';
-import type { ProcessorModule } from './index.js';
+import { defineProcessor, type ProcessorModule } from './define.js';
 import { runReconcileJob } from './reconcile.js';
 
 export interface WebhooksProcessorOptions {
@@ -50,13 +49,13 @@ export function createWebhooksProcessorModule(options: WebhooksProcessorOptions 
         timer = setInterval(() => void sweep(), settings.sweepEveryMs);
         timer.unref();
       }
-      return async (job: Job) => {
-        if (job.name === WebhooksJobName.reconcile) return runReconcileJob(deps, job);
-        const data = webhookReceiptJobSchema.safeParse(job.data);
-        if (!data.success) throw new UnrecoverableError(`invalid webhook job data: ${data.error.issues[0]?.message ?? 'unknown'}`);
-        const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
-        return processWebhookReceipt(deps.db, deps.logger, data.data.receiptId, { finalAttempt });
-      };
+      return defineProcessor(QueueName.webhooks, deps, {
+        [WebhooksJobName.reconcile]: (data, job) => runReconcileJob(deps, data, job),
+        [WebhooksJobName.receipt]: (data, job) => {
+          const finalAttempt = job.attemptsMade + 1 >= (job.opts.attempts ?? 1);
+          return processWebhookReceipt(deps.db, deps.logger, data.receiptId, { finalAttempt });
+        },
+      });
     },
     async close() {
       clearInterval(timer);

@@ -1,30 +1,5 @@
-import { createHash } from 'node:crypto';
 import { z } from 'zod';
-
-/** `deliveries` queue, job name `dispatch`: send every due PENDING delivery of one fan-out batch. */
-export const DISPATCH_JOB = 'dispatch';
-
-export const dispatchJobSchema = z.object({
-  sourceType: z.enum(['EVENT', 'CAMPAIGN_RUN']),
-  sourceId: z.string().min(1),
-  batchNo: z.number().int().nonnegative(),
-  /**
-   * Sends this job reserved from its Page's bucket before it moved itself to delayed; usable once it wakes.
-   * Set by the job itself, never by producers.
-   */
-  reservedPermits: z.number().int().positive().optional(),
-});
-export type DispatchJob = z.infer<typeof dispatchJobSchema>;
-
-/**
- * Deterministic id: a batch has at most one job at a time, whoever queues it (fan-out, the batch before it,
- * the sweeper, a redrive). The job moves itself to delayed while it waits (rate limit, retry backoff, quiet
- * hours) and keeps its id. BullMQ ids must not contain ':'.
- */
-export function dispatchJobId(job: Pick<DispatchJob, 'sourceType' | 'sourceId' | 'batchNo'>): string {
-  const source = createHash('sha1').update(`${job.sourceType}/${job.sourceId}`).digest('hex').slice(0, 20);
-  return `d_${source}_${job.batchNo}`;
-}
+import type { DispatchJob } from '../catalog.js';
 
 /**
  * Priority classes of sends (README "Delivery semantics"): a person who asked to be told ("notify me when
