@@ -4,7 +4,8 @@ import { registerBullBoard } from './admin/board.js';
 import { registerApiDocs } from './api-docs.js';
 import { adminAuth, bearerAuth } from './auth.js';
 import type { IngestDeps } from './deps.js';
-import { errorHandler, refuseUnstorableStrings } from './http-errors.js';
+import { errorHandler, refuseUnstorableStrings, RETRY_AFTER_SECONDS } from './http-errors.js';
+import { registerIdempotency } from './idempotency.js';
 import { healthRoutes } from './routes/health.js';
 import { apiRoutes, publicRoutes } from './routes/index.js';
 import { registerIngestMetrics } from './routes/metrics.js';
@@ -86,6 +87,11 @@ export async function buildIngestApp(deps: IngestDeps, options: IngestAppOptions
   app.setErrorHandler(errorHandler);
   app.setNotFoundHandler(notFoundHandler);
   await registerApiDocs(app, API_VERSION);
+  // Convention: every 429 and 503, whoever answers it (a route, the error handler, a probe), says when to retry.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    if ((reply.statusCode === 429 || reply.statusCode === 503) && !reply.hasHeader('retry-after')) reply.header('retry-after', String(RETRY_AFTER_SECONDS));
+    return payload;
+  });
 
   // Public: probes, the Prometheus scrape, and Meta's webhooks (authenticated by signature).
   await app.register(healthRoutes, { deps });
@@ -97,6 +103,7 @@ export async function buildIngestApp(deps: IngestDeps, options: IngestAppOptions
   await registerAuthenticated(app, authenticate, async (scope) => {
     // Before the schema: a NUL or lone surrogate anywhere in the request is refused, whatever the field.
     scope.addHook('preValidation', refuseUnstorableStrings);
+    registerIdempotency(scope, deps.redis, deps.config.QUEUE_PREFIX);
     for (const routes of apiRoutes) await scope.register(routes, { deps });
   });
   await registerAuthenticated(app, authenticate, async () => undefined, '/v1');

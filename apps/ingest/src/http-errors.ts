@@ -113,7 +113,7 @@ export function sendUnavailable(reply: FastifyReply, outage: Outage, message?: s
   const [code, text] = outage === 'storage'
     ? ['storage_unavailable', 'Postgres is unavailable; retry later']
     : ['queue_unavailable', 'Redis is unavailable; retry later'];
-  return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: { code, message: message ?? text, retryable: true } });
+  return reply.status(503).header('retry-after', String(RETRY_AFTER_SECONDS)).send({ error: { code, message: message ?? text, retryable: true, retryAfterSeconds: RETRY_AFTER_SECONDS } });
 }
 
 /** A 429 or 503 always says when to come back, in the header and in `error.retryAfterSeconds`. */

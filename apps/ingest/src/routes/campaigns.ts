@@ -26,7 +26,7 @@ import { sendApiMessageProblems } from '@renotify/messenger';
 import type { IngestDeps } from '../deps.js';
 import { HttpError, notFound } from '../http-errors.js';
 import { pageIdSchema } from './pages.js';
-import { errorResponses, noContent, pageOf, timestamp } from './schemas.js';
+import { errorResponses, idempotencyKeyHeader, noContent, pageOf, timestamp } from './schemas.js';
 
 const campaignSchema = z
   .object({
@@ -248,8 +248,8 @@ async function loadLive(deps: IngestDeps, id: string): Promise<CampaignView> {
 /** Campaigns: scheduled messages to the recurring subscribers of a topic. */
 export async function campaignRoutes(plainApp: FastifyInstance, { deps }: { deps: IngestDeps }) {
   const app = plainApp.withTypeProvider<ZodTypeProvider>();
-  const createSchema = { tags, summary: 'Create a campaign', body: createBody, response: { 201: campaignSchema, ...errorResponses } };
-  app.post('/v1/campaigns', { schema: createSchema }, async (request, reply) => {
+  const createSchema = { tags, summary: 'Create a campaign', headers: idempotencyKeyHeader, body: createBody, response: { 201: campaignSchema, ...errorResponses } };
+  app.post('/v1/campaigns', { config: { idempotent: true }, schema: createSchema }, async (request, reply) => {
     const body = request.body;
     const page = await getPage(deps.db, body.pageId);
     if (!page) throw notFound(`Page ${body.pageId}`);
@@ -346,10 +346,11 @@ export async function campaignRoutes(plainApp: FastifyInstance, { deps }: { deps
     tags,
     summary: 'Run one occurrence now (202 when created, 200 when that occurrence already ran)',
     params: idParams,
+    headers: idempotencyKeyHeader,
     body: runNowBody,
     response: { 200: runResult, 202: runResult, ...errorResponses },
   };
-  app.post('/v1/campaigns/:id/run', { schema: runSchema }, async (request, reply) => {
+  app.post('/v1/campaigns/:id/run', { config: { idempotent: true }, schema: runSchema }, async (request, reply) => {
     const { id } = request.params;
     const body = request.body;
     const campaign = await loadLive(deps, id);

@@ -14,7 +14,7 @@ import {
 import { redactPayload, secretCandidates } from '@renotify/observability';
 import { DISPATCH_JOB, whenRedisReady, withTimeout, type DispatchJob } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
-import { HttpError } from '../http-errors.js';
+import { HttpError, sendUnavailable } from '../http-errors.js';
 import { errorResponses, nextCursor } from './schemas.js';
 
 const deadLetterSchema = z
@@ -129,7 +129,7 @@ export async function deadLetterRoutes(plainApp: FastifyInstance, { deps }: { de
     const body = request.body;
     // Fail before touching rows when the queue is down: a PENDING delivery without a job would wait for a sweep.
     if (!(await whenRedisReady(deps.redis, REDIS_GRACE_MS))) {
-      return reply.status(503).header('retry-after', '1').send({ error: { code: 'queue_unavailable', message: 'Redis is unreachable; nothing was redriven', retryable: true } });
+      return sendUnavailable(reply, 'queue', 'Redis is unreachable; nothing was redriven');
     }
     const rows = await redriveDeadDeliveries(
       deps.db,
@@ -150,7 +150,7 @@ export async function deadLetterRoutes(plainApp: FastifyInstance, { deps }: { de
         // Put the rows back as they were, so the dead-letter list stays the truth and a retry redrives them.
         await restoreDeadDeliveries(deps.db, rows);
         request.log.warn({ err: error, deliveries: rows.length }, 'redrive rolled back: dispatch jobs not enqueued');
-        return reply.status(503).header('retry-after', '1').send({ error: { code: 'queue_unavailable', message: 'Dispatch jobs could not be queued; nothing was redriven', retryable: true } });
+        return sendUnavailable(reply, 'queue', 'Dispatch jobs could not be queued; nothing was redriven');
       }
     }
     request.log.info({ redriven: rows.length, batches: batches.size }, 'dead deliveries redriven');

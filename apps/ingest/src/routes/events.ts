@@ -7,7 +7,7 @@ import type { IngestDeps } from '../deps.js';
 import { HttpError, notFound, sendUnavailable } from '../http-errors.js';
 import { EventIntake, IntakeError } from './event-intake.js';
 import { countIngestedEvents } from './metrics.js';
-import { errorResponses, nextCursor } from './schemas.js';
+import { errorResponses, idempotencyKeyHeader, nextCursor } from './schemas.js';
 
 /** One event or a batch: documented from the same zod schema parseEvents applies to each event. */
 const eventsBody = z.union([eventInputSchema, z.array(eventInputSchema).min(1).max(MAX_EVENTS_PER_BATCH)]);
@@ -94,10 +94,11 @@ export async function eventRoutes(plainApp: FastifyInstance, { deps }: { deps: I
   const postSchema = {
     tags: ['events'],
     summary: 'Publish one event or a batch of up to 1,000',
+    headers: idempotencyKeyHeader,
     body: eventsBody,
     response: { 202: ingestResultSchema, ...errorResponses },
   };
-  app.post('/v1/events', { schema: postSchema, validatorCompiler: eventsValidator }, async (request, reply) => {
+  app.post('/v1/events', { config: { idempotent: true }, schema: postSchema, validatorCompiler: eventsValidator }, async (request, reply) => {
     // eventsValidator always hands over the batch form.
     const events = request.body as EventInput[];
 

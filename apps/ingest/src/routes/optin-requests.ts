@@ -14,7 +14,7 @@ import type { IngestDeps } from '../deps.js';
 import { HttpError, notFound } from '../http-errors.js';
 import { metaRefusal } from '../optin-requests/meta-errors.js';
 import { pageIdSchema } from './pages.js';
-import { errorResponses, timestamp } from './schemas.js';
+import { errorResponses, idempotencyKeyHeader, timestamp } from './schemas.js';
 
 const sentRequestSchema = z
   .object({
@@ -105,10 +105,11 @@ export async function optInRequestRoutes(plainApp: FastifyInstance, { deps }: { 
   const schema = {
     tags: ['optins'],
     summary: 'Ask a person, through Meta, to opt in to a topic',
+    headers: idempotencyKeyHeader,
     body: requestBody,
     response: { 201: sentRequestSchema, ...errorResponses },
   };
-  app.post('/v1/optin-requests', { schema }, async (request, reply) => {
+  app.post('/v1/optin-requests', { config: { idempotent: true }, schema }, async (request, reply) => {
     const body = request.body;
     const topic = resolveTopic(body);
     const template = buildTemplate(body, topic);

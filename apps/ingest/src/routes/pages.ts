@@ -5,7 +5,7 @@ import { createPage, getPage, listPages, reencryptPageSecrets, softDeletePage, u
 import { isPolicyProfileId, isValidTimeZone, POLICY_PROFILES } from '@renotify/domain';
 import type { IngestDeps } from '../deps.js';
 import { HttpError, notFound } from '../http-errors.js';
-import { errorResponses, limitQuery, noContent, pageOf, timestamp } from './schemas.js';
+import { errorResponses, idempotencyKeyHeader, limitQuery, noContent, pageOf, timestamp } from './schemas.js';
 
 /** Facebook Page ids are digits; the sandbox and tests may use other safe ids, so allow a conservative charset. */
 export const pageIdSchema = z
@@ -92,7 +92,10 @@ export async function pageRoutes(plainApp: FastifyInstance, { deps }: { deps: In
   const app = plainApp.withTypeProvider<ZodTypeProvider>();
   app.post(
     '/v1/pages',
-    { schema: { tags: ['pages'], summary: 'Register a Page', body: createPageBody, response: { 201: pageSchema, ...errorResponses } } },
+    {
+      config: { idempotent: true },
+      schema: { tags: ['pages'], summary: 'Register a Page', headers: idempotencyKeyHeader, body: createPageBody, response: { 201: pageSchema, ...errorResponses } },
+    },
     async (request, reply) => {
       const body = request.body;
       const result = await createPage(deps.db, deps.secrets, body);

@@ -104,7 +104,7 @@ describe('opt-in requests and reconciliation (through the sandbox)', () => {
         await setFaults([{ ...fault, rate: 1 }]);
         const refused = await request({ psid: 'a5', kind: 'recurring', topic: 'flash', title: 'Flash sales' });
         expect(refused.status, code).toBe(status);
-        expect(refused.json.error).toMatchObject({ code, message: expect.stringMatching(/^Meta refused the opt-in request: /), details: { metaCode: fault.code, metaSubcode: fault.subcode } });
+        expect(refused.json.error).toMatchObject({ code, message: expect.stringMatching(/^Meta refused the opt-in request: /), meta: { code: fault.code, subcode: fault.subcode } });
         expect(refused.text).not.toContain('"error":{"message"');
       }
     } finally {
@@ -115,7 +115,7 @@ describe('opt-in requests and reconciliation (through the sandbox)', () => {
     await stack.sb('PATCH', `/__sandbox/pages/${PAGE}/users/a5`, { lastUserMessageAt: Date.now() - 2 * DAY_MS });
     const closed = await request({ psid: 'a5', kind: 'one_time', topic: 'flash', title: 'Flash sales' });
     expect(closed.status).toBe(409);
-    expect(closed.json.error).toMatchObject({ code: 'outside_window', details: { metaCode: 10, metaSubcode: 2018278 } });
+    expect(closed.json.error).toMatchObject({ code: 'outside_window', meta: { code: 10, subcode: 2018278 } });
     // With everything healthy the same request goes through.
     await personMessages(PAGE, 'a5');
     expect((await request({ psid: 'a5', kind: 'recurring', topic: 'flash', title: 'Flash sales' })).status).toBe(201);
