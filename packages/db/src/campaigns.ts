@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { templateVariables } from '@renotify/domain';
+import { mapStrings, templateVariables } from '@renotify/domain';
 import { CampaignJobName, campaignSchedulerId, type CampaignOccurrenceJob } from '@renotify/queue';
 import type { Database } from './client.js';
 import { withTransaction } from './tx.js';
@@ -151,19 +151,10 @@ export async function setCampaignStatus(db: Database, id: string, status: Campai
 /** Filled in for every run from its occurrence time, in the run's zone (or the campaign's). */
 export const BUILTIN_CAMPAIGN_VARIABLES = ['date', 'time', 'weekday', 'campaign'] as const;
 
-function forEachString(value: unknown, visit: (text: string) => string): unknown {
-  if (typeof value === 'string') return visit(value);
-  if (Array.isArray(value)) return value.map((item) => forEachString(item, visit));
-  if (value && typeof value === 'object') {
-    return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, forEachString(item, visit)]));
-  }
-  return value;
-}
-
 /** Every {{placeholder}} used anywhere in a message (text, template titles, button labels …). */
 export function messagePlaceholders(message: unknown): string[] {
   const names = new Set<string>();
-  forEachString(message, (text) => {
+  mapStrings(message, (text) => {
     for (const name of templateVariables(text)) names.add(name);
     return text;
   });

@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
+import { withTimeout } from '@renotify/queue';
 import { PrismaClient } from './generated/prisma/client.js';
 
 // Prisma stores DateTime as `timestamp(3)` in UTC. Raw queries through the same pool must agree whatever the
@@ -46,16 +47,10 @@ export function createDatabase(databaseUrl: string, options: DatabaseOptions = {
 
 /** Readiness probe: true when a trivial query answers within `timeoutMs`. */
 export async function isDatabaseReachable(db: Pick<Database, 'pool'>, timeoutMs = 2_000): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('database ping timed out')), timeoutMs);
-    });
-    await Promise.race([db.pool.query('SELECT 1'), timeout]);
+    await withTimeout(db.pool.query('SELECT 1'), timeoutMs, 'database ping');
     return true;
   } catch {
     return false;
-  } finally {
-    clearTimeout(timer);
   }
 }

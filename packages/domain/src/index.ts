@@ -18,3 +18,4 @@ export * from './topics.js';
 export * from './messages.js';
 export * from './backoff.js';
 export { nextLocalOccurrence } from './schedule.js';
+export { mapStrings } from './strings.js';

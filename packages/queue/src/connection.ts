@@ -1,4 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
+import { withTimeout } from './timeout.js';
 
 /**
  * Producers (ingest, SDK) give up on a command after two reconnect attempts (~0.6 s) so callers get a 503
@@ -20,15 +21,9 @@ export function createRedis(url: string, role: 'producer' | 'worker', extra: Red
 }
 
 export async function isRedisReachable(redis: Redis, timeoutMs = 2_000): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
   try {
-    const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error('redis ping timed out')), timeoutMs);
-    });
-    return (await Promise.race([redis.ping(), timeout])) === 'PONG';
+    return (await withTimeout(redis.ping(), timeoutMs, 'redis ping')) === 'PONG';
   } catch {
     return false;
-  } finally {
-    clearTimeout(timer);
   }
 }

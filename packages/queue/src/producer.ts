@@ -6,6 +6,7 @@ import { defaultJobOptions, EVENTS_STREAM_MAX_LEN } from './defaults.js';
 import { PUBLISH_JOB, eventJobId, type PublishJob } from './catalog.js';
 import { parseEvents, uniqueEvents, type EventInputDraft, type EventProblem } from './events.js';
 import { QueueName } from './names.js';
+import { withTimeout } from './timeout.js';
 
 /** Thrown by `publish` when an event is invalid; nothing of the call was queued. */
 export class EventValidationError extends Error {
@@ -61,14 +62,7 @@ export function whenRedisReady(redis: Redis, graceMs: number): Promise<boolean> 
   });
 }
 
-/** Rejects with `what timed out` after `ms` unless `promise` settles first. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} timed out after ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
+export { withTimeout } from './timeout.js';
 
 const PAGE_CACHE_TTL_MS = 5_000;
 

@@ -1,4 +1,4 @@
-import { fitMessageText, localTimeParts, renderTemplate } from '@renotify/domain';
+import { fitMessageText, localTimeParts, mapStrings, renderTemplate } from '@renotify/domain';
 
 const WEEKDAYS = ['Monday', 'Tuesday', 'Wednesday', 'Thursday', 'Friday', 'Saturday', 'Sunday'] as const;
 const pad = (value: number) => String(value).padStart(2, '0');
@@ -12,13 +12,6 @@ export function builtinVariables(occurrenceAt: Date, timeZone: string, campaignN
     weekday: WEEKDAYS[local.weekday - 1]!,
     campaign: campaignName,
   };
-}
-
-function mapStrings(value: unknown, render: (text: string) => string): unknown {
-  if (typeof value === 'string') return render(value);
-  if (Array.isArray(value)) return value.map((item) => mapStrings(item, render));
-  if (value && typeof value === 'object') return Object.fromEntries(Object.entries(value).map(([key, item]) => [key, mapStrings(item, render)]));
-  return value;
 }
 
 /**
