@@ -152,6 +152,18 @@ describe('API conventions (docs/api-conventions.md)', () => {
     expect(byWhat['invalid JSON']!.json.error.code).toBe('invalid_json');
   });
 
+  it('enum casing: answers are UPPER_SNAKE_CASE, requests may use either casing', async () => {
+    const lower = await api('POST', '/v1/optin-requests', { ...optInRequest('Lower-case kind'), kind: 'one_time' });
+    const upper = await api('POST', '/v1/optin-requests', { ...optInRequest('Upper-case kind'), kind: 'ONE_TIME', topic: undefined, subject: { type: 'BACK_IN_STOCK', productId: 'sku-9' } });
+    expect([lower.status, upper.status], upper.text).toEqual([201, 201]);
+    expect([lower.json.kind, upper.json.kind]).toEqual(['ONE_TIME', 'ONE_TIME']);
+    // Topics are data, not enums: built from the lower-case subject names whatever the request's casing.
+    expect(upper.json.topic).toBe('back_in_stock:sku-9');
+    expect((await api('POST', '/v1/events', { id: 'casing-1', type: 'CUSTOM', pageId: PAGE.id, topic: 'deals', text: 'Hi', priority: 'High' })).status).toBe(202);
+    expect((await api('GET', '/v1/events/casing-1')).json).toMatchObject({ type: 'CUSTOM', priority: 'HIGH' });
+    expect((await api('GET', `/v1/pages/${PAGE.id}/optins?kind=one_time`)).json.items).toEqual([]);
+  });
+
   it('cursor paging: GET /v1/pages pages like every list ({ items, nextCursor })', async () => {
     for (const n of [3, 4, 5]) {
       await api('POST', '/v1/pages', { id: `50000000000000${n}`, name: `Shop ${n}`, accessToken: `t${n}`, appSecret: `s${n}` });

@@ -15,8 +15,8 @@ const green = {
   healthy: true,
   checkedAt: '2026-11-30T12:00:00.000Z',
   checks: [
-    { name: 'access_token', status: 'ok', detail: 'GET /me answers Page 1 (Shop)' },
-    { name: 'app_secret', status: 'ok', detail: 'a call with appsecret_proof succeeds' },
+    { name: 'access_token', status: 'OK', detail: 'GET /me answers Page 1 (Shop)' },
+    { name: 'app_secret', status: 'OK', detail: 'a call with appsecret_proof succeeds' },
   ],
 };
 const red = {
@@ -24,9 +24,9 @@ const red = {
   healthy: false,
   checkedAt: '2026-11-30T12:00:00.000Z',
   checks: [
-    { name: 'access_token', status: 'ok', detail: 'the token is valid' },
-    { name: 'app_secret', status: 'problem', detail: 'Meta answered 100: Invalid appsecret_proof provided in the API argument', fix: 'PATCH /v1/pages/:id {"appSecret":"…"}' },
-    { name: 'webhook_subscription', status: 'skipped', detail: 'needs a working token and app secret' },
+    { name: 'access_token', status: 'OK', detail: 'the token is valid' },
+    { name: 'app_secret', status: 'PROBLEM', detail: 'Meta answered 100: Invalid appsecret_proof provided in the API argument', fix: 'PATCH /v1/pages/:id {"appSecret":"…"}' },
+    { name: 'webhook_subscription', status: 'SKIPPED', detail: 'needs a working token and app secret' },
   ],
 };
 

@@ -1,7 +1,7 @@
 /** The answer of GET /v1/pages/:id/health (apps/ingest/src/routes/page-health.ts). */
 export interface HealthCheckView {
   name: string;
-  status: 'ok' | 'problem' | 'skipped';
+  status: 'OK' | 'PROBLEM' | 'SKIPPED';
   detail: string;
   fix?: string;
 }
@@ -13,11 +13,11 @@ export interface PageHealthView {
   checks: HealthCheckView[];
 }
 
-const MARK: Record<HealthCheckView['status'], string> = { ok: 'ok', problem: 'PROBLEM', skipped: 'skipped' };
+const MARK: Record<HealthCheckView['status'], string> = { OK: 'ok', PROBLEM: 'PROBLEM', SKIPPED: 'skipped' };
 
 /** One Page's report: a header line, then one line per check, with the fix under each problem. */
 export function renderHealth(report: PageHealthView, pageName?: string): string {
-  const problems = report.checks.filter((check) => check.status !== 'ok').length;
+  const problems = report.checks.filter((check) => check.status !== 'OK').length;
   const title = `Page ${report.pageId}${pageName ? ` (${pageName})` : ''}: ${report.healthy ? 'all checks pass' : `${problems} check(s) need attention`}`;
   const nameWidth = Math.max(...report.checks.map((check) => check.name.length));
   const lines = report.checks.flatMap((check) => {

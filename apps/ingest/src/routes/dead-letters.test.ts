@@ -72,14 +72,14 @@ describe('dead letters: list and redrive', () => {
 
   it('lists DEAD deliveries and dead-letter rows newest first, with reason, code and source, and no tokens', async () => {
     const body = await get('/v1/dead-letters');
-    expect(body.items.map((item) => item.kind).sort()).toEqual(['delivery', 'delivery', 'delivery', 'delivery', 'delivery', 'job', 'webhook_entry']);
+    expect(body.items.map((item) => item.kind).sort()).toEqual(['DELIVERY', 'DELIVERY', 'DELIVERY', 'DELIVERY', 'DELIVERY', 'JOB', 'WEBHOOK_ENTRY']);
     expect(body.items.some((item) => item.id === ids.sent)).toBe(false);
     const order = body.items.map((item) => [Date.parse(item.at), item.id] as const);
     expect(order).toEqual([...order].sort((x, y) => y[0] - x[0] || (x[1] < y[1] ? 1 : -1)));
-    expect(body.items[body.items.length - 1]?.kind).toBe('job');
+    expect(body.items[body.items.length - 1]?.kind).toBe('JOB');
 
     expect(body.items.find((item) => item.id === ids.a2)).toMatchObject({
-      kind: 'delivery',
+      kind: 'DELIVERY',
       reason: 'access token invalid',
       code: 190,
       attempts: 3,
@@ -87,16 +87,18 @@ describe('dead letters: list and redrive', () => {
       pageId: PAGE,
     });
     expect(body.items.find((item) => item.id === ids.run)).toMatchObject({ source: { type: 'CAMPAIGN_RUN', id: campaignRunId, batchNo: 4 } });
-    const webhookEntry = body.items.find((item) => item.kind === 'webhook_entry');
+    const webhookEntry = body.items.find((item) => item.kind === 'WEBHOOK_ENTRY');
     expect(webhookEntry).toMatchObject({ reason: 'unparsable entry', redrivenAt: null });
     expect(JSON.stringify(body)).not.toContain('SECRET-TOKEN-1');
     expect(JSON.stringify(webhookEntry)).toContain('[Redacted]');
   });
 
   it('filters by kind and pages by keyset without gaps or repeats', async () => {
-    expect((await get('/v1/dead-letters?kind=delivery')).items.every((item) => item.kind === 'delivery')).toBe(true);
+    expect((await get('/v1/dead-letters?kind=delivery')).items.every((item) => item.kind === 'DELIVERY')).toBe(true);
+    // Enums answer in upper case and filter in either case.
+    expect((await get('/v1/dead-letters?kind=DELIVERY')).items).toHaveLength(5);
     expect((await get('/v1/dead-letters?kind=delivery')).items).toHaveLength(5);
-    expect((await get('/v1/dead-letters?kind=webhook_entry')).items.map((item) => item.kind)).toEqual(['webhook_entry']);
+    expect((await get('/v1/dead-letters?kind=webhook_entry')).items.map((item) => item.kind)).toEqual(['WEBHOOK_ENTRY']);
     expect((await get('/v1/dead-letters?kind=nothing_here')).items).toEqual([]);
 
     const all = (await get('/v1/dead-letters')).items.map((item) => item.id);

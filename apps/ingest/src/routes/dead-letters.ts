@@ -19,7 +19,7 @@ import { errorResponses, nextCursor } from './schemas.js';
 
 const deadLetterSchema = z
   .looseObject({
-    kind: z.string().describe('"delivery" (a DEAD delivery) or the kind of a dead-lettered entry, e.g. "webhook_entry"'),
+    kind: z.string().describe('"DELIVERY" (a DEAD delivery) or the kind of a dead-lettered entry, e.g. "WEBHOOK_ENTRY"'),
     id: z.string(),
     at: z.date(),
     reason: z.unknown(),
@@ -88,7 +88,7 @@ async function redactedItems(deps: IngestDeps, rows: DeadLetterRow[]) {
   return rows.map((row) => {
     if (row.kind === DELIVERY_DEAD_LETTER_KIND) {
       return {
-        kind: row.kind,
+        kind: row.kind.toUpperCase(),
         id: row.id,
         at: row.at,
         reason: redact(row.reason),
@@ -100,7 +100,7 @@ async function redactedItems(deps: IngestDeps, rows: DeadLetterRow[]) {
         optInId: row.optInId,
       };
     }
-    return { kind: row.kind, id: row.id, at: row.at, reason: redact(row.reason), payload: redact(row.payload), redrivenAt: row.redrivenAt };
+    return { kind: row.kind.toUpperCase(), id: row.id, at: row.at, reason: redact(row.reason), payload: redact(row.payload), redrivenAt: row.redrivenAt };
   });
 }
 
@@ -115,7 +115,7 @@ export async function deadLetterRoutes(plainApp: FastifyInstance, { deps }: { de
   app.get('/v1/dead-letters', { schema: listSchema }, async (request) => {
     const query = request.query;
     const after = query.cursor ? decodeCursor(query.cursor) : null;
-    const page = await listDeadLetters(deps.db, { kind: query.kind, after, limit: query.limit });
+    const page = await listDeadLetters(deps.db, { kind: query.kind?.toLowerCase(), after, limit: query.limit });
     return { items: await redactedItems(deps, page.items), nextCursor: page.next ? encodeCursor(page.next) : null };
   });
 

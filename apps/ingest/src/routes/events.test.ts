@@ -315,7 +315,7 @@ describe('POST /v1/events and GET /v1/events/:id', () => {
     const first = await get('/v1/events/status-1?limit=3');
     expect(first.status).toBe(200);
     const body = await eventOf(first);
-    expect(body).toMatchObject({ id: 'status-1', type: 'custom', topic: 'weekly_deals', status: 'ACCEPTED', matchedCount: 0, pageId: PAGE });
+    expect(body).toMatchObject({ id: 'status-1', type: 'CUSTOM', topic: 'weekly_deals', status: 'ACCEPTED', matchedCount: 0, pageId: PAGE });
     expect(new Date(body.receivedAt).getTime()).toBeGreaterThan(Date.now() - 60_000);
     expect(body.counts).toEqual({
       byStatus: { PENDING: 1, SENDING: 0, SENT: 2, FAILED: 1, SKIPPED: 2, DEAD: 1 },

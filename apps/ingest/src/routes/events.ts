@@ -16,11 +16,19 @@ const eventsBody = z.union([eventInputSchema, z.array(eventInputSchema).min(1).m
  * The body is checked by parseEvents (the producer SDK's rules), whose problems name the event of a batch
  * (`index`); the other parts use the zod validator like every route.
  */
+/** Requests may spell `type` and `priority` in either case (docs/api-conventions.md); they are stored in lower case. */
+function lowerCaseEnums(event: unknown): unknown {
+  if (event === null || typeof event !== 'object' || Array.isArray(event)) return event;
+  const record = { ...(event as Record<string, unknown>) };
+  for (const field of ['type', 'priority']) if (typeof record[field] === 'string') record[field] = (record[field] as string).toLowerCase();
+  return record;
+}
+
 // eslint-disable-next-line @typescript-eslint/no-explicit-any -- fastify types a route's compiler by its exact schema object
 const eventsValidator: FastifySchemaCompiler<any> = (route) => {
   if (route.httpPart !== 'body') return validatorCompiler(route);
   return (data: unknown) => {
-    const parsed = parseEvents(data);
+    const parsed = parseEvents(Array.isArray(data) ? data.map(lowerCaseEnums) : lowerCaseEnums(data));
     return parsed.ok ? { value: parsed.events } : { error: invalidEvents(parsed.problems) };
   };
 };
@@ -139,6 +147,8 @@ export async function eventRoutes(plainApp: FastifyInstance, { deps }: { deps: I
     if (!summary) throw notFound(`Event "${id}"`);
     return {
       ...summary,
+      type: summary.type.toUpperCase(),
+      priority: summary.priority?.toUpperCase() ?? null,
       deliveries: page.deliveries,
       nextCursor: page.next ? encodeCursor(page.next) : null,
     };

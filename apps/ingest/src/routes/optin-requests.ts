@@ -14,14 +14,14 @@ import type { IngestDeps } from '../deps.js';
 import { HttpError, notFound } from '../http-errors.js';
 import { metaRefusal } from '../optin-requests/meta-errors.js';
 import { pageIdSchema } from './pages.js';
-import { errorResponses, idempotencyKeyHeader, timestamp } from './schemas.js';
+import { errorResponses, idempotencyKeyHeader, timestamp, upperCaseEnum } from './schemas.js';
 
 const sentRequestSchema = z
   .object({
     id: z.string(),
     pageId: z.string(),
     psid: z.string(),
-    kind: z.enum(['one_time', 'recurring']),
+    kind: z.enum(['ONE_TIME', 'RECURRING']),
     topic: z.string(),
     title: z.string(),
     messageId: z.string(),
@@ -34,9 +34,9 @@ const STANDARD_WINDOW_MS = 24 * 3600_000;
 
 const productId = z.union([z.string().min(1), z.number().int()]);
 const subjectSchema = z.discriminatedUnion('type', [
-  z.strictObject({ type: z.literal('back_in_stock'), productId, variant: z.union([z.string().min(1), z.number().int()]).nullable().optional() }),
-  z.strictObject({ type: z.literal('price_drop'), productId }),
-  z.strictObject({ type: z.literal('custom'), topic: z.string().min(1) }),
+  z.strictObject({ type: z.literal(['back_in_stock', 'BACK_IN_STOCK']), productId, variant: z.union([z.string().min(1), z.number().int()]).nullable().optional() }),
+  z.strictObject({ type: z.literal(['price_drop', 'PRICE_DROP']), productId }),
+  z.strictObject({ type: z.literal(['custom', 'CUSTOM']), topic: z.string().min(1) }),
 ]);
 
 const RECURRING_ONLY = ['frequency', 'imageUrl', 'ctaText', 'timezone'] as const;
@@ -45,7 +45,7 @@ const requestBody = z
   .strictObject({
     pageId: pageIdSchema,
     psid: z.string().min(1).max(64),
-    kind: z.enum(['one_time', 'recurring']),
+    kind: upperCaseEnum(['ONE_TIME', 'RECURRING']),
     topic: z.string().min(1).max(TOPIC_MAX_LENGTH).optional(),
     subject: subjectSchema.optional(),
     title: z.string().trim().min(1),
@@ -62,7 +62,7 @@ const requestBody = z
     if (length > OPT_IN_TITLE_MAX_CHARS) {
       context.addIssue({ code: 'custom', path: ['title'], message: `title is ${length} characters; Meta allows at most ${OPT_IN_TITLE_MAX_CHARS}` });
     }
-    if (body.kind === 'one_time') {
+    if (body.kind === 'ONE_TIME') {
       for (const field of RECURRING_ONLY) {
         if (body[field] !== undefined) context.addIssue({ code: 'custom', path: [field], message: `${field} applies to recurring requests only` });
       }
@@ -74,7 +74,8 @@ type RequestBody = z.infer<typeof requestBody>;
 function resolveTopic(body: RequestBody): string {
   if (body.topic !== undefined) return body.topic;
   try {
-    return topicFor(body.subject as TopicSubject);
+    // Subject types may come in either casing; topicFor builds topics from the lower-case names.
+    return topicFor({ ...body.subject, type: body.subject?.type.toLowerCase() } as TopicSubject);
   } catch (error) {
     if (error instanceof TopicError) throw new HttpError(400, 'invalid_request', error.message, [{ path: 'subject', message: error.message }]);
     throw error;
@@ -83,7 +84,7 @@ function resolveTopic(body: RequestBody): string {
 
 function buildTemplate(body: RequestBody, topic: string): SendRequestBody {
   try {
-    if (body.kind === 'one_time') return buildOneTimeNotifRequest({ psid: body.psid, title: body.title, payload: topic });
+    if (body.kind === 'ONE_TIME') return buildOneTimeNotifRequest({ psid: body.psid, title: body.title, payload: topic });
     const input: Parameters<typeof buildRecurringOptInRequest>[0] = { psid: body.psid, payload: topic, title: body.title };
     if (body.frequency !== undefined) input.frequency = body.frequency;
     if (body.timezone !== undefined) input.timezone = body.timezone;
@@ -128,7 +129,7 @@ export async function optInRequestRoutes(plainApp: FastifyInstance, { deps }: { 
       );
     }
 
-    const kind = body.kind === 'one_time' ? 'ONE_TIME' : 'RECURRING';
+    const kind = body.kind;
     const reservation = await reserveOptInRequest(deps.db, { pageId: page.id, subscriberId: subscriber.id, kind, topic, title: body.title }, now);
     if (!reservation.reserved) {
       const nextAllowed = new Date(reservation.lastSentAt.getTime() + 7 * 24 * 3600_000);
@@ -155,7 +156,7 @@ export async function optInRequestRoutes(plainApp: FastifyInstance, { deps }: { 
       id: reservation.id,
       pageId: page.id,
       psid: body.psid,
-      kind: body.kind,
+      kind,
       topic,
       title: body.title,
       messageId: outcome.messageId,

@@ -52,7 +52,7 @@ describe('GET /v1/pages/:id/health', () => {
   it('is green for a correctly set-up Page (Require App Secret on, subscribed, v24.0, recent webhook)', async () => {
     const report = await health();
     expect(report.healthy, JSON.stringify(report.checks)).toBe(true);
-    expect(statuses(report)).toEqual({ access_token: 'ok', app_secret: 'ok', webhook_subscription: 'ok', graph_version: 'ok', verify_token: 'ok', recent_webhook: 'ok' });
+    expect(statuses(report)).toEqual({ access_token: 'OK', app_secret: 'OK', webhook_subscription: 'OK', graph_version: 'OK', verify_token: 'OK', recent_webhook: 'OK' });
   });
 
   it('reports a wrong app secret (proof refused) with the fix, and skips the subscription check', async () => {
@@ -60,9 +60,9 @@ describe('GET /v1/pages/:id/health', () => {
     try {
       const report = await health();
       expect(report.healthy).toBe(false);
-      expect(check(report, 'access_token').status).toBe('ok');
-      expect(check(report, 'app_secret')).toMatchObject({ status: 'problem', detail: expect.stringContaining('Invalid appsecret_proof'), fix: expect.stringContaining('appSecret') });
-      expect(check(report, 'webhook_subscription').status).toBe('skipped');
+      expect(check(report, 'access_token').status).toBe('OK');
+      expect(check(report, 'app_secret')).toMatchObject({ status: 'PROBLEM', detail: expect.stringContaining('Invalid appsecret_proof'), fix: expect.stringContaining('appSecret') });
+      expect(check(report, 'webhook_subscription').status).toBe('SKIPPED');
     } finally {
       await control('PATCH', `/pages/${PAGE.id}`, { appSecret: PAGE.appSecret });
     }
@@ -72,8 +72,8 @@ describe('GET /v1/pages/:id/health', () => {
     expect((await api('PATCH', `/v1/pages/${PAGE.id}`, { accessToken: 'revoked-token' })).status).toBe(200);
     try {
       const report = await health();
-      expect(check(report, 'access_token')).toMatchObject({ status: 'problem', detail: expect.stringContaining('190'), fix: expect.stringContaining('accessToken') });
-      expect(statuses(report)).toMatchObject({ app_secret: 'skipped', webhook_subscription: 'skipped' });
+      expect(check(report, 'access_token')).toMatchObject({ status: 'PROBLEM', detail: expect.stringContaining('190'), fix: expect.stringContaining('accessToken') });
+      expect(statuses(report)).toMatchObject({ app_secret: 'SKIPPED', webhook_subscription: 'SKIPPED' });
     } finally {
       await api('PATCH', `/v1/pages/${PAGE.id}`, { accessToken: PAGE.accessToken });
     }
@@ -82,10 +82,10 @@ describe('GET /v1/pages/:id/health', () => {
   it('reports an app subscribed without messaging_optins, and an app not subscribed at all, with the curl to fix it', async () => {
     await control('PATCH', `/pages/${PAGE.id}`, { subscribedFields: ['messages', 'messaging_postbacks'] });
     let report = await health();
-    expect(check(report, 'webhook_subscription')).toMatchObject({ status: 'problem', detail: expect.stringContaining('without messaging_optins'), fix: expect.stringContaining('subscribed_fields=messages,messaging_optins,messaging_postbacks') });
+    expect(check(report, 'webhook_subscription')).toMatchObject({ status: 'PROBLEM', detail: expect.stringContaining('without messaging_optins'), fix: expect.stringContaining('subscribed_fields=messages,messaging_optins,messaging_postbacks') });
     await control('PATCH', `/pages/${PAGE.id}`, { subscribedFields: [] });
     report = await health();
-    expect(check(report, 'webhook_subscription')).toMatchObject({ status: 'problem', detail: expect.stringContaining('no app is subscribed') });
+    expect(check(report, 'webhook_subscription')).toMatchObject({ status: 'PROBLEM', detail: expect.stringContaining('no app is subscribed') });
     await control('PATCH', `/pages/${PAGE.id}`, { subscribedFields: ['messages', 'messaging_optins', 'messaging_postbacks'] });
     expect((await health()).healthy).toBe(true);
   });
@@ -93,10 +93,10 @@ describe('GET /v1/pages/:id/health', () => {
   it('reports a Graph version below v24 or expired', async () => {
     for (const version of ['v21.0', 'v19.0']) {
       await api('PATCH', `/v1/pages/${PAGE.id}`, { graphVersion: version });
-      expect(check(await health(), 'graph_version')).toMatchObject({ status: 'problem', fix: expect.stringContaining('v24.0 or later') });
+      expect(check(await health(), 'graph_version')).toMatchObject({ status: 'PROBLEM', fix: expect.stringContaining('v24.0 or later') });
     }
     await api('PATCH', `/v1/pages/${PAGE.id}`, { graphVersion: 'v24.0' });
-    expect(check(await health(), 'graph_version').status).toBe('ok');
+    expect(check(await health(), 'graph_version').status).toBe('OK');
   });
 
   it('reports a Page without a recent webhook', async () => {
@@ -104,16 +104,16 @@ describe('GET /v1/pages/:id/health', () => {
     await control('POST', '/pages', quiet);
     await api('POST', '/v1/pages', quiet);
     const report = await health(quiet.id);
-    expect(check(report, 'recent_webhook')).toMatchObject({ status: 'problem', detail: expect.stringContaining('no webhook'), fix: expect.stringContaining('callback URL') });
-    expect(check(report, 'access_token').status).toBe('ok');
+    expect(check(report, 'recent_webhook')).toMatchObject({ status: 'PROBLEM', detail: expect.stringContaining('no webhook'), fix: expect.stringContaining('callback URL') });
+    expect(check(report, 'access_token').status).toBe('OK');
   });
 
   it('reports the demo verify token in production', async () => {
     const page = (await loadPageForSending(ingest.deps.db, ingest.deps.secrets, PAGE.id))!;
     const production = { ...ingest.deps, config: { ...ingest.deps.config, NODE_ENV: 'production' as const } };
-    expect(check(await checkPageHealth(production, page), 'verify_token')).toMatchObject({ status: 'problem', fix: expect.stringContaining('WEBHOOK_VERIFY_TOKEN') });
+    expect(check(await checkPageHealth(production, page), 'verify_token')).toMatchObject({ status: 'PROBLEM', fix: expect.stringContaining('WEBHOOK_VERIFY_TOKEN') });
     const own = { ...ingest.deps, config: { ...production.config, WEBHOOK_VERIFY_TOKEN: 'a-long-random-verify-token' } };
-    expect(check(await checkPageHealth(own, page), 'verify_token').status).toBe('ok');
+    expect(check(await checkPageHealth(own, page), 'verify_token').status).toBe('OK');
   });
 
   it('answers 404 for an unknown Page and 401 without an API key', async () => {

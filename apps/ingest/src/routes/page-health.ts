@@ -11,7 +11,7 @@ import { errorResponses } from './schemas.js';
 /** One line of the doctor's report: ok, a problem with its fix, or skipped because an earlier check failed. */
 export interface HealthCheck {
   name: 'access_token' | 'app_secret' | 'webhook_subscription' | 'graph_version' | 'verify_token' | 'recent_webhook';
-  status: 'ok' | 'problem' | 'skipped';
+  status: 'OK' | 'PROBLEM' | 'SKIPPED';
   detail: string;
   fix?: string;
 }
@@ -27,9 +27,9 @@ export interface PageHealth {
 const RECENT_WEBHOOK_DAYS = 7;
 const DEMO_VERIFY_TOKEN = 'renotify-verify-token';
 
-const ok = (name: HealthCheck['name'], detail: string): HealthCheck => ({ name, status: 'ok', detail });
-const problem = (name: HealthCheck['name'], detail: string, fix: string): HealthCheck => ({ name, status: 'problem', detail, fix });
-const skipped = (name: HealthCheck['name'], detail: string): HealthCheck => ({ name, status: 'skipped', detail });
+const ok = (name: HealthCheck['name'], detail: string): HealthCheck => ({ name, status: 'OK', detail });
+const problem = (name: HealthCheck['name'], detail: string, fix: string): HealthCheck => ({ name, status: 'PROBLEM', detail, fix });
+const skipped = (name: HealthCheck['name'], detail: string): HealthCheck => ({ name, status: 'SKIPPED', detail });
 
 function metaSays(result: Extract<GraphResult<unknown>, { ok: false }>): string {
   const { code, subcode, message } = result.error;
@@ -107,12 +107,12 @@ async function checkRecentWebhook(deps: IngestDeps, page: SendingPage, now: Date
 
 export async function checkPageHealth(deps: IngestDeps, page: SendingPage, now = new Date()): Promise<PageHealth> {
   const token = await checkAccessToken(deps.graph, page);
-  const tokenOk = token.status === 'ok';
+  const tokenOk = token.status === 'OK';
   const secret = tokenOk ? await checkAppSecret(deps.graph, page) : skipped('app_secret', 'needs a working access token');
   const subscription =
-    tokenOk && secret.status === 'ok' ? await checkSubscription(deps.graph, page) : skipped('webhook_subscription', 'needs a working token and app secret');
+    tokenOk && secret.status === 'OK' ? await checkSubscription(deps.graph, page) : skipped('webhook_subscription', 'needs a working token and app secret');
   const checks = [token, secret, subscription, checkVersion(page, now), checkVerifyToken(deps), await checkRecentWebhook(deps, page, now)];
-  return { pageId: page.id, healthy: checks.every((check) => check.status === 'ok'), checkedAt: now.toISOString(), checks };
+  return { pageId: page.id, healthy: checks.every((check) => check.status === 'OK'), checkedAt: now.toISOString(), checks };
 }
 
 /** GET /v1/pages/:id/health: the doctor's checks for one Page, each ok / problem + fix / skipped. Never a 5xx for Meta's answers. */
@@ -124,7 +124,7 @@ const pageHealthSchema = z
     checks: z.array(
       z.object({
         name: z.enum(['access_token', 'app_secret', 'webhook_subscription', 'graph_version', 'verify_token', 'recent_webhook']),
-        status: z.enum(['ok', 'problem', 'skipped']),
+        status: z.enum(['OK', 'PROBLEM', 'SKIPPED']),
         detail: z.string(),
         fix: z.string().optional(),
       }),
@@ -140,7 +140,7 @@ export async function pageHealthRoutes(plainApp: FastifyInstance, { deps }: { de
     const page = await loadPageForSending(deps.db, deps.secrets, id);
     if (!page) throw notFound(`Page ${id}`);
     const health = await checkPageHealth(deps, page);
-    request.log.info({ pageId: id, healthy: health.healthy, problems: health.checks.filter((c) => c.status !== 'ok').map((c) => c.name) }, 'page health checked');
+    request.log.info({ pageId: id, healthy: health.healthy, problems: health.checks.filter((c) => c.status !== 'OK').map((c) => c.name) }, 'page health checked');
     return health;
   });
 }

@@ -33,6 +33,15 @@ export const errorResponses = {
   '5xx': apiErrorSchema,
 } as const;
 
+/**
+ * An enum answered in UPPER_SNAKE_CASE that requests may also spell in lower case (docs/api-conventions.md):
+ * both spellings are documented, the handler always sees the upper-case value.
+ */
+export function upperCaseEnum<const T extends readonly [string, ...string[]]>(values: T) {
+  const spellings = [...values, ...values.map((value) => value.toLowerCase())] as [string, ...string[]];
+  return z.enum(spellings).transform((value) => value.toUpperCase() as T[number]);
+}
+
 export const noContent = z.undefined().describe('No content');
 
 export const nextCursor = z.string().nullable().describe('Pass as `cursor` for the next page; null on the last page');

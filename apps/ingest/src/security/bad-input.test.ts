@@ -129,7 +129,7 @@ describe('bad input is a 4xx and never hurts other requests', () => {
 
   it('stores and returns an event priority', async () => {
     expect((await post('/v1/events', event('with-priority', { priority: 'low' }))).status).toBe(202);
-    expect(await (await get('/v1/events/with-priority')).json()).toMatchObject({ id: 'with-priority', priority: 'low' });
+    expect(await (await get('/v1/events/with-priority')).json()).toMatchObject({ id: 'with-priority', priority: 'LOW' });
     expect(await (await get('/v1/events/concurrent-0')).json()).toMatchObject({ priority: null });
     const wrong = await post('/v1/events', event('bad-priority', { priority: 'urgent' }));
     expect(wrong.status).toBe(400);

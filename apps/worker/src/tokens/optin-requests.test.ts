@@ -41,7 +41,7 @@ describe('opt-in requests and reconciliation (through the sandbox)', () => {
   it('sends a one-time request whose topic comes from topicFor; the answer lands under that topic', async () => {
     const sent = await request({ psid: 'a1', kind: 'one_time', subject: { type: 'back_in_stock', productId: '123', variant: '42' }, title: 'Size 42 is back in stock' });
     expect(sent.status).toBe(201);
-    expect(sent.json).toMatchObject({ pageId: PAGE, psid: 'a1', kind: 'one_time', topic: 'back_in_stock:123:42', title: 'Size 42 is back in stock', messageId: expect.any(String) });
+    expect(sent.json).toMatchObject({ pageId: PAGE, psid: 'a1', kind: 'ONE_TIME', topic: 'back_in_stock:123:42', title: 'Size 42 is back in stock', messageId: expect.any(String) });
     const card = await lastCard(PAGE, 'a1');
     expect(card.mid).toBe(sent.json.messageId);
     expect(card.card).toMatchObject({ type: 'one_time', title: 'Size 42 is back in stock', payload: 'back_in_stock:123:42' });
