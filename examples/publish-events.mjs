@@ -1,12 +1,11 @@
 // Publishes two events straight into Renotify's Redis with the producer SDK.
 //
-// In your own service (with @renotify/queue installed) the import is simply:
-//   import { createEventProducer, EventValidationError } from '@renotify/queue';
-// Inside this repository, run it against the package sources (no build needed):
-//   node --conditions=source --import tsx examples/publish-events.mjs
+// It imports the built package, exactly as your own service would (with @renotify/queue installed):
+//   pnpm build && node examples/publish-events.mjs
+// (examples/ is a workspace package depending on @renotify/queue; its test runs this file.)
 // Environment: REDIS_URL (redis://127.0.0.1:6379), QUEUE_PREFIX (renotify), DATABASE_URL (optional: when set,
 // events for unregistered Pages are rejected before they are queued), PAGE_ID (the Facebook Page to notify for).
-import { createEventProducer, EventValidationError } from '../packages/queue/src/index.ts';
+import { createEventProducer, EventValidationError } from '@renotify/queue';
 
 const pageId = process.env.PAGE_ID ?? '100000000000001';
 const producer = createEventProducer({
