@@ -53,6 +53,13 @@ describe('runCli (in-process)', () => {
         seen.push({ method: request.method, url: request.url, authorization: request.headers.authorization, body });
         if (request.url?.startsWith('/v1/pages?') || request.url === '/v1/pages') {
           response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items: [{ id: '1', name: 'Shop' }] }));
+        } else if (request.url?.startsWith('/v1/campaigns')) {
+          const campaign = { id: 'c1', pageId: '1', name: 'Weekly', topic: 'deals', status: 'ACTIVE', nextOccurrenceAt: '2030-01-07T09:00:00.000Z' };
+          response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items: [campaign], nextCursor: null }));
+        } else if (request.url === '/v1/events/e2') {
+          const delivery = { id: 'd1', optInId: 'optin-7', batchNo: 1, status: 'SENT', skipReason: null, attempts: 1, lastErrorCode: null, finishedAt: '2030-01-01T00:00:00.000Z' };
+          const event = { id: 'e2', pageId: '1', type: 'CUSTOM', topic: 'deals', status: 'FANNED_OUT', counts: { byStatus: { SENT: 1 }, bySkipReason: {} }, deliveries: [delivery], nextCursor: null };
+          response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(event));
         } else {
           response.writeHead(500, { 'content-type': 'text/plain' }).end('boom');
         }
@@ -105,6 +112,20 @@ describe('runCli (in-process)', () => {
     expect(JSON.parse(badLimit.stderr())).toEqual({ error: { code: 'usage', message: '--limit must be a positive integer (got "ten")' } });
     const badUrl = capture();
     expect(await runCli(['pages', 'list', '--url', 'not a url'], badUrl.io)).toBe(ExitCode.usage);
+  });
+
+  it('prints its version, and shows the columns the API returns (nextOccurrenceAt, optInId)', async () => {
+    const version = capture();
+    expect(await runCli(['--version'], version.io)).toBe(ExitCode.ok);
+    expect(version.stdout()).toMatch(/^renotify \d+\.\d+\.\d+\n$/);
+    const campaigns = capture({ RENOTIFY_URL: url });
+    expect(await runCli(['campaigns', 'list'], campaigns.io)).toBe(ExitCode.ok);
+    expect(campaigns.stdout()).toMatch(/NEXTOCCURRENCEAT/i);
+    expect(campaigns.stdout()).toContain('2030-01-07T09:00:00.000Z');
+    const event = capture({ RENOTIFY_URL: url });
+    expect(await runCli(['events', 'show', 'e2'], event.io)).toBe(ExitCode.ok);
+    expect(event.stdout()).toContain('optin-7');
+    expect(event.stdout()).not.toMatch(/\bPSID\b/i);
   });
 
   it('exits 3 with the reason when the API cannot be reached', async () => {

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { ApiClient, ApiError, ConnectionError } from './api.js';
 import { renderHealth, type PageHealthView } from './doctor.js';
@@ -173,7 +174,7 @@ const commands: Command[] = [
         return (
           keyValues(summary) +
           `\nDeliveries${event.nextCursor ? ' (first page)' : ''}:\n` +
-          table(event.deliveries, ['id', 'status', 'skipReason', 'attempts', 'lastErrorCode', 'psid', 'finishedAt']) +
+          table(event.deliveries, ['id', 'status', 'skipReason', 'attempts', 'lastErrorCode', 'optInId', 'finishedAt']) +
           (event.nextCursor ? `more: add --cursor ${event.nextCursor}\n` : '')
         );
       });
@@ -252,7 +253,7 @@ const commands: Command[] = [
           cursor: str(values, 'cursor'),
           limit: str(values, 'limit') === undefined ? undefined : positiveInt(values, 'limit', 50),
         },
-        ['id', 'pageId', 'name', 'topic', 'status', 'nextRunAt'],
+        ['id', 'pageId', 'name', 'topic', 'status', 'nextOccurrenceAt'],
       );
     },
   },
@@ -339,7 +340,8 @@ function helpText(): string {
     `  --url <url>        ingest API base URL (env RENOTIFY_URL, default ${DEFAULT_URL})\n` +
     `  --api-key <key>    API key (env RENOTIFY_API_KEY, default ${DEFAULT_API_KEY})\n` +
     '  --json             machine-readable output on stdout (errors as JSON on stderr)\n' +
-    '  -h, --help         help for a command: renotify <command> --help\n\n' +
+    '  -h, --help         help for a command: renotify <command> --help\n' +
+    '  -V, --version      print the version\n\n' +
     'Exit codes: 0 ok, 1 the API refused the request, 2 usage error, 3 API unreachable.\n'
   );
 }
@@ -396,11 +398,20 @@ function reportError(error: unknown, io: Io, json: boolean): number {
   throw error;
 }
 
+/** The package's own version (package.json sits one level above both src/ and dist/). */
+export function cliVersion(): string {
+  return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
 /** Runs one CLI invocation; returns the exit code. */
 export async function runCli(argv: string[], io: Io): Promise<number> {
   const { command, rest, words } = findCommand(argv);
   const json = rest.includes('--json');
   try {
+    if (!command && words.length === 0 && (rest.includes('--version') || rest.includes('-V'))) {
+      io.stdout.write(`renotify ${cliVersion()}\n`);
+      return ExitCode.ok;
+    }
     if (!command) {
       const wantsHelp = rest.includes('--help') || rest.includes('-h');
       if (words.length === 0) {
