@@ -276,7 +276,7 @@ const commands: Command[] = [
     async run(context) {
       const { api, values } = context;
       if ((values.all === true) === context.args.length > 0) throw new UsageError('give one or more Page ids, or --all');
-      const pageIds = values.all ? (await api.get<{ items: Array<{ id: string }> }>('/v1/pages')).items.map((page) => page.id) : context.args;
+      const pageIds = values.all ? (await allPages(api)).map((page) => page.id) : context.args;
       const progress = new Progress(context.io.stderr, pageIds.length, 'reconcile', !context.json);
       const reports: Array<Record<string, unknown>> = [];
       let failed = 0;
@@ -314,7 +314,7 @@ const commands: Command[] = [
       if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
       const pages = pageId
         ? [{ id: pageId, name: undefined }]
-        : (await context.api.get<{ items: Array<{ id: string; name?: string }> }>('/v1/pages')).items.map((page) => ({ id: page.id, name: page.name }));
+        : (await allPages(context.api)).map((page) => ({ id: page.id, name: page.name }));
       const reports: PageHealthView[] = [];
       for (const page of pages) reports.push(await context.api.get<PageHealthView>(`/v1/pages/${encodeURIComponent(page.id)}/health`));
       const healthy = reports.every((report) => report.healthy);
@@ -401,6 +401,13 @@ function reportError(error: unknown, io: Io, json: boolean): number {
 /** The package's own version (package.json sits one level above both src/ and dist/). */
 export function cliVersion(): string {
   return (JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string }).version;
+}
+
+/** Every registered Page: GET /v1/pages is cursor-paged like every list. */
+async function allPages(api: ApiClient): Promise<Array<{ id: string; name?: string }>> {
+  const pages: Array<{ id: string; name?: string }> = [];
+  for await (const items of api.pages<{ id: string; name?: string }>('/v1/pages', { limit: 200 })) pages.push(...items);
+  return pages;
 }
 
 /** Runs one CLI invocation; returns the exit code. */
