@@ -40,7 +40,7 @@ describe('renotify doctor', () => {
     server = createServer((request, response) => {
       paths.push(request.url ?? '');
       const json = (status: number, body: unknown) => response.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify(body));
-      if (request.url === '/v1/pages') return json(200, { items: [{ id: '1', name: 'Shop' }, { id: '2', name: 'Other' }] });
+      if (request.url?.split('?')[0] === '/v1/pages') return json(200, { items: [{ id: '1', name: 'Shop' }, { id: '2', name: 'Other' }], nextCursor: null });
       if (request.url === '/v1/pages/1/health') return json(200, green);
       if (request.url === '/v1/pages/2/health') return json(200, red);
       return json(404, { error: { code: 'not_found', message: 'Page 9 not found' } });
