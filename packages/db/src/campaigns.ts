@@ -1,6 +1,5 @@
-import { createHash } from 'node:crypto';
 import { mapStrings, templateVariables } from '@renotify/domain';
-import { CampaignJobName, campaignSchedulerId, type CampaignOccurrenceJob } from '@renotify/queue';
+import { applyCampaignScheduler, installedCampaignSchedulerIds, type CampaignSchedulerQueue, type SchedulerSyncResult } from '@renotify/queue';
 import type { Database } from './client.js';
 import { withTransaction } from './tx.js';
 import type { Campaign, CampaignRun } from './generated/prisma/client.js';
@@ -300,85 +299,24 @@ export async function listCampaignRuns(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Scheduler sync (BullMQ job schedulers on the `campaigns` queue)
+// Scheduler sync: the BullMQ side (specs, matching, upsert/remove) is packages/queue's campaign-schedulers.ts;
+// here only the rows it is computed from, read under a per-campaign lock.
 
-/** A local-time campaign wakes every quarter hour (every current UTC offset is a multiple of 15 minutes). */
-export const LOCAL_TIME_SLOT_MINUTES = 15;
-
-// The campaigns queue's job contract lives in the job catalog (@renotify/queue); re-exported here for callers
-// that still import it from the db package.
-export { CampaignJobName, campaignRunJobId, campaignSchedulerId, type CampaignOccurrenceJob } from '@renotify/queue';
-
-/** Fingerprint of what decides the occurrence times (not the message, name or window). */
-export function scheduleSignature(schedule: CampaignSchedule): string {
-  const canonical = 'localTime' in schedule ? `local|${schedule.localTime}` : `cron|${schedule.cron.trim().replace(/\s+/g, ' ')}|${schedule.timezone}`;
-  return createHash('sha1').update(canonical).digest('hex').slice(0, 16);
-}
-
-export interface CampaignSchedulerSpec {
-  id: string;
-  repeat: { pattern: string; tz: string; startDate?: Date; endDate?: Date };
-  template: { name: string; data: CampaignOccurrenceJob };
-}
-
-/** The job scheduler a campaign needs now, or null when it must have none (paused, deleted, or past its end). */
-export function schedulerSpecFor(campaign: Pick<CampaignView, 'id' | 'status' | 'schedule' | 'startAt' | 'endAt'>, now: Date = new Date()): CampaignSchedulerSpec | null {
-  if (campaign.status !== 'ACTIVE') return null;
-  if (campaign.endAt && campaign.endAt.getTime() <= now.getTime()) return null;
-  // startDate stays even once past (BullMQ starts from max(startDate, now)), so the spec does not drift with time.
-  const window = {
-    ...(campaign.startAt ? { startDate: campaign.startAt } : {}),
-    ...(campaign.endAt ? { endDate: campaign.endAt } : {}),
-  };
-  const signature = scheduleSignature(campaign.schedule);
-  if ('localTime' in campaign.schedule) {
-    return {
-      id: campaignSchedulerId(campaign.id),
-      repeat: { pattern: `*/${LOCAL_TIME_SLOT_MINUTES} * * * *`, tz: 'UTC', ...window },
-      template: { name: CampaignJobName.occurrence, data: { campaignId: campaign.id, schedule: signature, slotMinutes: LOCAL_TIME_SLOT_MINUTES } },
-    };
-  }
-  return {
-    id: campaignSchedulerId(campaign.id),
-    repeat: { pattern: campaign.schedule.cron, tz: campaign.schedule.timezone, ...window },
-    template: { name: CampaignJobName.occurrence, data: { campaignId: campaign.id, schedule: signature } },
-  };
-}
-
-/** What we need of a BullMQ Queue (kept structural so this package does not depend on BullMQ). */
-export interface CampaignSchedulerQueue {
-  upsertJobScheduler(id: string, repeat: CampaignSchedulerSpec['repeat'], template: CampaignSchedulerSpec['template']): Promise<unknown>;
-  removeJobScheduler(id: string): Promise<boolean>;
-  getJobSchedulers(start?: number, end?: number, asc?: boolean): Promise<Array<{ key: string } | undefined>>;
-  getJobScheduler(id: string): Promise<InstalledScheduler | undefined>;
-}
-
-/** The fields of BullMQ's JobSchedulerJson that the sync compares. */
-export interface InstalledScheduler {
-  key: string;
-  pattern?: string | null;
-  tz?: string | null;
-  startDate?: number | null;
-  endDate?: number | null;
-  every?: number | null;
-  template?: { data?: unknown };
-}
-
-/**
- * True when the installed scheduler already is `spec`. Re-upserting an unchanged scheduler is not free: it
- * replaces the pending iteration, and one that is overdue (workers were down at the slot) would be dropped.
- */
-export function schedulerMatches(installed: InstalledScheduler | undefined, spec: CampaignSchedulerSpec): boolean {
-  if (!installed || installed.every) return false;
-  const same = (a: unknown, b: unknown) => (a ?? null) === (b ?? null);
-  return (
-    same(installed.pattern, spec.repeat.pattern) &&
-    same(installed.tz, spec.repeat.tz) &&
-    same(installed.startDate, spec.repeat.startDate?.getTime()) &&
-    same(installed.endDate, spec.repeat.endDate?.getTime()) &&
-    JSON.stringify(installed.template?.data ?? null) === JSON.stringify(spec.template.data)
-  );
-}
+// Re-exported for callers that still import the campaigns queue's contract from the db package.
+export {
+  CampaignJobName,
+  campaignRunJobId,
+  campaignSchedulerId,
+  LOCAL_TIME_SLOT_MINUTES,
+  scheduleSignature,
+  schedulerMatches,
+  schedulerSpecFor,
+  type CampaignOccurrenceJob,
+  type CampaignSchedulerQueue,
+  type CampaignSchedulerSpec,
+  type InstalledScheduler,
+  type SchedulerSyncResult,
+} from '@renotify/queue';
 
 /** Serialises every scheduler sync of one campaign (ingest and workers alike) with a transaction-scoped advisory lock. */
 async function withCampaignLock<T>(db: Database, campaignId: string, fn: () => Promise<T>): Promise<T> {
@@ -388,8 +326,6 @@ async function withCampaignLock<T>(db: Database, campaignId: string, fn: () => P
   });
 }
 
-export type SchedulerSyncResult = 'scheduled' | 'unchanged' | 'removed';
-
 /**
  * Makes the campaign's job scheduler match its row: upserted while ACTIVE (same id, so BullMQ replaces the
  * pending slot instead of adding one), removed otherwise. Syncs of one campaign are serialised and each reads
@@ -398,27 +334,14 @@ export type SchedulerSyncResult = 'scheduled' | 'unchanged' | 'removed';
 export async function syncCampaignScheduler(db: Database, queue: CampaignSchedulerQueue, campaignId: string, now: Date = new Date()): Promise<SchedulerSyncResult> {
   return withCampaignLock(db, campaignId, async () => {
     const row = await db.prisma.campaign.findUnique({ where: { id: campaignId } });
-    const spec = row ? schedulerSpecFor(toCampaignView(row), now) : null;
-    if (!spec) {
-      await queue.removeJobScheduler(campaignSchedulerId(campaignId));
-      return 'removed';
-    }
-    if (schedulerMatches(await queue.getJobScheduler(spec.id), spec)) return 'unchanged';
-    await queue.upsertJobScheduler(spec.id, spec.repeat, spec.template);
-    return 'scheduled';
+    return applyCampaignScheduler(queue, campaignId, row ? toCampaignView(row) : null, now);
   });
 }
-
-const SCHEDULER_ID = /^campaign-([0-9a-f-]{36})$/;
 
 /** At worker start: a scheduler for every ACTIVE campaign and none for any other (paused, deleted, unknown). */
 export async function reconcileCampaignSchedulers(db: Database, queue: CampaignSchedulerQueue, now: Date = new Date()): Promise<Record<SchedulerSyncResult, number>> {
   const active = await db.prisma.campaign.findMany({ where: { status: 'ACTIVE' }, select: { id: true } });
-  const ids = new Set(active.map((campaign) => campaign.id));
-  for (const scheduler of await queue.getJobSchedulers()) {
-    const match = scheduler ? SCHEDULER_ID.exec(scheduler.key) : null;
-    if (match?.[1]) ids.add(match[1]);
-  }
+  const ids = new Set([...active.map((campaign) => campaign.id), ...(await installedCampaignSchedulerIds(queue))]);
   const report: Record<SchedulerSyncResult, number> = { scheduled: 0, unchanged: 0, removed: 0 };
   for (const id of ids) report[await syncCampaignScheduler(db, queue, id, now)]++;
   return report;

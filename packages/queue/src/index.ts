@@ -7,3 +7,4 @@ export { PageRateLimiter } from './rate-limiter.js';
 export * from './jobs/deliveries.js';
 export * from './events.js';
 export * from './producer.js';
+export * from './campaign-schedulers.js';
