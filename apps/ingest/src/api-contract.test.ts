@@ -1,3 +1,4 @@
+import { readFile, writeFile } from 'node:fs/promises';
 import { validate, compileErrors } from '@readme/openapi-parser';
 import type { FastifyInstance, RouteOptions } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,9 @@ import { createLogger } from '@renotify/observability';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { buildIngestApp } from './app.js';
 import { closeIngestDeps, createIngestDeps, type IngestDeps } from './deps.js';
+
+/** The document @renotify/client is generated from; `UPDATE_OPENAPI=1` rewrites it from the running routes. */
+const CLIENT_SPEC = new URL('../../../packages/client/openapi.json', import.meta.url);
 
 /** POST routes that take no body at all (actions on the resource named by the path). */
 const BODYLESS_ACTIONS = new Set([
@@ -81,6 +85,12 @@ describe('the API contract (route schemas and GET /openapi.json)', () => {
     expect([...documented].some((key) => key.includes('/admin/queues'))).toBe(false);
     expect(document.paths['/webhooks/messenger']?.post?.security).toEqual([]);
     expect(document.paths['/v1/pages']?.get?.responses).toHaveProperty('200');
+  });
+
+  it('the spec @renotify/client is generated from is the one the routes serve (UPDATE_OPENAPI=1 rewrites it)', async () => {
+    const served = `${JSON.stringify((await app.inject({ method: 'GET', url: '/openapi.json' })).json(), null, 2)}\n`;
+    if (process.env.UPDATE_OPENAPI === '1') await writeFile(CLIENT_SPEC, served);
+    expect(await readFile(CLIENT_SPEC, 'utf8'), 'run UPDATE_OPENAPI=1 vitest run src/api-contract.test.ts, then pnpm --filter @renotify/client generate').toBe(served);
   });
 
   it('serves the API reference UI at /docs without a key', async () => {
