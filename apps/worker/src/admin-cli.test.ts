@@ -89,7 +89,7 @@ describe('renotify CLI against a running stack', () => {
     expect(posted.status).toBe(202);
     await waitFor(() => allFinal(stack.db, 'cli-evt'), { timeoutMs: 20_000, what: 'cli-evt deliveries' });
     const event = json(await cli(['events', 'show', 'cli-evt', '--json']));
-    expect(event).toMatchObject({ id: 'cli-evt', type: 'back_in_stock' });
+    expect(event).toMatchObject({ id: 'cli-evt', type: 'BACK_IN_STOCK' });
     expect(event.deliveries).toHaveLength(3);
     const human = await cli(['events', 'show', 'cli-evt']);
     expect(human.stdout).toMatch(/id:\s+cli-evt/);
