@@ -1,6 +1,3 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { Worker, type Job } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkerConfig } from '@renotify/config';
@@ -9,42 +6,8 @@ import { createTestRedis, createTestServices, waitFor, type TestServices } from 
 import type { Redis } from 'ioredis';
 import { bullmqHeartbeatProbe, Liveness } from './liveness.js';
 import type { ProcessorModule } from './processors/index.js';
+import { PrivateRedis } from './test-support/private-redis.js';
 import { startWorker, type RunningWorker } from './server.js';
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-/**
- * A private, throw-away redis-server (no persistence), so killing it cannot disturb the shared Redis that
- * other test files use.
- */
-async function startPrivateRedis(port: number): Promise<ChildProcess> {
-  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
-  const probe = createRedis(`redis://127.0.0.1:${port}`, 'producer', { lazyConnect: true, retryStrategy: () => null });
-  try {
-    await waitFor(async () => {
-      if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
-      if (probe.status !== 'ready') await probe.connect().catch(() => undefined);
-      return (await probe.ping().catch(() => null)) === 'PONG';
-    }, { what: `redis-server on port ${port}` });
-  } finally {
-    probe.disconnect();
-  }
-  return child;
-}
-
-async function stopRedis(child: ChildProcess) {
-  if (child.exitCode !== null) return;
-  // SIGKILL, as a crash: no goodbye to connected clients.
-  child.kill('SIGKILL');
-  await once(child, 'exit');
-}
 
 const health = async (worker: RunningWorker, path: '/healthz' | '/readyz') => {
   const response = await fetch(`${worker.url}${path}`);
@@ -104,8 +67,7 @@ describe('bullmqHeartbeatProbe', () => {
 describe('worker liveness across a Redis restart', () => {
   const STALE_MS = 10_000;
   let services: TestServices;
-  let port: number;
-  let redisServer: ChildProcess;
+  let redisServer: PrivateRedis;
   let worker: RunningWorker;
   let producerRedis: Redis;
   let producer: Queues;
@@ -122,9 +84,8 @@ describe('worker liveness across a Redis restart', () => {
 
   beforeAll(async () => {
     services = await createTestServices('liveness');
-    port = await freePort();
-    redisServer = await startPrivateRedis(port);
-    const env = { ...services.env, REDIS_URL: `redis://127.0.0.1:${port}`, LIVENESS_STALE_MS: String(STALE_MS) };
+    redisServer = await PrivateRedis.start();
+    const env = { ...services.env, REDIS_URL: redisServer.url, LIVENESS_STALE_MS: String(STALE_MS) };
     worker = await startWorker(loadWorkerConfig(env), undefined, [probeModule]);
     producerRedis = createRedis(env.REDIS_URL, 'worker');
     producer = createQueues(producerRedis, services.env.QUEUE_PREFIX!);
@@ -134,7 +95,7 @@ describe('worker liveness across a Redis restart', () => {
     await worker?.close();
     await producer?.close();
     producerRedis?.disconnect();
-    if (redisServer) await stopRedis(redisServer);
+    if (redisServer) await redisServer.kill();
     await services?.cleanup();
   });
 
@@ -144,7 +105,7 @@ describe('worker liveness across a Redis restart', () => {
     expect((await health(worker, '/healthz')).status).toBe(200);
     expect((await health(worker, '/readyz')).status).toBe(200);
 
-    await stopRedis(redisServer);
+    await redisServer.kill();
     const killedAt = Date.now();
     const stale = await waitFor(async () => {
       const result = await health(worker, '/healthz');
@@ -156,7 +117,7 @@ describe('worker liveness across a Redis restart', () => {
     const ready = await health(worker, '/readyz');
     expect(ready).toMatchObject({ status: 503, body: { checks: { redis: false, postgres: true } } });
 
-    redisServer = await startPrivateRedis(port);
+    await redisServer.restart();
     await waitFor(async () => (await health(worker, '/healthz')).status === 200, { timeoutMs: STALE_MS * 2, intervalMs: 200, what: '/healthz to recover' });
     // A fresh Redis (no persistence) knows nothing of the old jobs: a job added now must be fetched.
     await producer.campaigns.add('probe', {}, { jobId: 'after' });
