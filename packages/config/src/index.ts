@@ -12,6 +12,7 @@ import {
 
 export { ConfigError, parseEnv, type Env } from './parse-env.js';
 export * from './schemas.js';
+export * from './retention.js';
 export { DEMO_API_KEY, DEMO_ENCRYPTION_KEY } from './fields.js';
 export { configWarnings, emitProcessWarning, looksLikeSandbox, productionRefusals, type ConfigWarn } from './safety.js';
 

@@ -11,6 +11,7 @@ import {
   redisUrl,
   url,
 } from './fields.js';
+import { retentionFields } from './retention.js';
 
 /** Defaults every process shares; each app schema extends it. */
 export const commonSchema = z.object({
@@ -27,6 +28,8 @@ export const commonSchema = z.object({
   /** Where the Graph API lives: the local Messenger sandbox by default, https://graph.facebook.com in production. */
   GRAPH_API_BASE_URL: url('http://127.0.0.1:3100'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+  /** Retention per kind of row, and the retention job's schedule (retention.ts, docs/retention.md). */
+  ...retentionFields,
 });
 
 export const ingestSchema = commonSchema.extend({
