@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@renotify/testing';
-import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from './test-support/stack.js';
+import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from './support.js';
 
 /** The CLI as users run it: its own process, talking to the running stack over HTTP. */
 const CLI_MAIN = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));

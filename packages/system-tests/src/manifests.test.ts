@@ -6,8 +6,7 @@ import { parse, parseAllDocuments } from 'yaml';
 import { commonSchema, ingestSchema, loadIngestConfig, loadSandboxConfig, loadWorkerConfig, sandboxSchema, workerSchema } from '@renotify/config';
 import { MetricName } from '@renotify/observability';
 import { ALL_QUEUES } from '@renotify/queue';
-import { WorkerRoute } from './metrics/routes.js';
-import { startStack, type Stack } from './test-support/stack.js';
+import { startStack, WorkerRoute, type Stack } from './support.js';
 
 /**
  * Deployment files are checked against the code, not against themselves: env var names against the zod

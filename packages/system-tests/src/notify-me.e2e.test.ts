@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { chromium, type Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@renotify/testing';
-import { startWebhookStack, type WebhookStack } from '../test-support/webhook-stack.js';
+import { startWebhookStack, type WebhookStack } from './support.js';
 
 const CHROMIUM = '/usr/bin/chromium';
 const available = existsSync(CHROMIUM);
