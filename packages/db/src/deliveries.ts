@@ -1,8 +1,6 @@
-import type { PoolClient } from 'pg';
 import type { Database } from './client.js';
 import type { TokenKind } from './fanout.js';
 import type { SourceType } from './generated/prisma/enums.js';
-import { withTransaction } from './tx.js';
 import type { Frequency, OptInKind, OptInStatus } from '@renotify/domain';
 
 /*
@@ -70,52 +68,48 @@ export interface ClaimResult {
 }
 
 /**
- * One transaction: PENDING → SENDING for the deliveries, then the guarded token claims: one-time
- * ACTIVE → USED, recurring lastSentAt/nextEligibleAt advanced, each only if the token's lastSentAt is
- * still what we read. A retry re-claims the token it holds the same way (its claim time moves to now).
- * A delivery whose token claim matched no row lost a race: it is SKIPPED in the same transaction.
- * Afterwards, for every claimed delivery, `Delivery.claimedAt = OptIn.lastSentAt` (see holdsToken).
+ * One statement (so one transaction and one round trip): the deliveries still PENDING are locked, their tokens
+ * claimed under guards (one-time ACTIVE → USED; recurring lastSentAt/nextEligibleAt advanced; each only if the
+ * token's lastSentAt is still what we read, so two claims of one token cannot both win), and each delivery
+ * goes SENDING when its token claim won, else SKIPPED with the reason (another delivery took the token first).
+ * A retry re-claims the token it holds the same way (its claim time moves to now). Every claimed delivery
+ * gets `claimedAt = now = OptIn.lastSentAt` (see holdsToken).
+ *
+ * `FOR UPDATE` on the deliveries serialises two claimers of the same rows: the second re-checks
+ * `status = 'PENDING'` after the first commits and gets nothing, so it never touches the tokens.
  */
 export async function claim(db: Database, requests: ClaimRequest[], now: Date): Promise<ClaimResult> {
   if (requests.length === 0) return { claimed: [], lost: [] };
-  return withTransaction(db, async (client) => {
-    const { rows: claimedDeliveries } = await client.query<{ id: string }>(
-      `UPDATE "Delivery" SET status = 'SENDING', attempts = attempts + 1, "claimedAt" = $2
-       WHERE id = ANY($1::uuid[]) AND status = 'PENDING' RETURNING id`,
-      [requests.map((r) => r.row.id), now],
-    );
-    const claimedIds = new Set(claimedDeliveries.map((row) => row.id));
-    const toClaim = requests.filter((r) => claimedIds.has(r.row.id));
-    const tokenWinners = await claimTokens(client, toClaim, now);
-    const lost = toClaim
-      .filter((r) => !tokenWinners.has(r.row.optInId))
-      .map((r) => ({ row: r.row, reason: r.row.kind === 'ONE_TIME' ? ('TOKEN_USED' as const) : ('FREQUENCY_WINDOW' as const) }));
-    if (lost.length) {
-      await client.query(
-        `UPDATE "Delivery" d SET status = 'SKIPPED', "skipReason" = c.reason, "finishedAt" = $3
-         FROM unnest($1::uuid[], $2::text[]) AS c(id, reason) WHERE d.id = c.id`,
-        [lost.map((l) => l.row.id), lost.map((l) => l.reason), now],
-      );
-    }
-    const lostIds = new Set(lost.map((l) => l.row.id));
-    return { claimed: toClaim.filter((r) => !lostIds.has(r.row.id)).map((r) => r.row), lost };
-  });
-}
-
-async function claimTokens(client: PoolClient, requests: ClaimRequest[], now: Date): Promise<Set<string>> {
-  if (requests.length === 0) return new Set();
-  // Two deliveries of one batch never share a token (UNIQUE(sourceId, optInId)), so ids are distinct here.
-  const { rows } = await client.query<{ id: string }>(
-    `UPDATE "OptIn" o
-     SET status = CASE WHEN o.kind = 'ONE_TIME' THEN 'USED'::"OptInStatus" ELSE o.status END,
-         "usedAt" = CASE WHEN o.kind = 'ONE_TIME' THEN $5::timestamp ELSE o."usedAt" END,
-         "lastSentAt" = $5::timestamp,
-         "nextEligibleAt" = c.next
-     FROM unnest($1::uuid[], $2::timestamp[], $3::timestamp[], $4::boolean[]) AS c(id, next, previous, held)
-     WHERE o.id = c.id AND o."lastSentAt" IS NOT DISTINCT FROM c.previous
-       AND (o.status = 'ACTIVE' OR (c.held AND o.status = 'USED'))
-     RETURNING o.id`,
+  // Two deliveries of one batch never share a token (UNIQUE(sourceId, optInId)), so token ids are distinct here.
+  const { rows } = await db.pool.query<{ id: string; won: boolean }>(
+    `WITH c AS (
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamp[], $4::timestamp[], $5::boolean[]) AS c(delivery, token, next, previous, held)
+     ), pending AS (
+       SELECT d.id, c.token, c.next, c.previous, c.held FROM "Delivery" d JOIN c ON c.delivery = d.id
+       WHERE d.status = 'PENDING' FOR UPDATE OF d
+     ), won AS (
+       UPDATE "OptIn" o
+       SET status = CASE WHEN o.kind = 'ONE_TIME' THEN 'USED'::"OptInStatus" ELSE o.status END,
+           "usedAt" = CASE WHEN o.kind = 'ONE_TIME' THEN $6::timestamp ELSE o."usedAt" END,
+           "lastSentAt" = $6::timestamp,
+           "nextEligibleAt" = p.next
+       FROM pending p
+       WHERE o.id = p.token AND o."lastSentAt" IS NOT DISTINCT FROM p.previous
+         AND (o.status = 'ACTIVE' OR (p.held AND o.status = 'USED'))
+       RETURNING o.id, o.kind
+     ), claimed AS (
+       UPDATE "Delivery" d
+       SET status = CASE WHEN w.id IS NULL THEN 'SKIPPED'::"DeliveryStatus" ELSE 'SENDING'::"DeliveryStatus" END,
+           attempts = d.attempts + 1, "claimedAt" = $6::timestamp,
+           "skipReason" = CASE WHEN w.id IS NOT NULL THEN d."skipReason" WHEN o.kind = 'ONE_TIME' THEN 'TOKEN_USED' ELSE 'FREQUENCY_WINDOW' END,
+           "finishedAt" = CASE WHEN w.id IS NULL THEN $6::timestamp ELSE d."finishedAt" END
+       FROM pending p JOIN "OptIn" o ON o.id = p.token LEFT JOIN won w ON w.id = p.token
+       WHERE d.id = p.id
+       RETURNING d.id, w.id IS NOT NULL AS won
+     )
+     SELECT id, won FROM claimed`,
     [
+      requests.map((r) => r.row.id),
       requests.map((r) => r.row.optInId),
       requests.map((r) => r.nextEligibleAt),
       requests.map((r) => r.row.lastSentAt),
@@ -123,7 +117,15 @@ async function claimTokens(client: PoolClient, requests: ClaimRequest[], now: Da
       now,
     ],
   );
-  return new Set(rows.map((row) => row.id));
+  const won = new Map(rows.map((row) => [row.id, row.won]));
+  const claimed: BatchRow[] = [];
+  const lost: ClaimResult['lost'] = [];
+  for (const { row } of requests) {
+    const result = won.get(row.id);
+    if (result === true) claimed.push(row);
+    else if (result === false) lost.push({ row, reason: row.kind === 'ONE_TIME' ? 'TOKEN_USED' : 'FREQUENCY_WINDOW' });
+  }
+  return { claimed, lost };
 }
 
 export type FinalStatus = 'SENT' | 'FAILED' | 'SKIPPED' | 'DEAD';
@@ -275,14 +277,14 @@ export async function chainHeads(db: Database, sourceId: string, window: number,
 // ---------------------------------------------------------------------------------------------------------
 // Limits and recovery
 
-/** SENT deliveries per subscriber since `since`, across topics (the per-person cap). */
-export async function countSentSince(db: Database, subscriberIds: string[], since: Date): Promise<Map<string, number>> {
-  const { rows } = await db.pool.query<{ subscriberId: string; n: number }>(
-    `SELECT o."subscriberId", count(*)::int AS n FROM "Delivery" d JOIN "OptIn" o ON o.id = d."optInId"
+/** Per subscriber: SENT deliveries since `since` across topics, and the oldest of them (the per-person cap). */
+export async function capUsageSince(db: Database, subscriberIds: string[], since: Date): Promise<Map<string, { count: number; oldest: Date | null }>> {
+  const { rows } = await db.pool.query<{ subscriberId: string; n: number; oldest: Date | null }>(
+    `SELECT o."subscriberId", count(*)::int AS n, min(d."finishedAt") AS oldest FROM "Delivery" d JOIN "OptIn" o ON o.id = d."optInId"
      WHERE d.status = 'SENT' AND d."finishedAt" >= $2 AND o."subscriberId" = ANY($1::uuid[]) GROUP BY 1`,
     [subscriberIds, since],
   );
-  return new Map(rows.map((row) => [row.subscriberId, row.n]));
+  return new Map(rows.map((row) => [row.subscriberId, { count: row.n, oldest: row.oldest }]));
 }
 
 /** Deliveries SENDING since before `claimedBefore` belong to a dead worker: back to PENDING, marked ambiguous. */

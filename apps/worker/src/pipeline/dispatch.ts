@@ -1,10 +1,9 @@
 import { DelayedError } from 'bullmq';
 import {
   applyTokenChanges,
+  capUsageSince,
   claim,
-  countSentSince,
   haltSource,
-  holdsToken,
   loadPageForSending,
   loadPendingBatch,
   markSubscribersUnavailable,
@@ -16,42 +15,21 @@ import {
   type SendingPage,
   type TokenChange,
 } from '@renotify/db';
-import { applySend, evaluate, recurringAvailability, resolvePolicy, retryDelayMs, SkipReason, type Policy, type TokenState } from '@renotify/domain';
+import { applySend, resolvePolicy, retryDelayMs, SkipReason, type Policy } from '@renotify/domain';
 import type { SendOutcome } from '@renotify/messenger';
 import { DISPATCH_JOB, PageRateLimiter, QueueName, SWEEP_JOB, type DispatchJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 import { defineProcessor, type ProcessorModule } from '../processors/define.js';
 import { releaseSuccessor, type ReleaseSource } from './release.js';
-import { loadSourceMessage, type SourceMessage } from './sources.js';
+import { planBatch, type CapUsage, type Eligible } from './plan.js';
+import { loadSourceMessage } from './sources.js';
 import { sweep } from './sweeper.js';
 
 const RETRY_MAX_MS = 5 * 60_000;
-/** Send groups of one batch in flight at once (each at most SEND_CONCURRENCY / SEND_LANES requests). */
-const SEND_LANES = 2;
 /** A person Meta reports as unavailable (551 and friends) is left alone this long. */
 const UNAVAILABLE_SUPPRESS_MS = 7 * 24 * 3600_000;
-/** Reasons that clear on their own: the delivery waits for `retryAt` instead of being skipped. */
-const ALWAYS_DEFERRED = new Set<string>([SkipReason.QUIET_HOURS, SkipReason.PAGE_PAUSED]);
-const DEFERRED_ON_REQUEST = new Set<string>([SkipReason.FREQUENCY_WINDOW, SkipReason.USER_CAP]);
-
-/**
- * The rules see the token as it was before this delivery's own earlier claim, so a retry is not refused
- * for the window (or single use) that the delivery itself holds.
- */
-function tokenForRules(row: BatchRow): TokenState {
-  const held = holdsToken(row);
-  return {
-    kind: row.kind,
-    status: held && row.tokenStatus === 'USED' ? 'ACTIVE' : row.tokenStatus,
-    topic: row.topic,
-    frequency: row.frequency,
-    timezone: row.tokenTimezone,
-    expiresAt: row.expiresAt,
-    createdAt: row.tokenCreatedAt,
-    lastSentAt: held ? null : row.lastSentAt,
-    nextEligibleAt: held ? null : row.nextEligibleAt,
-  };
-}
+/** Outcomes are written at the latest this long after their request ended (sooner when a chunk's worth is in). */
+const OUTCOME_FLUSH_MS = 50;
 
 export interface BatchReport {
   sent: number;
@@ -88,12 +66,14 @@ export interface DispatchContext {
 }
 
 /**
- * One pass over a batch: evaluate the rules for its due PENDING rows (skips and deferrals recorded at once),
- * then send the eligible ones in groups of at most SEND_CONCURRENCY. Each group first reserves its sends from
- * the Page's shared bucket; a group that would have to wait ends the pass instead (`permits`), so a worker
- * slot is only ever spent on sends that can start now. A group is claimed (PENDING → SENDING, tokens taken)
- * right before its requests start and its outcomes are written right after they end: a row is SENDING only
- * while its request is in flight, so its age is bounded by the Graph timeout, never by the batch or the rate.
+ * One pass over a batch: plan its due PENDING rows (skips and deferrals recorded at once), then stream the
+ * eligible ones to the Send API with up to SEND_CONCURRENCY requests in flight. Sends are claimed in small
+ * chunks, each chunk's permits first reserved from the Page's shared bucket; a chunk that would have to wait
+ * ends the pass instead (`permits`), so a worker slot is only ever spent on sends that can start now. A chunk
+ * is claimed (PENDING → SENDING, tokens taken) just before its requests start (at most one chunk is claimed
+ * ahead of the requests in flight) and every outcome is written within OUTCOME_FLUSH_MS of its answer: a row
+ * is SENDING only while its request is in flight, so its age is bounded by the Graph timeout, never by the
+ * batch or the rate.
  */
 export async function dispatchBatch(ctx: DispatchContext, job: DispatchJob): Promise<PassResult> {
   const { deps } = ctx;
@@ -117,62 +97,17 @@ export async function dispatchBatch(ctx: DispatchContext, job: DispatchJob): Pro
     return result({ kind: 'done' });
   }
   const policy = resolvePolicy(page.policyProfile);
-  const { eligible, preSend, tokenChanges } = await applyRules(deps, rows, page, policy, source, now, report);
-  await recordOutcomes(deps.db, preSend, now, 'PENDING');
-  deps.metrics.observeDeliveries(preSend);
-  await applyTokenChanges(deps.db, tokenChanges, now);
-  deferred.addOutcomes(preSend);
+  const capUsage = await capUsageOf(deps, policy, rows, now);
+  const plan = planBatch(rows, { policy, page, deferIneligible: source.deferIneligible, capUsage }, now);
+  if (plan.recurringRefusal) deps.logger.warn({ pageId: page.id, reason: plan.recurringRefusal.reason }, plan.recurringRefusal.message);
+  for (const outcome of plan.preSend) countOutcome(report, outcome.status);
+  await recordOutcomes(deps.db, plan.preSend, now, 'PENDING');
+  deps.metrics.observeDeliveries(plan.preSend);
+  await applyTokenChanges(deps.db, plan.tokenChanges, now);
+  deferred.addOutcomes(plan.preSend);
 
-  // Two lanes of half-size groups: while one lane waits for its slowest request or writes its outcomes, the
-  // other's requests are in flight, so the Send API sees about SEND_CONCURRENCY requests most of the time.
-  const groupSize = Math.max(1, Math.ceil(deps.config.SEND_CONCURRENCY / SEND_LANES));
-  let reserved = job.reservedPermits ?? 0;
-  let index = 0;
-  let stop: NextStep | null = null;
-  let halted = false;
-  // Reservations are taken one at a time: once one lane has to wait, the other reserves nothing more (a second
-  // reservation could not be carried to the next pass and would be wasted).
-  let reserving: Promise<number> = Promise.resolve(0);
-  const takeGroup = (): Promise<number> =>
-    (reserving = reserving.then(async () => {
-      if (stop || halted || index >= eligible.length) return 0;
-      if (ctx.stopping()) {
-        stop = { kind: 'resume' };
-        return 0;
-      }
-      const remaining = eligible.length - index;
-      if (reserved > 0) {
-        const size = Math.min(reserved, remaining);
-        reserved = 0;
-        return size;
-      }
-      const size = Math.min(remaining, groupSize);
-      const waitMs = await ctx.limiter.reserve(page.id, size, page.sendRatePerSec);
-      if (waitMs > 0) {
-        deps.metrics.observeRateLimitWait(waitMs);
-        stop = { kind: 'permits', at: Date.now() + waitMs, reserved: size };
-        return 0;
-      }
-      return size;
-    }));
-  const lane = async () => {
-    for (;;) {
-      const size = await takeGroup();
-      if (size === 0) return;
-      const group = eligible.slice(index, index + size);
-      index += size;
-      const now = clock();
-      const { halt, outcomes } = await sendGroup(deps, page, policy, source.messageJson, group, now, report);
-      deferred.addOutcomes(outcomes);
-      if (halt && !halted) {
-        halted = true;
-        deferred.addOutcomes(await haltRest(deps, halt, job, eligible.slice(index), now, report));
-      }
-    }
-  };
-  await Promise.all(Array.from({ length: SEND_LANES }, lane));
-  if (stop && !halted) return result(stop);
-  return result(deferred.next());
+  const stop = await sendEligible(ctx, clock, job, page, policy, source.messageJson, plan.eligible, deferred, report);
+  return result(stop ?? deferred.next());
 }
 
 /**
@@ -195,101 +130,190 @@ class DeferredRows {
   }
 }
 
-/** A row the rules let through, with the token state they judged. */
-interface Eligible {
-  row: BatchRow;
-  token: TokenState;
-}
-
-/** The rules for every due row of a pass: who is sent now, who is skipped, who waits for a later time. */
-async function applyRules(deps: WorkerDeps, rows: BatchRow[], page: SendingPage, policy: Policy, source: SourceMessage, now: Date, report: BatchReport) {
-  const sendsInCap = await sendsInCapWindow(deps, policy, rows, now);
-  const preSend: Outcome[] = [];
-  const tokenChanges: TokenChange[] = [];
-  const eligible: Eligible[] = [];
-  // Where Meta retired recurring notifications (meta-2026 and the Page's region), recurring rows are skipped
-  // with the reason; their tokens stay as they are (the Page may move, or the profile change).
-  const recurring = recurringAvailability(policy, page.messagingRegion, now);
-  if (!recurring.allowed && rows.some((row) => row.kind === 'RECURRING')) deps.logger.warn({ pageId: page.id, reason: recurring.reason }, recurring.message);
-  for (const row of rows) {
-    if (row.kind === 'RECURRING' && !recurring.allowed) {
-      preSend.push({ deliveryId: row.id, status: 'SKIPPED', skipReason: SkipReason.RECURRING_UNAVAILABLE, error: recurring.message });
-      report.skipped++;
-      continue;
-    }
-    const token = tokenForRules(row);
-    const verdict = evaluate(
-      token,
-      { timezone: row.subscriberTimezone, unavailableUntil: row.unavailableUntil, sendsInCapWindow: sendsInCap.get(row.subscriberId) ?? 0 },
-      now,
-      policy,
-      { pagePausedUntil: page.pausedUntil },
-    );
-    if (verdict.eligible) {
-      eligible.push({ row, token });
-      sendsInCap.set(row.subscriberId, (sendsInCap.get(row.subscriberId) ?? 0) + 1);
-      continue;
-    }
-    const defer = verdict.retryAt && (ALWAYS_DEFERRED.has(verdict.reason) || (source.deferIneligible && DEFERRED_ON_REQUEST.has(verdict.reason)));
-    if (defer && verdict.retryAt) {
-      preSend.push({ deliveryId: row.id, status: 'PENDING', notBefore: verdict.retryAt, skipReason: verdict.reason });
-      report.deferred++;
-    } else {
-      preSend.push({ deliveryId: row.id, status: 'SKIPPED', skipReason: verdict.reason });
-      if (verdict.reason === SkipReason.TOKEN_EXPIRED) tokenChanges.push({ optInId: row.optInId, change: 'EXPIRED' });
-      report.skipped++;
-    }
-  }
-  return { eligible, preSend, tokenChanges };
-}
-
-/** Why a group stopped the rest of its pass: the Page is paused until a time, or the source cannot be sent. */
+/** Why the rest of a pass is not sent: the Page is paused until a time, or the source cannot be sent. */
 type Halt = { kind: 'page_paused'; until: Date } | { kind: 'source_dead'; reason: string };
 
+/** A claimed row waiting for a free request slot, with the claim time its token carries. */
+interface ClaimedRow {
+  row: BatchRow;
+  claimedAt: Date;
+}
+
+/** Wakes every task waiting on it (the claimer waiting for room, senders waiting for claimed rows). */
+class Signal {
+  private waiters: Array<() => void> = [];
+  wait(): Promise<void> {
+    return new Promise((resolve) => this.waiters.push(resolve));
+  }
+  notify() {
+    const waiters = this.waiters;
+    this.waiters = [];
+    for (const wake of waiters) wake();
+  }
+}
+
 /**
- * One group: claim (one transaction), send every request at once (the group is at most SEND_CONCURRENCY and
- * its permits are already granted), then record every outcome and token change. Returns a halt when Meta's
- * answer means nothing more of this source should be sent now.
+ * Streams the eligible rows of a pass: one claimer reserves permits and claims a chunk whenever fewer than a
+ * chunk of claimed rows wait, SEND_CONCURRENCY senders take claimed rows one by one, and an OutcomeWriter
+ * records what Meta answered. Returns why the pass stopped early (`permits`, `resume`), or null.
  */
-async function sendGroup(
-  deps: WorkerDeps,
+async function sendEligible(
+  ctx: DispatchContext,
+  clock: () => Date,
+  job: DispatchJob,
   page: SendingPage,
   policy: Policy,
   messageJson: string,
-  group: Eligible[],
-  now: Date,
+  eligible: Eligible[],
+  deferred: DeferredRows,
   report: BatchReport,
-): Promise<{ halt: Halt | null; outcomes: Outcome[] }> {
-  // A recurring token's next eligible time counts from this send, the claim time.
-  const requests: ClaimRequest[] = group.map(({ row, token }) => ({
-    row,
-    nextEligibleAt: row.kind === 'RECURRING' ? applySend(token, now, policy, row.subscriberTimezone).nextEligibleAt : null,
-  }));
-  const { claimed, lost } = await claim(deps.db, requests, now);
-  report.skipped += lost.length;
-  if (claimed.length === 0) return { halt: null, outcomes: [] };
-  const results = await Promise.all(claimed.map((row) => sendOne(deps, page, row, messageJson)));
-  const outcomes: Outcome[] = [];
-  const tokenChanges: TokenChange[] = [];
-  const unavailable: string[] = [];
+): Promise<NextStep | null> {
+  const { deps } = ctx;
+  const concurrency = deps.config.SEND_CONCURRENCY;
+  // A chunk's sends start together: at most one second of the Page's rate (its burst), and half the requests
+  // in flight, so the next chunk is claimed while the previous one is still being sent.
+  const chunkSize = Math.max(1, Math.min(Math.ceil(concurrency / 2), Math.ceil(page.sendRatePerSec)));
+  const retry = { maxAttempts: deps.config.DELIVERY_MAX_ATTEMPTS, baseMs: deps.config.DELIVERY_RETRY_BASE_MS };
+  const writer = new OutcomeWriter(deps, chunkSize, clock);
+  const ready: ClaimedRow[] = [];
+  const signal = new Signal();
+  let reserved = job.reservedPermits ?? 0;
+  let index = 0;
+  let claiming = true;
+  let stop: NextStep | null = null;
   let halt: Halt | null = null;
-  for (const [index, row] of claimed.entries()) {
-    const meaning = interpret(row, results[index]!, { maxAttempts: deps.config.DELIVERY_MAX_ATTEMPTS, baseMs: deps.config.DELIVERY_RETRY_BASE_MS }, now, policy);
-    outcomes.push(meaning.outcome);
-    if (meaning.tokenChange) tokenChanges.push({ optInId: row.optInId, change: meaning.tokenChange, claimedAt: now });
-    if (meaning.subscriberUnavailable) unavailable.push(row.subscriberId);
-    if (meaning.pausePageUntil) {
-      await pausePage(deps, page, meaning.pausePageUntil);
-      halt = { kind: 'page_paused', until: meaning.pausePageUntil };
+
+  const claimer = async () => {
+    try {
+      while (index < eligible.length && !halt) {
+        while (ready.length >= chunkSize && !halt) await signal.wait();
+        if (halt) return;
+        if (ctx.stopping()) {
+          stop = { kind: 'resume' };
+          return;
+        }
+        const remaining = eligible.length - index;
+        let size: number;
+        if (reserved > 0) {
+          size = Math.min(reserved, remaining);
+          reserved = 0;
+        } else {
+          size = Math.min(remaining, chunkSize);
+          const waitMs = await ctx.limiter.reserve(page.id, size, page.sendRatePerSec);
+          if (waitMs > 0) {
+            deps.metrics.observeRateLimitWait(waitMs);
+            stop = { kind: 'permits', at: clock().getTime() + waitMs, reserved: size };
+            return;
+          }
+        }
+        const chunk = eligible.slice(index, index + size);
+        index += size;
+        const claimedAt = clock();
+        // A recurring token's next eligible time counts from this send, the claim time.
+        const requests: ClaimRequest[] = chunk.map(({ row, token }) => ({
+          row,
+          nextEligibleAt: row.kind === 'RECURRING' ? applySend(token, claimedAt, policy, row.subscriberTimezone).nextEligibleAt : null,
+        }));
+        const { claimed, lost } = await claim(deps.db, requests, claimedAt);
+        report.skipped += lost.length;
+        for (const row of claimed) ready.push({ row, claimedAt });
+        signal.notify();
+      }
+    } finally {
+      claiming = false;
+      signal.notify();
     }
-    if (meaning.haltSource && !halt) halt = { kind: 'source_dead', reason: meaning.haltSource };
-    countOutcome(report, meaning.outcome.status);
+  };
+
+  const sender = async () => {
+    for (;;) {
+      const next = ready.shift();
+      if (!next) {
+        if (!claiming) return;
+        await signal.wait();
+        continue;
+      }
+      signal.notify(); // room for the claimer
+      const answer = await sendOne(deps, page, next.row, messageJson);
+      const meaning = interpret(next.row, answer, retry, clock(), policy);
+      if (meaning.pausePageUntil && halt?.kind !== 'page_paused') {
+        halt = { kind: 'page_paused', until: meaning.pausePageUntil };
+        await pausePage(deps, page, meaning.pausePageUntil);
+      } else if (meaning.haltSource && !halt) {
+        halt = { kind: 'source_dead', reason: meaning.haltSource };
+      }
+      countOutcome(report, meaning.outcome.status);
+      deferred.addOutcomes([meaning.outcome]);
+      writer.add(next, meaning);
+    }
+  };
+
+  await Promise.all([claimer(), ...Array.from({ length: concurrency }, sender)]);
+  await writer.close();
+  if (halt) {
+    deferred.addOutcomes(await haltRest(deps, halt, job, eligible.slice(index), clock(), report));
+    return null;
   }
-  await recordOutcomes(deps.db, outcomes, now, 'SENDING');
-  deps.metrics.observeDeliveries(outcomes);
-  await applyTokenChanges(deps.db, tokenChanges, now);
-  await markSubscribersUnavailable(deps.db, unavailable, new Date(now.getTime() + UNAVAILABLE_SUPPRESS_MS));
-  return { halt, outcomes };
+  return stop;
+}
+
+/**
+ * Records Meta's answers in groups: when a chunk's worth is in, or OUTCOME_FLUSH_MS after the first of a
+ * group, whichever comes first. Writes run one after another; a failed write is raised by `close()` (the rows
+ * stay SENDING and the sweeper returns them as ambiguous).
+ */
+class OutcomeWriter {
+  private outcomes: Outcome[] = [];
+  private tokenChanges: TokenChange[] = [];
+  private unavailable: string[] = [];
+  private timer: NodeJS.Timeout | null = null;
+  private writing: Promise<void> = Promise.resolve();
+  private failure: unknown = null;
+
+  constructor(
+    private readonly deps: WorkerDeps,
+    private readonly groupSize: number,
+    private readonly clock: () => Date,
+  ) {}
+
+  add({ row, claimedAt }: ClaimedRow, meaning: Interpretation) {
+    this.outcomes.push(meaning.outcome);
+    if (meaning.tokenChange) this.tokenChanges.push({ optInId: row.optInId, change: meaning.tokenChange, claimedAt });
+    if (meaning.subscriberUnavailable) this.unavailable.push(row.subscriberId);
+    if (this.outcomes.length >= this.groupSize) this.flush();
+    else this.timer ??= setTimeout(() => this.flush(), OUTCOME_FLUSH_MS);
+  }
+
+  async close() {
+    this.flush();
+    await this.writing;
+    if (this.failure) throw this.failure;
+  }
+
+  private flush() {
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    if (this.outcomes.length === 0) return;
+    const outcomes = this.outcomes;
+    const tokenChanges = this.tokenChanges;
+    const unavailable = this.unavailable;
+    this.outcomes = [];
+    this.tokenChanges = [];
+    this.unavailable = [];
+    const { deps, clock } = this;
+    this.writing = this.writing.then(async () => {
+      if (this.failure) return;
+      try {
+        const now = clock();
+        await recordOutcomes(deps.db, outcomes, now, 'SENDING');
+        deps.metrics.observeDeliveries(outcomes);
+        await applyTokenChanges(deps.db, tokenChanges, now);
+        await markSubscribersUnavailable(deps.db, unavailable, new Date(now.getTime() + UNAVAILABLE_SUPPRESS_MS));
+      } catch (error) {
+        this.failure = error;
+      }
+    });
+  }
 }
 
 /**
@@ -335,10 +359,10 @@ async function pausePage(deps: WorkerDeps, page: SendingPage, until: Date) {
 }
 
 /** Per-person sends across topics inside the policy's cap window (only when the Page enables the cap). */
-async function sendsInCapWindow(deps: WorkerDeps, policy: Policy, rows: BatchRow[], now: Date): Promise<Map<string, number>> {
+async function capUsageOf(deps: WorkerDeps, policy: Policy, rows: BatchRow[], now: Date): Promise<Map<string, CapUsage>> {
   if (!policy.userCap) return new Map();
   const since = new Date(now.getTime() - policy.userCap.windowHours * 3600_000);
-  return countSentSince(deps.db, [...new Set(rows.map((row) => row.subscriberId))], since);
+  return capUsageSince(deps.db, [...new Set(rows.map((row) => row.subscriberId))], since);
 }
 
 interface Interpretation {
