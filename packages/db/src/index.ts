@@ -18,3 +18,6 @@ export * from './fanout.js';
 export * from './sources.js';
 export * from './campaign-runs.js';
 export { storableJson, storableText } from './storable-json.js';
+export * from './webhook-endpoints.js';
+export * from './webhook-outbox.js';
+export * from './message-receipts.js';
