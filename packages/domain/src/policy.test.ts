@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
 import {
   DEFAULT_POLICY_PROFILE_ID,
+  NO_PAGE_GUARDS,
+  resolvePagePolicy,
   POLICY_PROFILES,
   effectiveFrequency,
   isFrequency,
@@ -236,3 +239,36 @@ describe('guards', () => {
   });
 });
 
+
+describe("resolvePagePolicy: a Page's guards on top of its profile", () => {
+  const profileIds = fc.constantFrom('meta-2022', 'meta-2025-09', 'meta-2026');
+  const localTime = fc.record({ hour: fc.integer({ min: 0, max: 23 }), minute: fc.integer({ min: 0, max: 59 }) }).map(({ hour, minute }) => `${String(hour).padStart(2, '0')}:${String(minute).padStart(2, '0')}`);
+  const quietHours = fc.option(
+    fc
+      .record({ start: localTime, end: localTime, timeZone: fc.constantFrom(null, 'Europe/Berlin', 'Asia/Kolkata') })
+      .filter((hours) => hours.start !== hours.end),
+  );
+  const userCap = fc.option(fc.record({ maxSends: fc.integer({ min: 1, max: 1000 }), windowHours: fc.integer({ min: 1, max: 744 }) }));
+
+  it('sets exactly the guards and keeps every Meta rule of the profile (property)', () => {
+    fc.assert(
+      fc.property(profileIds, quietHours, userCap, (profileId, hours, cap) => {
+        const policy = resolvePagePolicy(profileId, { quietHours: hours, userCap: cap });
+        const profile = resolvePolicy(profileId);
+        expect(policy.userCap).toEqual(cap);
+        expect(policy.quietHours).toEqual(hours === null ? null : hours.timeZone === null ? { start: hours.start, end: hours.end } : hours);
+        expect({ ...policy, userCap: null, quietHours: null }).toEqual(profile);
+      }),
+    );
+  });
+
+  it('NO_PAGE_GUARDS gives the bare profile; the switched-off guards are off', () => {
+    expect(resolvePagePolicy('meta-2026', NO_PAGE_GUARDS)).toEqual(resolvePolicy('meta-2026'));
+    expect(resolvePagePolicy('meta-2022', { quietHours: null, userCap: null })).toMatchObject({ quietHours: null, userCap: null });
+  });
+
+  it('refuses an invalid fixed zone and an unknown profile', () => {
+    expect(() => resolvePagePolicy('meta-2022', { quietHours: { start: '22:00', end: '07:00', timeZone: 'Mars/Base' }, userCap: null })).toThrow(/IANA/);
+    expect(() => resolvePagePolicy('meta-1999', NO_PAGE_GUARDS)).toThrow(/Unknown policy profile/);
+  });
+});

@@ -1,6 +1,6 @@
 import type { Frequency } from './types.js';
 import { FREQUENCIES } from './types.js';
-import { parseLocalTime } from './time-zone.js';
+import { isValidTimeZone, parseLocalTime } from './time-zone.js';
 
 export type PolicyProfileId = 'meta-2022' | 'meta-2025-09' | 'meta-2026';
 
@@ -8,6 +8,8 @@ export interface QuietHours {
   /** Local wall-clock 'HH:MM'; the quiet range is [start, end). start > end means overnight (22:00–08:00). */
   start: string;
   end: string;
+  /** The zone the wall clock is read in: absent/null = the person's zone (`personTimeZone`), else this fixed IANA zone. */
+  timeZone?: string | null;
 }
 
 export interface UserCap {
@@ -96,6 +98,23 @@ export interface PolicyOverrides {
   userCap?: UserCap | null;
   quietHours?: QuietHours | null;
   dailyCooldownHours?: number;
+}
+
+/** A Page's own anti-spam guards as stored with the Page; `null` = off. */
+export interface PageGuards {
+  quietHours: QuietHours | null;
+  userCap: UserCap | null;
+}
+
+export const NO_PAGE_GUARDS: PageGuards = Object.freeze({ quietHours: null, userCap: null });
+
+/**
+ * The rules a Page sends under: its dated profile with the Page's own guards on top. A guard the Page switched
+ * off (`null`) is off whatever the profile says; a set guard replaces the profile's. Throws on an unknown
+ * profile or an invalid guard (the API refuses both before they are stored).
+ */
+export function resolvePagePolicy(profileId: string, guards: PageGuards): Policy {
+  return resolvePolicy(profileId, { quietHours: guards.quietHours, userCap: guards.userCap });
 }
 
 export interface PolicyProfileInfo {
@@ -192,7 +211,9 @@ function validateQuietHours(quietHours: QuietHours): QuietHours {
   if (start.hour === end.hour && start.minute === end.minute) {
     throw new Error(`quietHours start and end must differ (got ${quietHours.start}–${quietHours.end})`);
   }
-  return { start: quietHours.start, end: quietHours.end };
+  const timeZone = quietHours.timeZone ?? null;
+  if (timeZone !== null && !isValidTimeZone(timeZone)) throw new Error(`quietHours.timeZone "${String(timeZone)}" is not an IANA time zone`);
+  return timeZone === null ? { start: quietHours.start, end: quietHours.end } : { start: quietHours.start, end: quietHours.end, timeZone };
 }
 
 /** The rules for a Page: a dated profile plus the Page's own anti-spam settings. Returns a fresh object. */

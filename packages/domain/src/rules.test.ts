@@ -17,7 +17,7 @@ const DAY = 24 * HOUR;
 const NOW = at('2026-06-10T12:00:00Z'); // 14:00 in Berlin, a Wednesday
 
 describe('evaluate: one rule at a time', () => {
-  it.each<[string, Partial<TokenState>, Parameters<typeof subscriber>[0], Policy, { topic?: string; pagePausedUntil?: Date | null }, Verdict]>([
+  it.each<[string, Partial<TokenState>, Parameters<typeof subscriber>[0], Policy, EvaluationContext, Verdict]>([
     ['fresh recurring token', {}, {}, meta2022, {}, { eligible: true }],
     ['fresh one-time token', { kind: 'ONE_TIME', frequency: null }, {}, meta2022, { topic: 'weekly_deals' }, { eligible: true }],
     ['INVALID', { status: 'INVALID' }, {}, meta2022, {}, { eligible: false, reason: SkipReason.TOKEN_INVALID }],
@@ -54,7 +54,10 @@ describe('evaluate: one rule at a time', () => {
     ['user cap off by default', {}, { sendsInCapWindow: 1000 }, meta2022, {}, { eligible: true }],
     ['quiet hours in subscriber zone (Kolkata 00:30)', {}, { timezone: 'Asia/Kolkata' }, guarded, {}, { eligible: false, reason: SkipReason.QUIET_HOURS, retryAt: at('2026-06-10T02:30:00Z') }],
     ['quiet hours fall back to token zone', { timezone: 'Asia/Kolkata' }, {}, guarded, {}, { eligible: false, reason: SkipReason.QUIET_HOURS, retryAt: at('2026-06-10T02:30:00Z') }],
-    ['quiet hours: subscriber zone beats token zone', { timezone: 'Asia/Kolkata' }, { timezone: 'Europe/Berlin' }, guarded, {}, { eligible: true }],
+    // One precedence (docs/time-zones.md): the token's zone from Meta beats the one the business set.
+    ['quiet hours: token zone beats subscriber zone', { timezone: 'Asia/Kolkata' }, { timezone: 'Europe/Berlin' }, guarded, {}, { eligible: false, reason: SkipReason.QUIET_HOURS, retryAt: at('2026-06-10T02:30:00Z') }],
+    ['quiet hours: Page zone when neither person zone is known', {}, {}, guarded, { pageTimeZone: 'Asia/Kolkata' }, { eligible: false, reason: SkipReason.QUIET_HOURS, retryAt: at('2026-06-10T02:30:00Z') }],
+    ['quiet hours: a fixed zone beats every person zone', { timezone: 'Asia/Kolkata' }, { timezone: 'Asia/Kolkata' }, resolvePolicy('meta-2022', { quietHours: { start: '22:00', end: '08:00', timeZone: 'Europe/Berlin' } }), { pageTimeZone: 'Asia/Kolkata' }, { eligible: true }],
     ['quiet hours off by default', {}, { timezone: 'Asia/Kolkata' }, meta2022, {}, { eligible: true }],
   ])('%s', (_name, tokenOverrides, subscriberOverrides, policy, context, expected) => {
     const now = _name.startsWith('quiet hours') ? at('2026-06-09T19:00:00Z') : NOW;

@@ -1,7 +1,7 @@
 import type { Policy } from './policy.js';
 import { effectiveFrequency } from './policy.js';
 import { nextAllowedTime } from './quiet-hours.js';
-import { DAY_MS, HOUR_MS, pickTimeZone } from './time-zone.js';
+import { DAY_MS, HOUR_MS, personTimeZone } from './time-zone.js';
 import type { EvaluationContext, Frequency, OptInKind, SubscriberState, TokenState, Verdict } from './types.js';
 import { SkipReason } from './types.js';
 import { nextEligibleAfterSend } from './windows.js';
@@ -75,7 +75,7 @@ export function evaluate(
   }
 
   if (token.kind === 'RECURRING') {
-    const windowEnd = recurringWindowEnd(token, subscriber, policy);
+    const windowEnd = recurringWindowEnd(token, subscriber, policy, context.pageTimeZone);
     if (windowEnd && windowEnd.getTime() > nowMs) return skip(SkipReason.FREQUENCY_WINDOW, windowEnd, expiresAt);
   }
 
@@ -86,7 +86,8 @@ export function evaluate(
   }
 
   if (policy.quietHours) {
-    const timeZone = pickTimeZone(subscriber.timezone, token.timezone);
+    // A fixed zone set with the quiet hours wins; otherwise the person's zone (one precedence, docs/time-zones.md).
+    const timeZone = policy.quietHours.timeZone ?? personTimeZone({ token: token.timezone, subscriber: subscriber.timezone, page: context.pageTimeZone });
     const allowedAt = nextAllowedTime(policy.quietHours, timeZone, now);
     if (allowedAt.getTime() > nowMs) return skip(SkipReason.QUIET_HOURS, allowedAt, expiresAt);
   }
@@ -95,10 +96,10 @@ export function evaluate(
 }
 
 /** The later of the stored nextEligibleAt and the window end implied by lastSentAt under this policy. */
-function recurringWindowEnd(token: TokenState, subscriber: SubscriberState, policy: Policy): Date | null {
+function recurringWindowEnd(token: TokenState, subscriber: SubscriberState, policy: Policy, pageTimeZone?: string | null): Date | null {
   let end = token.nextEligibleAt ? token.nextEligibleAt.getTime() : null;
   if (token.lastSentAt) {
-    const fromLastSend = nextEligibleAfterSend(token, token.lastSentAt, policy, subscriber.timezone).getTime();
+    const fromLastSend = nextEligibleAfterSend(token, token.lastSentAt, policy, subscriber.timezone, pageTimeZone).getTime();
     end = end === null ? fromLastSend : Math.max(end, fromLastSend);
   }
   return end === null ? null : new Date(end);
@@ -108,11 +109,11 @@ function recurringWindowEnd(token: TokenState, subscriber: SubscriberState, poli
  * The token state after a successful send at `sentAt`: one-time → USED; recurring → lastSentAt and
  * nextEligibleAt advanced. Returns a new object.
  */
-export function applySend(token: TokenState, sentAt: Date, policy: Policy, subscriberTimeZone?: string | null): TokenState {
+export function applySend(token: TokenState, sentAt: Date, policy: Policy, subscriberTimeZone?: string | null, pageTimeZone?: string | null): TokenState {
   if (token.kind === 'ONE_TIME') return { ...token, status: 'USED', lastSentAt: new Date(sentAt.getTime()) };
   return {
     ...token,
     lastSentAt: new Date(sentAt.getTime()),
-    nextEligibleAt: nextEligibleAfterSend(token, sentAt, policy, subscriberTimeZone),
+    nextEligibleAt: nextEligibleAfterSend(token, sentAt, policy, subscriberTimeZone, pageTimeZone),
   };
 }

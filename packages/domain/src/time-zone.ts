@@ -75,6 +75,29 @@ export function pickTimeZone(...candidates: ReadonlyArray<string | null | undefi
   return 'UTC';
 }
 
+/**
+ * The zones known for one person on one Page, by who set them. See docs/time-zones.md.
+ * - `token`: the zone Meta gave with the person's opt-in token (the person's own choice, per token);
+ * - `subscriber`: the zone the business set for the person (`PATCH /v1/pages/{id}/subscribers/{psid}`);
+ * - `page`: the Page's default zone (`PATCH /v1/pages/{id}` `timezone`).
+ */
+export interface PersonZones {
+  token?: string | null;
+  subscriber?: string | null;
+  page?: string | null;
+}
+
+/**
+ * THE one precedence for every rule that needs a person's local time (quiet hours, calendar week/month windows,
+ * local-time campaign runs): token's zone → subscriber's zone → Page's zone → UTC. Meta's zone comes first
+ * because it is what the person chose when opting in and what Meta counts that token's windows in; the business's
+ * value fills in where Meta gave none, and the Page's zone is the last guess before UTC. Invalid zones are skipped.
+ * The campaign fan-out SQL (`EFFECTIVE_ZONE_SQL` in packages/db) spells the same order.
+ */
+export function personTimeZone(zones: PersonZones): string {
+  return pickTimeZone(zones.token, zones.subscriber, zones.page);
+}
+
 function assertValidDate(at: Date, what: string): void {
   if (!(at instanceof Date) || Number.isNaN(at.getTime())) throw new RangeError(`${what} must be a valid Date`);
 }

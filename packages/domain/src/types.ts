@@ -59,4 +59,6 @@ export interface EvaluationContext {
   /** The topic of the event/campaign being sent; must equal the token's topic when given. */
   topic?: string;
   pagePausedUntil?: Date | null;
+  /** The Page's default zone: the last zone of the one precedence before UTC (docs/time-zones.md). */
+  pageTimeZone?: string | null;
 }

@@ -1,7 +1,7 @@
 import type { Policy } from './policy.js';
 import { effectiveFrequency } from './policy.js';
 import type { Frequency, TokenState } from './types.js';
-import { DAY_MS, HOUR_MS, assertValidTimeZone, localTimeParts, pickTimeZone, zonedTimeToInstant } from './time-zone.js';
+import { DAY_MS, HOUR_MS, assertValidTimeZone, localTimeParts, personTimeZone, zonedTimeToInstant } from './time-zone.js';
 
 export { isValidTimeZone, localTimeParts } from './time-zone.js';
 
@@ -47,9 +47,9 @@ function nextCalendarPeriodStart(frequency: 'WEEKLY' | 'MONTHLY', at: Date, time
   return zonedTimeToInstant({ year: local.year, month: local.month + 1, day: 1, hour: 0, minute: 0 }, timeZone);
 }
 
-/** The zone a recurring token's calendar windows are counted in: the token's, else the subscriber's, else UTC. */
-export function windowTimeZone(token: Pick<TokenState, 'timezone'>, subscriberTimeZone?: string | null): string {
-  return pickTimeZone(token.timezone, subscriberTimeZone);
+/** The zone a recurring token's calendar windows are counted in: the one precedence of `personTimeZone`. */
+export function windowTimeZone(token: Pick<TokenState, 'timezone'>, subscriberTimeZone?: string | null, pageTimeZone?: string | null): string {
+  return personTimeZone({ token: token.timezone, subscriber: subscriberTimeZone, page: pageTimeZone });
 }
 
 /**
@@ -63,10 +63,11 @@ export function nextEligibleAfterSend(
   sentAt: Date,
   policy: Policy,
   subscriberTimeZone?: string | null,
+  pageTimeZone?: string | null,
 ): Date {
   if (token.kind === 'ONE_TIME') throw new Error('nextEligibleAfterSend: one-time tokens are single-use; mark them USED instead');
   const enforced = windowFrequency(token.frequency, policy);
   const rolling = rollingLengthMs(enforced, policy);
   if (rolling !== null) return new Date(sentAt.getTime() + rolling);
-  return nextCalendarPeriodStart(enforced as 'WEEKLY' | 'MONTHLY', sentAt, windowTimeZone(token, subscriberTimeZone));
+  return nextCalendarPeriodStart(enforced as 'WEEKLY' | 'MONTHLY', sentAt, windowTimeZone(token, subscriberTimeZone, pageTimeZone));
 }
