@@ -119,6 +119,25 @@ export const CAMPAIGN_RECONCILE_SCHEDULER_ID = 'campaigns-reconcile';
 export const CAMPAIGN_RECONCILE_EVERY_MS = 10 * 60_000;
 
 // ---------------------------------------------------------------------------------------------------------
+// outbound-webhooks
+
+/** Job names on the `outbound-webhooks` queue. */
+export const OutboundWebhooksJobName = {
+  /** One attempt of one outbox message: data `{ messageId }`, job id the message id. */
+  send: 'send',
+  /** Fired by the relay scheduler: queues a send job per due outbox message. */
+  relay: 'relay',
+} as const;
+export type OutboundWebhooksJobName = (typeof OutboundWebhooksJobName)[keyof typeof OutboundWebhooksJobName];
+
+/** Only the outbox row id travels through Redis; the message, its endpoint and its retry state stay in Postgres. */
+export const sendWebhookJobSchema = z.object({ messageId: z.uuid() });
+export type SendWebhookJob = z.infer<typeof sendWebhookJobSchema>;
+
+/** Scheduler id of the outbox relay (one per queue prefix, whatever the number of workers). */
+export const OUTBOUND_WEBHOOKS_RELAY_SCHEDULER_ID = 'outbound-webhooks-relay';
+
+// ---------------------------------------------------------------------------------------------------------
 // The catalog
 
 /** What is done with a job whose name is unknown or whose data fails its schema (always dead-lettered first). */
@@ -156,6 +175,10 @@ export const jobCatalog = {
     },
     invalidJobs: 'complete',
   },
+  [QueueName.outboundWebhooks]: {
+    jobs: { [OutboundWebhooksJobName.send]: { schema: sendWebhookJobSchema }, [OutboundWebhooksJobName.relay]: { schema: empty } },
+    invalidJobs: 'complete',
+  },
 } as const satisfies Record<QueueName, { jobs: Record<string, JobContract>; invalidJobs: InvalidJobPolicy }>;
 
 export type JobCatalog = typeof jobCatalog;
@@ -171,4 +194,7 @@ export const queueJobOptions: Record<QueueName, JobsOptions> = {
   [QueueName.deliveries]: defaultJobOptions,
   [QueueName.webhooks]: defaultJobOptions,
   [QueueName.campaigns]: defaultJobOptions,
+  // Retries and their schedule live in the outbox row (Postgres); a job retries only a failure to reach Postgres.
+  // Failed jobs are not kept: a kept job id would turn the relay's next add of that message into a no-op.
+  [QueueName.outboundWebhooks]: { ...defaultJobOptions, attempts: 3, removeOnFail: true },
 };

@@ -5,6 +5,7 @@ export { createQueues, type Queues } from './queues.js';
 export * from './catalog.js';
 export { PageRateLimiter } from './rate-limiter.js';
 export * from './jobs/deliveries.js';
+export * from './jobs/outbound-webhooks.js';
 export * from './events.js';
 export * from './producer.js';
 export * from './campaign-schedulers.js';

@@ -4,6 +4,8 @@ export const QueueName = {
   events: 'events',
   deliveries: 'deliveries',
   campaigns: 'campaigns',
+  /** Signed webhooks to the businesses' endpoints (#15): its own workers, so a slow endpoint never slows Meta sends. */
+  outboundWebhooks: 'outbound-webhooks',
 } as const;
 
 export type QueueName = (typeof QueueName)[keyof typeof QueueName];
