@@ -1,6 +1,6 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { z } from 'zod';
-import { findPgUnsafeStrings } from '@renotify/queue';
+import { findPgUnsafeStrings } from '@renotify/domain';
 import { isDataException, outageOf, type Outage } from './outage.js';
 
 /** What a 503 asks the caller to wait before retrying. */

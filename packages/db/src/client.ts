@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { PrismaPg } from '@prisma/adapter-pg';
-import { withTimeout } from '@renotify/queue';
+import { withTimeout } from '@renotify/domain';
 import { PrismaClient } from './generated/prisma/client.js';
 
 // Prisma stores DateTime as `timestamp(3)` in UTC. Raw queries through the same pool must agree whatever the

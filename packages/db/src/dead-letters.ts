@@ -1,4 +1,4 @@
-import { pgUnsafeReason } from '@renotify/queue';
+import { pgUnsafeReason } from '@renotify/domain';
 import type { Database } from './client.js';
 
 /**
@@ -94,7 +94,10 @@ export interface RedrivenDelivery {
   batchNo: number;
 }
 
-/** DEAD deliveries back to PENDING (attempts 0); returns what they were, so `restoreDeadDeliveries` can undo it. */
+/**
+ * DEAD deliveries back to PENDING (attempts 0); returns what they were, so `restoreDeadDeliveries` can undo it.
+ * Deliveries of an erased person (no token any more) stay DEAD: there is nobody to send them to.
+ */
 export async function redriveDeadDeliveries(db: Database, selector: RedriveSelector): Promise<RedrivenDelivery[]> {
   const [condition, params]: [string, unknown[]] =
     'deliveryIds' in selector
@@ -104,7 +107,7 @@ export async function redriveDeadDeliveries(db: Database, selector: RedriveSelec
         : ['TRUE', []];
   const { rows } = await db.pool.query<RedrivenDelivery>(
     `WITH target AS (
-       SELECT id, attempts, "finishedAt" FROM "Delivery" WHERE status = 'DEAD' AND ${condition} FOR UPDATE
+       SELECT id, attempts, "finishedAt" FROM "Delivery" WHERE status = 'DEAD' AND ${condition} AND "optInId" IS NOT NULL FOR UPDATE
      )
      UPDATE "Delivery" d
      -- claimedAt stays: a dead delivery may still hold its token (see holdsToken in the worker's ledger).

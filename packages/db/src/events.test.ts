@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseEvents, type EventInput } from '@renotify/queue';
+import { parseEvents, type EventInput } from '@renotify/domain';
 import { createTestDatabase, type TestDatabase } from '@renotify/testing';
 import { createDatabase, type Database } from './client.js';
 import { acceptEvents, createKnownPages, findUnknownPageIds, getEventSummary } from './events.js';

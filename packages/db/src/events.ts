@@ -1,4 +1,4 @@
-import { eventMessage, eventPayload, eventTopic, uniqueEvents, type EventInput } from '@renotify/queue';
+import { eventMessage, eventPayload, eventTopic, uniqueEvents, type EventInput } from '@renotify/domain';
 import type { Database } from './client.js';
 
 export interface AcceptedEvents {
@@ -162,7 +162,8 @@ export async function getEventSummary(db: Database, eventId: string): Promise<Ev
 
 export interface EventDelivery {
   id: string;
-  optInId: string;
+  /** Null once the person was erased (the row stays as an anonymous count). */
+  optInId: string | null;
   batchNo: number;
   status: DeliveryStatusName;
   skipReason: string | null;

@@ -3,7 +3,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { ALL_QUEUES } from './names.js';
-import { jobCatalog } from './catalog.js';
+import { eventJobId, jobCatalog } from './catalog.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 
@@ -37,5 +37,19 @@ describe('job catalog', () => {
           .flatMap((line, index) => (jobNameUse.test(line) ? [`${relative(repo, file)}:${index + 1}: ${line.trim()}`] : [])),
       );
     expect(offenders).toEqual([]);
+  });
+});
+
+describe('eventJobId', () => {
+  it('is deterministic, distinct per id, and never contains ":"', () => {
+    const ids = ['a', 'a:b', 'a:b:c', 'ä/ö ü', 'x'.repeat(200), 'x'.repeat(199), '123'];
+    const jobIds = ids.map(eventJobId);
+    expect(new Set(jobIds).size).toBe(ids.length);
+    for (const jobId of jobIds) {
+      expect(jobId).not.toContain(':');
+      expect(jobId.length).toBeLessThanOrEqual(210);
+      expect(jobId).toMatch(/^evh?_/);
+    }
+    expect(eventJobId('a:b')).toBe(eventJobId('a:b'));
   });
 });

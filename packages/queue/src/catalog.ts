@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { JobsOptions } from 'bullmq';
 import { z } from 'zod';
 import { defaultJobOptions } from './defaults.js';
-import { EVENT_ID_MAX_LENGTH, eventInputSchema } from './events.js';
+import { EVENT_ID_MAX_LENGTH, eventInputSchema } from '@renotify/domain';
 import { QueueName } from './names.js';
 
 /*
@@ -119,6 +119,13 @@ export const CAMPAIGN_RECONCILE_SCHEDULER_ID = 'campaigns-reconcile';
 export const CAMPAIGN_RECONCILE_EVERY_MS = 10 * 60_000;
 
 // ---------------------------------------------------------------------------------------------------------
+// maintenance
+
+/** `maintenance` queue, job name `retention` (a job scheduler with the same id): delete rows past their retention. */
+export const RETENTION_JOB = 'retention';
+export const RETENTION_SCHEDULER_ID = 'retention';
+
+// ---------------------------------------------------------------------------------------------------------
 // outbound-webhooks
 
 /** Job names on the `outbound-webhooks` queue. */
@@ -175,6 +182,10 @@ export const jobCatalog = {
     },
     invalidJobs: 'complete',
   },
+  [QueueName.maintenance]: {
+    jobs: { [RETENTION_JOB]: { schema: empty } },
+    invalidJobs: 'complete',
+  },
   [QueueName.outboundWebhooks]: {
     jobs: { [OutboundWebhooksJobName.send]: { schema: sendWebhookJobSchema }, [OutboundWebhooksJobName.relay]: { schema: empty } },
     invalidJobs: 'complete',
@@ -197,4 +208,5 @@ export const queueJobOptions: Record<QueueName, JobsOptions> = {
   // Retries and their schedule live in the outbox row (Postgres); a job retries only a failure to reach Postgres.
   // Failed jobs are not kept: a kept job id would turn the relay's next add of that message into a no-op.
   [QueueName.outboundWebhooks]: { ...defaultJobOptions, attempts: 3, removeOnFail: true },
+  [QueueName.maintenance]: defaultJobOptions,
 };

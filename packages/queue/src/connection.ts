@@ -1,5 +1,5 @@
 import { Redis, type RedisOptions } from 'ioredis';
-import { withTimeout } from './timeout.js';
+import { withTimeout } from '@renotify/domain';
 
 /**
  * Producers (ingest, SDK) give up on a command after two reconnect attempts (~0.6 s) so callers get a 503

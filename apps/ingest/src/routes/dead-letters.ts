@@ -12,7 +12,8 @@ import {
   type DeadLetterRow,
 } from '@renotify/db';
 import { redactPayload, secretCandidates } from '@renotify/observability';
-import { DISPATCH_JOB, whenRedisReady, withTimeout, type DispatchJob } from '@renotify/queue';
+import { withTimeout } from '@renotify/domain';
+import { DISPATCH_JOB, whenRedisReady, type DispatchJob } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
 import { HttpError, sendUnavailable } from '../http-errors.js';
 import { errorResponses, nextCursor } from './schemas.js';

@@ -1,5 +1,6 @@
 import { acceptEvents, type Database } from '@renotify/db';
-import { FANOUT_JOB, eventJobId, uniqueEvents, whenRedisReady, withTimeout, type EventInput, type FanoutJob } from '@renotify/queue';
+import { withTimeout } from '@renotify/domain';
+import { FANOUT_JOB, eventJobId, uniqueEvents, whenRedisReady, type EventInput, type FanoutJob } from '@renotify/queue';
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import { isDataException, outageOf } from '../outage.js';

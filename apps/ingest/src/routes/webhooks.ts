@@ -3,7 +3,8 @@ import type { FastifyInstance } from 'fastify';
 import { z } from 'zod';
 import { findAppSecrets, recordDeadLetter, sha256Hex, storeWebhookReceipt } from '@renotify/db';
 import { verifySignature } from '@renotify/messenger';
-import { findPgUnsafeStrings, pgSafeString, QueueName, WebhooksJobName, type WebhookReceiptJob } from '@renotify/queue';
+import { findPgUnsafeStrings, pgSafeString, withTimeout } from '@renotify/domain';
+import { QueueName, WebhooksJobName, type WebhookReceiptJob } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
 import { HttpError } from '../http-errors.js';
 
@@ -27,14 +28,6 @@ const pageIdsOfBody = z.object({
 
 const sameSecret = (a: string, b: string) =>
   timingSafeEqual(createHash('sha256').update(a).digest(), createHash('sha256').update(b).digest());
-
-function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what} took longer than ${ms} ms`)), ms);
-  });
-  return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
-}
 
 /**
  * Meta's webhook callback. The POST answers 200 only after the raw body is in Postgres, so an acknowledged

@@ -1,8 +1,7 @@
 import { findPagePolicyProfiles, finishWebhookReceipt, loadWebhookReceipt, type Database } from '@renotify/db';
-import { DEFAULT_POLICY_PROFILE_ID, isPolicyProfileId, resolvePolicy, type Policy } from '@renotify/domain';
+import { DEFAULT_POLICY_PROFILE_ID, isPolicyProfileId, findPgUnsafeStrings, resolvePolicy, type Policy } from '@renotify/domain';
 import { parseWebhookPayload, type WebhookEvent } from '@renotify/messenger';
 import type { Logger } from '@renotify/observability';
-import { findPgUnsafeStrings } from '@renotify/queue';
 import { applyWebhookEvent, UnappliableEventError } from './apply-event.js';
 
 export const WEBHOOK_ENTRY_DEAD_LETTER = 'webhook_entry';

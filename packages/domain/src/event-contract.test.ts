@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { eventJobId } from './catalog.js';
-import { MAX_EVENTS_PER_BATCH, eventMessage, eventPayload, eventTopic, eventTopics, findPgUnsafeStrings, parseEvents, pgUnsafeReason, uniqueEvents, type EventInput } from './events.js';
+import { MAX_EVENTS_PER_BATCH, eventMessage, eventPayload, eventTopic, eventTopics, findPgUnsafeStrings, parseEvents, pgUnsafeReason, uniqueEvents, type EventInput } from './event-contract.js';
 
 const valid = (id: string, extra: Record<string, unknown> = {}) => ({ id, type: 'back_in_stock', pageId: 'p1', productId: 'sku', ...extra });
 
@@ -104,20 +103,6 @@ describe('event derivations', () => {
   it('keeps only type-specific fields in the payload', () => {
     const event = parseOne(valid('a', { variant: 'XL', occurredAt: '2026-01-02T03:04:05Z', template: 'x', message: undefined }));
     expect(eventPayload(event)).toEqual({ productId: 'sku', variant: 'XL', occurredAt: '2026-01-02T03:04:05Z' });
-  });
-});
-
-describe('eventJobId', () => {
-  it('is deterministic, distinct per id, and never contains ":"', () => {
-    const ids = ['a', 'a:b', 'a:b:c', 'ä/ö ü', 'x'.repeat(200), 'x'.repeat(199), '123'];
-    const jobIds = ids.map(eventJobId);
-    expect(new Set(jobIds).size).toBe(ids.length);
-    for (const jobId of jobIds) {
-      expect(jobId).not.toContain(':');
-      expect(jobId.length).toBeLessThanOrEqual(210);
-      expect(jobId).toMatch(/^evh?_/);
-    }
-    expect(eventJobId('a:b')).toBe(eventJobId('a:b'));
   });
 });
 
