@@ -8,10 +8,12 @@
 import { createEventProducer, EventValidationError } from '@renotify/queue';
 
 const pageId = process.env.PAGE_ID ?? '100000000000001';
+// The Page check is @renotify/db's (the one ingest uses); loaded only when there is a database to ask.
+const db = process.env.DATABASE_URL ? (await import('@renotify/db')).createDatabase(process.env.DATABASE_URL) : undefined;
 const producer = createEventProducer({
   redisUrl: process.env.REDIS_URL ?? 'redis://127.0.0.1:6379',
   prefix: process.env.QUEUE_PREFIX ?? 'renotify',
-  databaseUrl: process.env.DATABASE_URL,
+  pages: db ? (await import('@renotify/db')).createKnownPages(db) : undefined,
 });
 
 try {
@@ -49,4 +51,5 @@ try {
   }
 } finally {
   await producer.close();
+  await db?.close();
 }

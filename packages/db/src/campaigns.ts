@@ -1,5 +1,4 @@
 import { mapStrings, templateVariables } from '@renotify/domain';
-import { applyCampaignScheduler, installedCampaignSchedulerIds, type CampaignSchedulerQueue, type SchedulerSyncResult } from '@renotify/queue';
 import type { Database } from './client.js';
 import { withTransaction } from './tx.js';
 import type { Campaign, CampaignRun } from './generated/prisma/client.js';
@@ -299,50 +298,30 @@ export async function listCampaignRuns(
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Scheduler sync: the BullMQ side (specs, matching, upsert/remove) is packages/queue's campaign-schedulers.ts;
-// here only the rows it is computed from, read under a per-campaign lock.
+// Scheduler sync reads: the BullMQ side (specs, matching, upsert/remove, the sync itself) is packages/queue's
+// campaign-schedulers.ts; this package only reads the rows it is computed from, under a per-campaign lock.
 
-// Re-exported for callers that still import the campaigns queue's contract from the db package.
-export {
-  CampaignJobName,
-  campaignRunJobId,
-  campaignSchedulerId,
-  LOCAL_TIME_SLOT_MINUTES,
-  scheduleSignature,
-  schedulerMatches,
-  schedulerSpecFor,
-  type CampaignOccurrenceJob,
-  type CampaignSchedulerQueue,
-  type CampaignSchedulerSpec,
-  type InstalledScheduler,
-  type SchedulerSyncResult,
-} from '@renotify/queue';
-
-/** Serialises every scheduler sync of one campaign (ingest and workers alike) with a transaction-scoped advisory lock. */
-async function withCampaignLock<T>(db: Database, campaignId: string, fn: () => Promise<T>): Promise<T> {
-  return withTransaction(db, async (client) => {
-    await client.query(`SELECT pg_advisory_xact_lock(hashtext('campaign-scheduler:' || $1::text))`, [campaignId]);
-    return fn();
-  });
+/** What the scheduler sync of packages/queue needs from the database (its `CampaignRows`, structurally). */
+export interface CampaignSchedulerRows {
+  /**
+   * Runs `fn` with the campaign's row (null: unknown) read after taking a transaction-scoped advisory lock on the
+   * campaign, so every sync of one campaign (ingest and workers alike) is serialised and the last one to run
+   * applies the latest committed state.
+   */
+  withLockedCampaign<T>(campaignId: string, fn: (campaign: CampaignView | null) => Promise<T>): Promise<T>;
+  /** Ids of every ACTIVE campaign. */
+  activeCampaignIds(): Promise<string[]>;
 }
 
-/**
- * Makes the campaign's job scheduler match its row: upserted while ACTIVE (same id, so BullMQ replaces the
- * pending slot instead of adding one), removed otherwise. Syncs of one campaign are serialised and each reads
- * the row after taking the lock, so the last sync to run always applies the latest committed state.
- */
-export async function syncCampaignScheduler(db: Database, queue: CampaignSchedulerQueue, campaignId: string, now: Date = new Date()): Promise<SchedulerSyncResult> {
-  return withCampaignLock(db, campaignId, async () => {
-    const row = await db.prisma.campaign.findUnique({ where: { id: campaignId } });
-    return applyCampaignScheduler(queue, campaignId, row ? toCampaignView(row) : null, now);
-  });
-}
-
-/** At worker start: a scheduler for every ACTIVE campaign and none for any other (paused, deleted, unknown). */
-export async function reconcileCampaignSchedulers(db: Database, queue: CampaignSchedulerQueue, now: Date = new Date()): Promise<Record<SchedulerSyncResult, number>> {
-  const active = await db.prisma.campaign.findMany({ where: { status: 'ACTIVE' }, select: { id: true } });
-  const ids = new Set([...active.map((campaign) => campaign.id), ...(await installedCampaignSchedulerIds(queue))]);
-  const report: Record<SchedulerSyncResult, number> = { scheduled: 0, unchanged: 0, removed: 0 };
-  for (const id of ids) report[await syncCampaignScheduler(db, queue, id, now)]++;
-  return report;
+export function campaignSchedulerRows(db: Database): CampaignSchedulerRows {
+  return {
+    withLockedCampaign: (campaignId, fn) =>
+      withTransaction(db, async (client) => {
+        await client.query(`SELECT pg_advisory_xact_lock(hashtext('campaign-scheduler:' || $1::text))`, [campaignId]);
+        const row = await db.prisma.campaign.findUnique({ where: { id: campaignId } });
+        return fn(row ? toCampaignView(row) : null);
+      }),
+    activeCampaignIds: async () =>
+      (await db.prisma.campaign.findMany({ where: { status: 'ACTIVE' }, select: { id: true } })).map((campaign) => campaign.id),
+  };
 }

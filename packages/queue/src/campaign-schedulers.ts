@@ -4,7 +4,7 @@ import { CampaignJobName, campaignSchedulerId, type CampaignOccurrenceJob } from
 /*
  * BullMQ job schedulers of the `campaigns` queue: which scheduler a campaign needs, whether the installed one
  * already is it, and the sync that makes Redis match the campaigns. The campaign rows come from the caller
- * (packages/db reads them), so this package runs no SQL.
+ * (`campaignSchedulerRows(db)` of packages/db reads them), so this package runs no SQL and imports no db.
  */
 
 /** A local-time campaign wakes every quarter hour (every current UTC offset is a multiple of 15 minutes). */
@@ -122,4 +122,28 @@ export async function installedCampaignSchedulerIds(queue: CampaignSchedulerQueu
     if (match?.[1]) ids.push(match[1]);
   }
   return ids;
+}
+
+/** The rows a sync is computed from; `campaignSchedulerRows(db)` of packages/db is one. */
+export interface CampaignRows {
+  /** Runs `fn` with the campaign (null: unknown) read under a per-campaign lock that serialises syncs of it. */
+  withLockedCampaign<T>(campaignId: string, fn: (campaign: SchedulableCampaign | null) => Promise<T>): Promise<T>;
+  activeCampaignIds(): Promise<string[]>;
+}
+
+/**
+ * Makes the campaign's job scheduler match its row: upserted while ACTIVE (same id, so BullMQ replaces the
+ * pending slot instead of adding one), removed otherwise. The row is read under the campaign's lock and the
+ * scheduler written before it is released, so concurrent syncs of one campaign cannot apply an older state last.
+ */
+export function syncCampaignScheduler(rows: CampaignRows, queue: CampaignSchedulerQueue, campaignId: string, now: Date = new Date()): Promise<SchedulerSyncResult> {
+  return rows.withLockedCampaign(campaignId, (campaign) => applyCampaignScheduler(queue, campaignId, campaign, now));
+}
+
+/** At worker start: a scheduler for every ACTIVE campaign and none for any other (paused, deleted, unknown). */
+export async function reconcileCampaignSchedulers(rows: CampaignRows, queue: CampaignSchedulerQueue, now: Date = new Date()): Promise<Record<SchedulerSyncResult, number>> {
+  const ids = new Set([...(await rows.activeCampaignIds()), ...(await installedCampaignSchedulerIds(queue))]);
+  const report: Record<SchedulerSyncResult, number> = { scheduled: 0, unchanged: 0, removed: 0 };
+  for (const id of ids) report[await syncCampaignScheduler(rows, queue, id, now)]++;
+  return report;
 }

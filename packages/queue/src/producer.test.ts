@@ -2,6 +2,7 @@ import pg from 'pg';
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createDatabase, createKnownPages, type Database } from '@renotify/db';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { PUBLISH_JOB, eventJobId, publishJobSchema } from './catalog.js';
 import { EventPublishError, EventValidationError, createEventProducer, type EventProducer } from './producer.js';
@@ -13,6 +14,7 @@ describe('event producer SDK', () => {
   let producer: EventProducer;
   let inspector: Queue;
   let inspectorConnection: Redis;
+  let db: Database;
 
   beforeAll(async () => {
     services = await createTestServices('queueproducer');
@@ -23,12 +25,14 @@ describe('event producer SDK', () => {
       [PAGE],
     );
     await client.end();
-    producer = createEventProducer({ redisUrl: services.redis.url, prefix: services.redis.prefix, databaseUrl: services.database.url });
+    db = createDatabase(services.database.url);
+    producer = createEventProducer({ redisUrl: services.redis.url, prefix: services.redis.prefix, pages: createKnownPages(db) });
     inspectorConnection = new Redis(services.redis.url, { maxRetriesPerRequest: null });
     inspector = new Queue('events', { connection: inspectorConnection, prefix: services.redis.prefix });
   });
   afterAll(async () => {
     await producer?.close();
+    await db?.close();
     await inspector?.close();
     inspectorConnection?.disconnect();
     await services?.cleanup();
@@ -72,7 +76,7 @@ describe('event producer SDK', () => {
     expect(await inspector.getJobCountByTypes('waiting')).toBe(before);
   });
 
-  it('with databaseUrl, rejects events for unregistered Pages by index', async () => {
+  it('with a Page directory, rejects events for unregistered Pages by index', async () => {
     const publishing = producer.publish([
       { id: 'p1', type: 'custom', pageId: PAGE, topic: 't', text: 'fine' },
       { id: 'p2', type: 'custom', pageId: 'not-registered', topic: 't', text: 'no page' },

@@ -1,12 +1,11 @@
 import { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
-import type pg from 'pg';
 import { createRedis } from './connection.js';
 import { defaultJobOptions, EVENTS_STREAM_MAX_LEN } from './defaults.js';
 import { PUBLISH_JOB, eventJobId, type PublishJob } from './catalog.js';
 import { parseEvents, uniqueEvents, type EventInputDraft, type EventProblem } from './events.js';
 import { QueueName } from './names.js';
-import { withTimeout } from './timeout.js';
+import { withTimeout } from '@renotify/domain';
 
 /** Thrown by `publish` when an event is invalid; nothing of the call was queued. */
 export class EventValidationError extends Error {
@@ -29,18 +28,24 @@ export interface EventProducerOptions {
   /** Renotify's QUEUE_PREFIX; "renotify" by default. */
   prefix?: string;
   /**
-   * Renotify's Postgres. When given, `publish` rejects events for unregistered or deleted Pages up front, like
-   * `POST /v1/events`; without it such events are dead-lettered by the worker.
+   * When given, `publish` rejects events for unregistered or deleted Pages up front, like `POST /v1/events`;
+   * without it such events are dead-lettered by the worker. Pass `createKnownPages(createDatabase(DATABASE_URL))`
+   * of @renotify/db (the check ingest uses, with its few seconds of caching); this package runs no SQL.
    */
-  databaseUrl?: string;
+  pages?: PageDirectory;
   /** How long `publish` waits for a (re)connecting Redis before throwing EventPublishError. Default 5,000 ms. */
   timeoutMs?: number;
+}
+
+/** Which of some Page ids are not registered (or were deleted); `KnownPages` of @renotify/db is one. */
+export interface PageDirectory {
+  findUnknown(pageIds: Iterable<string>): Promise<Set<string>>;
 }
 
 export interface EventProducer {
   /** Validates and queues one event or up to 1,000; resolves with the distinct ids queued, in order. */
   publish(events: EventInputDraft | readonly EventInputDraft[]): Promise<{ eventIds: string[] }>;
-  /** Closes the queue, and the Redis and Postgres connections the producer opened itself. */
+  /** Closes the queue, and the Redis connection the producer opened itself (not `pages`: the caller owns it). */
   close(): Promise<void>;
 }
 
@@ -62,36 +67,6 @@ export function whenRedisReady(redis: Redis, graceMs: number): Promise<boolean> 
   });
 }
 
-export { withTimeout } from './timeout.js';
-
-const PAGE_CACHE_TTL_MS = 5_000;
-
-/** Page-existence check against Renotify's Postgres, with existing ids cached for a few seconds. */
-function createPageCheck(databaseUrl: string) {
-  let pool: Promise<pg.Pool> | undefined;
-  const knownUntil = new Map<string, number>();
-  const getPool = () =>
-    (pool ??= import('pg').then(({ default: { Pool } }) => {
-      const created = new Pool({ connectionString: databaseUrl, max: 2, application_name: 'renotify-producer' });
-      created.on('error', () => undefined);
-      return created;
-    }));
-  return {
-    async unknown(pageIds: string[]): Promise<Set<string>> {
-      const now = Date.now();
-      const toCheck = [...new Set(pageIds)].filter((id) => (knownUntil.get(id) ?? 0) <= now);
-      if (toCheck.length === 0) return new Set();
-      const { rows } = await (await getPool()).query<{ id: string }>('SELECT id FROM "Page" WHERE id = ANY($1::text[]) AND "deletedAt" IS NULL', [toCheck]);
-      const known = new Set(rows.map((row) => row.id));
-      for (const id of known) knownUntil.set(id, now + PAGE_CACHE_TTL_MS);
-      return new Set(toCheck.filter((id) => !known.has(id)));
-    },
-    async close() {
-      if (pool) await (await pool).end();
-    },
-  };
-}
-
 /**
  * The producer SDK: queue events straight into Renotify's Redis (no HTTP hop). Jobs go to the `events` queue as
  * `publish` jobs with the event id as job id, so publishing the same id again while it is queued is a no-op; the
@@ -109,7 +84,7 @@ export function createEventProducer(options: EventProducerOptions): EventProduce
   });
   // Connection failures surface from publish(); an unhandled 'error' event would crash the host process.
   queue.on('error', () => undefined);
-  const pages = options.databaseUrl ? createPageCheck(options.databaseUrl) : undefined;
+  const pages = options.pages;
   const timeoutMs = options.timeoutMs ?? 5_000;
 
   return {
@@ -118,7 +93,7 @@ export function createEventProducer(options: EventProducerOptions): EventProduce
       if (!parsed.ok) throw new EventValidationError(parsed.problems);
       const events = parsed.events;
       if (pages) {
-        const unknown = await pages.unknown(events.map((event) => event.pageId));
+        const unknown = await pages.findUnknown(events.map((event) => event.pageId));
         const problems = events.flatMap((event, index) =>
           unknown.has(event.pageId) ? [{ index, path: 'pageId', message: `unknown page "${event.pageId}": register it with POST /v1/pages first` }] : [],
         );
@@ -142,7 +117,6 @@ export function createEventProducer(options: EventProducerOptions): EventProduce
     async close() {
       await queue.close();
       if (ownsConnection) await connection.quit().catch(() => connection.disconnect());
-      await pages?.close();
     },
   };
 }

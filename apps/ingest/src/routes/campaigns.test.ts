@@ -1,7 +1,8 @@
 import { CronExpressionParser } from 'cron-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
-import { campaignSchedulerId, reconcileCampaignSchedulers, scheduleSignature } from '@renotify/db';
+import { campaignSchedulerRows } from '@renotify/db';
+import { campaignSchedulerId, reconcileCampaignSchedulers, scheduleSignature } from '@renotify/queue';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { startIngest, type RunningIngest } from '../index.js';
 
@@ -104,7 +105,7 @@ describe('Campaigns API and scheduler sync (ingest only, no worker)', () => {
     expect(renamed.status).toBe(200);
     expect(renamed.json).toMatchObject({ name: 'Morning deals (EU)', message: { text: 'New text {{date}}' }, variables: {} });
     expect(await pendingJobIds(campaign.id)).toEqual(first);
-    expect(await reconcileCampaignSchedulers(ingest.deps.db, queue())).toEqual({ scheduled: 0, unchanged: 1, removed: 0 });
+    expect(await reconcileCampaignSchedulers(campaignSchedulerRows(ingest.deps.db), queue())).toEqual({ scheduled: 0, unchanged: 1, removed: 0 });
     expect(await pendingJobIds(campaign.id)).toEqual(first);
 
     // A new schedule replaces the pending iteration: still exactly one, at the new schedule's next slot, none due now.
@@ -162,7 +163,7 @@ describe('Campaigns API and scheduler sync (ingest only, no worker)', () => {
     const active = await api('POST', '/v1/campaigns', { ...validBody, name: 'Second' });
     await queue().removeJobScheduler(campaignSchedulerId(active.json.id));
 
-    expect(await reconcileCampaignSchedulers(ingest.deps.db, queue())).toEqual({ scheduled: 1, unchanged: 0, removed: 2 });
+    expect(await reconcileCampaignSchedulers(campaignSchedulerRows(ingest.deps.db), queue())).toEqual({ scheduled: 1, unchanged: 0, removed: 2 });
     const keys = (await queue().getJobSchedulers()).map((s) => s?.key).sort();
     expect(keys).toEqual([campaignSchedulerId(active.json.id)]);
   });

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkerConfig } from '@renotify/config';
-import { campaignRunJobId, CampaignJobName, campaignSchedulerId, createCampaignRun, scheduleSignature } from '@renotify/db';
+import { createCampaignRun } from '@renotify/db';
+import { campaignRunJobId, CampaignJobName, campaignSchedulerId, scheduleSignature } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
 import { startWorker } from '../server.js';
 import { allFinal, deliveryCounts, messagesByPsid, seedTokens, startStack, TEST_PAGE, type Stack } from '../test-support/stack.js';

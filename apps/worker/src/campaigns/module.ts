@@ -1,6 +1,6 @@
 import type { Job } from 'bullmq';
-import { reconcileCampaignSchedulers } from '@renotify/db';
-import { CampaignJobName, QueueName } from '@renotify/queue';
+import { campaignSchedulerRows } from '@renotify/db';
+import { CampaignJobName, QueueName, reconcileCampaignSchedulers } from '@renotify/queue';
 import { defineProcessor, type ProcessorModule } from '../processors/define.js';
 import { executeRun, fireOccurrence, requeueStalledRuns } from './runner.js';
 
@@ -33,7 +33,7 @@ export const campaignsModule = (): ProcessorModule & { syncsCampaignSchedulers: 
   create: (deps) =>
     defineProcessor(QueueName.campaigns, deps, {
       [CampaignJobName.reconcile]: async () => {
-        const schedulers = await reconcileCampaignSchedulers(deps.db, deps.queues.campaigns);
+        const schedulers = await reconcileCampaignSchedulers(campaignSchedulerRows(deps.db), deps.queues.campaigns);
         return { schedulers, requeuedRuns: await requeueStalledRuns(deps) };
       },
       [CampaignJobName.run]: (data) => executeRun(deps, data.runId),

@@ -1,6 +1,5 @@
 import {
-  campaignRunJobId,
-  CampaignJobName,
+  campaignSchedulerRows,
   cancelScheduledRun,
   createCampaignRun,
   fanOut,
@@ -12,12 +11,10 @@ import {
   startRunFanOut,
   getCampaignIncludingDeleted,
   occurrenceKey,
-  scheduleSignature,
-  syncCampaignScheduler,
-  type CampaignOccurrenceJob,
   type CampaignView,
 } from '@renotify/db';
 import { pickTimeZone } from '@renotify/domain';
+import { campaignRunJobId, CampaignJobName, scheduleSignature, syncCampaignScheduler, type CampaignOccurrenceJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 import { ensureChainHeads, releaseWrittenBatch, type ReleaseSource } from '../pipeline/release.js';
 import { localTimeOccurrencesInSlot } from './local-time.js';
@@ -52,15 +49,15 @@ async function zonesInUse(deps: WorkerDeps, campaign: CampaignView): Promise<str
 export async function fireOccurrence(deps: WorkerDeps, data: CampaignOccurrenceJob, slot: Date, now: Date = new Date()): Promise<OccurrenceOutcome> {
   const campaign = await getCampaignIncludingDeleted(deps.db, data.campaignId);
   if (!campaign) {
-    await syncCampaignScheduler(deps.db, deps.queues.campaigns, data.campaignId);
+    await syncCampaignScheduler(campaignSchedulerRows(deps.db), deps.queues.campaigns, data.campaignId);
     return { fired: false, reason: 'campaign_not_found' };
   }
   if (campaign.status !== 'ACTIVE') {
-    await syncCampaignScheduler(deps.db, deps.queues.campaigns, campaign.id);
+    await syncCampaignScheduler(campaignSchedulerRows(deps.db), deps.queues.campaigns, campaign.id);
     return { fired: false, reason: 'campaign_not_active' };
   }
   if (scheduleSignature(campaign.schedule) !== data.schedule) {
-    await syncCampaignScheduler(deps.db, deps.queues.campaigns, campaign.id);
+    await syncCampaignScheduler(campaignSchedulerRows(deps.db), deps.queues.campaigns, campaign.id);
     return { fired: false, reason: 'schedule_replaced' };
   }
 
