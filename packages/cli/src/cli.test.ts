@@ -89,7 +89,7 @@ describe('runCli (in-process)', () => {
     const run = capture({ RENOTIFY_URL: url });
     expect(await runCli(['events', 'show', 'e1'], run.io)).toBe(ExitCode.apiError);
     expect(seen.at(-1)?.authorization).toBe('Bearer demo-api-key');
-    expect(run.stderr()).toBe('Error: boom (HTTP 500 http_500)\n');
+    expect(run.stderr()).toBe('Error: http_500: boom (HTTP 500)\n');
   });
 
   it('prints help, and rejects unknown commands, options and missing arguments with exit 2', async () => {

@@ -1,17 +1,8 @@
-/** The answer of GET /v1/pages/:id/health (apps/ingest/src/routes/page-health.ts). */
-export interface HealthCheckView {
-  name: string;
-  status: 'OK' | 'PROBLEM' | 'SKIPPED';
-  detail: string;
-  fix?: string;
-}
+import type { paths } from '@renotify/client';
 
-export interface PageHealthView {
-  pageId: string;
-  healthy: boolean;
-  checkedAt: string;
-  checks: HealthCheckView[];
-}
+/** The answer of GET /v1/pages/:id/health, as the API's OpenAPI document describes it. */
+export type PageHealthView = paths['/v1/pages/{id}/health']['get']['responses']['200']['content']['application/json'];
+export type HealthCheckView = PageHealthView['checks'][number];
 
 const MARK: Record<HealthCheckView['status'], string> = { OK: 'ok', PROBLEM: 'PROBLEM', SKIPPED: 'skipped' };
 

@@ -4,7 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@renotify/testing';
 import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from './support.js';
 
-/** The CLI as users run it: its own process, talking to the running stack over HTTP. */
+/**
+ * The CLI as users run it: its own process, talking to the running stack over HTTP. `--conditions=source` resolves
+ * the workspace packages (@renotify/client) to their TypeScript source, as the tests do, so no build is needed.
+ */
 const CLI_MAIN = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
@@ -21,7 +24,7 @@ describe('renotify CLI against a running stack', () => {
     new Promise((resolve) => {
       execFile(
         process.execPath,
-        ['--import', 'tsx', CLI_MAIN, ...args],
+        ['--conditions=source', '--import', 'tsx', CLI_MAIN, ...args],
         // RENOTIFY_URL points at the test ingest; the API key is the documented default.
         { cwd: REPO_ROOT, env: { PATH: process.env.PATH ?? '', RENOTIFY_URL: stack.ingest.url, ...env }, timeout: 60_000 },
         (error, stdout, stderr) => resolve({ code: error ? Number((error as { code?: number }).code ?? 1) : 0, stdout, stderr }),
@@ -60,12 +63,11 @@ describe('renotify CLI against a running stack', () => {
 
     const again = await cli(['pages', 'add', '--id', '300000000000009', '--name', 'CLI Shop', '--access-token', 'x', '--app-secret', 'y']);
     expect(again.code).toBe(1);
-    expect(again.stderr).toContain('Page 300000000000009 is already registered');
-    expect(again.stderr).toContain('HTTP 409 page_exists');
+    expect(again.stderr).toMatch(/^Error: page_exists: Page 300000000000009 is already registered.* \(HTTP 409\)\n/);
 
     const invalid = await cli(['pages', 'add', '--id', 'bad id!', '--name', 'X', '--access-token', 'x', '--app-secret', 'y', '--timezone', 'Mars/Base']);
     expect(invalid.code).toBe(1);
-    expect(invalid.stderr).toMatch(/Invalid request body/);
+    expect(invalid.stderr).toMatch(/^Error: invalid_request: Invalid request body \(HTTP 400\)\n/);
     expect(invalid.stderr).toMatch(/- id: /);
     expect(invalid.stderr).toMatch(/- timezone: /);
 
@@ -97,7 +99,7 @@ describe('renotify CLI against a running stack', () => {
 
     const unknown = await cli(['events', 'show', 'no-such-event']);
     expect(unknown.code).toBe(1);
-    expect(unknown.stderr).toContain('Event "no-such-event" not found (HTTP 404 not_found)');
+    expect(unknown.stderr).toContain('Error: not_found: Event "no-such-event" not found (HTTP 404)');
     const unknownJson = await cli(['events', 'show', 'no-such-event', '--json']);
     expect(unknownJson.code).toBe(1);
     expect(unknownJson.stdout).toBe('');
@@ -165,7 +167,7 @@ describe('renotify CLI against a running stack', () => {
     expect(allJson.code).toBe(1);
     const items = JSON.parse(allJson.stdout).items as Array<{ pageId: string; error?: string }>;
     expect(items.find((item) => item.pageId === TEST_PAGE.id)?.error).toBeUndefined();
-    expect(items.find((item) => item.pageId === '300000000000009')?.error).toMatch(/HTTP 502 meta_error/);
+    expect(items.find((item) => item.pageId === '300000000000009')?.error).toMatch(/^meta_error: .*\(HTTP 502\)$/);
     expect((await cli(['reconcile'])).code).toBe(2);
     const missing = await cli(['reconcile', 'no-such-page']);
     expect(missing.code).toBe(1);
@@ -175,7 +177,7 @@ describe('renotify CLI against a running stack', () => {
   it('fails clearly on a wrong API key, an unreachable API and an unknown command', async () => {
     const wrongKey = await cli(['pages', 'list', '--api-key', 'wrong']);
     expect(wrongKey.code).toBe(1);
-    expect(wrongKey.stderr).toContain('Unknown API key (HTTP 401 unauthorized)');
+    expect(wrongKey.stderr).toContain('Error: unauthorized: Unknown API key (HTTP 401)');
     expect(wrongKey.stderr).toContain('RENOTIFY_API_KEY');
     const unreachable = await cli(['pages', 'list'], { RENOTIFY_URL: 'http://127.0.0.1:1' });
     expect(unreachable.code).toBe(3);
