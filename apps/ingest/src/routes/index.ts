@@ -29,3 +29,5 @@ apiRoutes.push(deadLetterRoutes);
 apiRoutes.push(campaignRoutes);
 import { pageHealthRoutes } from './page-health.js';
 apiRoutes.push(pageHealthRoutes);
+import { webhookEndpointRoutes } from './webhook-endpoints.js';
+apiRoutes.push(webhookEndpointRoutes);
