@@ -2,7 +2,6 @@ import {
   campaignSchedulerRows,
   cancelScheduledRun,
   createCampaignRun,
-  fanOut,
   findPageTimeZone,
   findRunToExecute,
   findStalledRuns,
@@ -16,7 +15,7 @@ import {
 import { pickTimeZone } from '@renotify/domain';
 import { campaignRunJobId, CampaignJobName, scheduleSignature, syncCampaignScheduler, type CampaignOccurrenceJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
-import { ensureChainHeads, releaseWrittenBatch, type ReleaseSource } from '../pipeline/release.js';
+import { fanOutAndRelease } from '../pipeline/release.js';
 import { localTimeOccurrencesInSlot } from './local-time.js';
 import { builtinVariables, renderCampaignMessage } from './message.js';
 
@@ -115,21 +114,15 @@ export async function executeRun(deps: WorkerDeps, runId: string): Promise<RunOu
   const message = renderCampaignMessage(campaign.message, campaign.variables, builtinVariables(run.occurrenceAt, zone, campaign.name));
   const replay = run.status === 'FANNING_OUT';
   await startRunFanOut(deps.db, runId, message);
-  const release: ReleaseSource = { sourceType: 'CAMPAIGN_RUN', sourceId: runId, priority: null };
-  const result = await fanOut(
-    deps.db,
-    {
-      sourceType: 'CAMPAIGN_RUN',
-      sourceId: runId,
-      pageId: campaign.pageId,
-      topics: [campaign.topic],
-      kinds: ['RECURRING'],
-      ...(run.zone ? { timezones: [run.zone] } : {}),
-    },
-    deps.config.FANOUT_BATCH_SIZE,
-    (job, kind) => releaseWrittenBatch(deps, release, job.batchNo, kind).then(() => undefined),
-  );
-  if (replay) await ensureChainHeads(deps, release);
+  const source = {
+    sourceType: 'CAMPAIGN_RUN',
+    sourceId: runId,
+    pageId: campaign.pageId,
+    topics: [campaign.topic],
+    kinds: ['RECURRING'],
+    ...(run.zone ? { timezones: [run.zone] } : {}),
+  } as const;
+  const result = await fanOutAndRelease(deps, source, null, replay);
   await finishRunFanOut(deps.db, runId, result.matched + result.stopped, result.batches);
   deps.logger.info({ runId, campaignId: campaign.id, zone: run.zone, matched: result.matched, stopped: result.stopped, batches: result.batches }, 'campaign run fanned out');
   return { executed: true, matched: result.matched, batches: result.batches };

@@ -1,4 +1,4 @@
-import { batchHasDueRows, chainHeads, nextDueBatchInChain, type TokenKind } from '@renotify/db';
+import { batchHasDueRows, chainHeads, fanOut, nextDueBatchInChain, type FanOutResult, type FanOutSource, type TokenKind } from '@renotify/db';
 import {
   batchPriorityClass,
   bullmqPriority,
@@ -87,4 +87,17 @@ export async function ensureChainHeads(deps: WorkerDeps, source: ReleaseSource, 
     }
   }
   return queued;
+}
+
+/**
+ * The one fan-out runner for events and campaign runs: writes the source's deliveries batch by batch, releasing
+ * each batch as it is written (the first sends start while the fan-out goes on); on a replay, makes sure every
+ * chain has a job (a crash between writing a batch and queueing it). Idempotent.
+ */
+export async function fanOutAndRelease(deps: WorkerDeps, source: FanOutSource, priority: PriorityClass | null, replay: boolean): Promise<FanOutResult> {
+  const release: ReleaseSource = { sourceType: source.sourceType, sourceId: source.sourceId, priority };
+  const result = await fanOut(deps.db, source, deps.config.FANOUT_BATCH_SIZE, (job, kind) => releaseWrittenBatch(deps, release, job.batchNo, kind).then(() => undefined));
+  if (result.stopped) deps.metrics.deliveries.inc({ status: 'SKIPPED', skip_reason: 'STOPPED' }, result.stopped);
+  if (replay) await ensureChainHeads(deps, release);
+  return result;
 }
