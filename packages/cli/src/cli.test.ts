@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ExitCode, Progress, runCli, table, type Io } from './index.js';
+import { commands, ExitCode, Progress, runCli, table, type Io } from './index.js';
 
 function capture(env: Record<string, string | undefined> = {}, isTTY = false) {
   const out: string[] = [];
@@ -56,6 +56,9 @@ describe('runCli (in-process)', () => {
         } else if (request.url?.startsWith('/v1/campaigns')) {
           const campaign = { id: 'c1', pageId: '1', name: 'Weekly', topic: 'deals', status: 'ACTIVE', nextOccurrenceAt: '2030-01-07T09:00:00.000Z' };
           response.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ items: [campaign], nextCursor: null }));
+        } else if (request.url === '/v1/optin-requests') {
+          const refusal = { error: { code: 'invalid_request', message: 'Invalid request body', details: [{ path: 'title', message: 'Too big' }, { path: 'psid', message: 'Required' }] } };
+          response.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(refusal));
         } else if (request.url === '/v1/events/e2') {
           const delivery = { id: 'd1', optInId: 'optin-7', batchNo: 1, status: 'SENT', skipReason: null, attempts: 1, lastErrorCode: null, finishedAt: '2030-01-01T00:00:00.000Z' };
           const event = { id: 'e2', pageId: '1', type: 'CUSTOM', topic: 'deals', status: 'FANNED_OUT', counts: { byStatus: { SENT: 1 }, bySkipReason: {} }, deliveries: [delivery], nextCursor: null };
@@ -126,6 +129,29 @@ describe('runCli (in-process)', () => {
     expect(await runCli(['events', 'show', 'e2'], event.io)).toBe(ExitCode.ok);
     expect(event.stdout()).toContain('optin-7');
     expect(event.stdout()).not.toMatch(/\bPSID\b/i);
+  });
+
+  it('shows an API refusal as "code: message" with one line per detail, and sends the flags as the typed body', async () => {
+    const run = capture({ RENOTIFY_URL: url });
+    const args = ['optin-requests', 'send', '--page', '1', '--psid', 'p', '--kind', 'one-time', '--title', 'T', '--topic', 'deals', '--cta-text', 'get-updates', '--idempotency-key', 'k1'];
+    expect(await runCli(args, run.io)).toBe(ExitCode.apiError);
+    expect(run.stderr()).toBe('Error: invalid_request: Invalid request body (HTTP 400)\n  - title: Too big\n  - psid: Required\n');
+    expect(JSON.parse(seen.at(-1)!.body)).toEqual({ pageId: '1', psid: 'p', kind: 'ONE_TIME', title: 'T', topic: 'deals', ctaText: 'GET_UPDATES' });
+    const asJson = capture({ RENOTIFY_URL: url });
+    expect(await runCli([...args, '--json'], asJson.io)).toBe(ExitCode.apiError);
+    expect(JSON.parse(asJson.stderr())).toEqual({ error: { status: 400, code: 'invalid_request', message: 'Invalid request body', details: [{ path: 'title', message: 'Too big' }, { path: 'psid', message: 'Required' }] } });
+  });
+
+  it("gives every command's --help its usage and at least one example that names the command", async () => {
+    for (const command of commands) {
+      const name = command.words.join(' ');
+      const help = capture();
+      expect(await runCli([...command.words, '--help'], help.io)).toBe(ExitCode.ok);
+      expect(help.stdout()).toContain(`Usage: renotify ${name}`);
+      expect(help.stdout()).toMatch(/\nExamples?:\n {2}/);
+      expect(command.examples.length).toBeGreaterThan(0);
+      for (const example of command.examples) expect(example).toContain(`renotify ${name}`);
+    }
   });
 
   it('exits 3 with the reason when the API cannot be reached', async () => {

@@ -150,6 +150,74 @@ describe('renotify CLI against a running stack', () => {
     expect(notUuid.stderr).toContain('campaign id must be a UUID');
   });
 
+  it('campaigns create / pause / resume: flags become the API body; the API\'s refusals name the field', async () => {
+    const created = json(
+      await cli([
+        'campaigns', 'create', '--page', TEST_PAGE.id, '--name', 'CLI made', '--topic', 'cli-made', '--text', 'Hi {{who}}',
+        '--variables', '{"who":"you"}', '--cron', '0 9 * * 1', '--timezone', 'Europe/Paris', '--idempotency-key', 'cli-made-1', '--json',
+      ]),
+    );
+    expect(created).toMatchObject({ pageId: TEST_PAGE.id, name: 'CLI made', topic: 'cli-made', status: 'ACTIVE', schedule: { cron: '0 9 * * 1', timezone: 'Europe/Paris' } });
+    expect(created.message).toEqual({ text: 'Hi {{who}}' });
+    expect(created.nextOccurrenceAt).toMatch(/T0[78]:00:00/);
+    // Same key, same body: the first answer again, no second campaign.
+    const replayed = json(
+      await cli([
+        'campaigns', 'create', '--page', TEST_PAGE.id, '--name', 'CLI made', '--topic', 'cli-made', '--text', 'Hi {{who}}',
+        '--variables', '{"who":"you"}', '--cron', '0 9 * * 1', '--timezone', 'Europe/Paris', '--idempotency-key', 'cli-made-1', '--json',
+      ]),
+    );
+    expect(replayed.id).toBe(created.id);
+
+    const paused = await cli(['campaigns', 'pause', created.id]);
+    expect(paused.code).toBe(0);
+    expect(paused.stdout).toContain(`Campaign ${created.id} is PAUSED.`);
+    const pausedList = json(await cli(['campaigns', 'list', '--page', TEST_PAGE.id, '--status', 'paused', '--json']));
+    expect(pausedList.items.map((campaign: { id: string }) => campaign.id)).toEqual([created.id]);
+    expect(json(await cli(['campaigns', 'resume', created.id, '--json']))).toMatchObject({ id: created.id, status: 'ACTIVE' });
+
+    const localTime = json(await cli(['campaigns', 'create', '--page', TEST_PAGE.id, '--name', 'Mornings', '--topic', 'cli-mornings', '--message', '{"text":"Good morning"}', '--local-time', '08:30', '--json']));
+    expect(localTime.schedule).toEqual({ localTime: '08:30' });
+
+    const badCron = await cli(['campaigns', 'create', '--page', TEST_PAGE.id, '--name', 'Bad', '--topic', 'bad', '--text', 'x', '--cron', 'every day']);
+    expect(badCron.code).toBe(1);
+    expect(badCron.stderr).toMatch(/^Error: invalid_schedule: .*"every day".*\(HTTP 400\)\n$/);
+    const badDate = await cli(['campaigns', 'create', '--page', TEST_PAGE.id, '--name', 'Bad', '--topic', 'bad', '--text', 'x', '--cron', '0 9 * * *', '--start-at', 'tomorrow']);
+    expect(badDate.code).toBe(1);
+    expect(badDate.stderr).toMatch(/^Error: invalid_request: .*\(HTTP 400\)\n {2}- startAt: .+\n$/);
+    const both = await cli(['campaigns', 'create', '--page', TEST_PAGE.id, '--name', 'Bad', '--topic', 'bad', '--text', 'x', '--cron', '0 9 * * *', '--local-time', '09:00']);
+    expect(both).toMatchObject({ code: 2, stdout: '' });
+    expect(both.stderr).toContain('give either --cron');
+    expect((await cli(['campaigns', 'pause', 'not-a-uuid'])).code).toBe(1);
+  });
+
+  it('optin-requests send: the card reaches the person through Meta; outside the 24 h window the API refuses (409)', async () => {
+    const psid = 'cli-asker';
+    await stack.control('POST', `/pages/${TEST_PAGE.id}/users`, { psid, windowOpen: true });
+    await stack.control('POST', '/webhooks/trigger', { type: 'message', pageId: TEST_PAGE.id, psid, text: 'hello' });
+    await waitFor(async () => (await stack.db.pool.query(`SELECT 1 FROM "Subscriber" WHERE psid = $1 AND "lastUserMessageAt" IS NOT NULL`, [psid])).rowCount === 1, {
+      what: 'the person\'s message to open the window',
+    });
+
+    const args = ['optin-requests', 'send', '--page', TEST_PAGE.id, '--psid', psid, '--kind', 'one-time', '--title', 'Blue mug is back', '--subject', '{"type":"back_in_stock","productId":"mug-1"}'];
+    const sent = json(await cli([...args, '--idempotency-key', 'cli-ask-1', '--json']));
+    expect(sent).toMatchObject({ pageId: TEST_PAGE.id, psid, kind: 'ONE_TIME', topic: 'back_in_stock:mug-1', title: 'Blue mug is back' });
+    const thread = await stack.control('GET', `/pages/${TEST_PAGE.id}/users/${psid}/thread`);
+    expect(thread.items.filter((item: { from: string }) => item.from === 'page').at(-1)).toMatchObject({ mid: sent.messageId, card: { type: 'one_time', payload: 'back_in_stock:mug-1' } });
+    expect(json(await cli([...args, '--idempotency-key', 'cli-ask-1', '--json'])).messageId).toBe(sent.messageId);
+
+    const human = await cli(['optin-requests', 'send', '--page', TEST_PAGE.id, '--psid', psid, '--kind', 'recurring', '--title', 'Weekly deals', '--topic', 'cli-deals', '--frequency', 'weekly']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toContain(`Opt-in request sent to ${psid} (topic cli-deals).`);
+
+    const stranger = await cli(['optin-requests', 'send', '--page', TEST_PAGE.id, '--psid', 'never-wrote', '--kind', 'one-time', '--title', 'Hi', '--topic', 'x']);
+    expect(stranger.code).toBe(1);
+    expect(stranger.stderr).toMatch(/^Error: [a-z_]+: .*\(HTTP (404|409)\)/);
+    const neither = await cli(['optin-requests', 'send', '--page', TEST_PAGE.id, '--psid', psid, '--kind', 'one-time', '--title', 'Hi']);
+    expect(neither).toMatchObject({ code: 2, stdout: '' });
+    expect(neither.stderr).toContain('give either --topic or --subject');
+  });
+
   it('reconcile one Page or all of them', async () => {
     const one = json(await cli(['reconcile', TEST_PAGE.id, '--json']));
     expect(one.items).toHaveLength(1);
