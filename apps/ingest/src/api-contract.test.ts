@@ -17,6 +17,7 @@ const BODYLESS_ACTIONS = new Set([
   'POST /v1/pages/:id/reconcile',
   'POST /v1/campaigns/:id/pause',
   'POST /v1/campaigns/:id/resume',
+  'POST /v1/pages/:id/subscribers/:psid/stop',
 ]);
 
 interface OpenApiDocument {

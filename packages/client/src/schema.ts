@@ -349,6 +349,10 @@ export interface paths {
                         sendRatePerSec?: number;
                         timezone?: string;
                         messagingRegion?: string | null;
+                        /** @description Quiet hours on top of the policy profile; null switches them off */
+                        quietHours?: components["schemas"]["QuietHoursInput"] | null;
+                        /** @description Per-person cap across topics on top of the policy profile; null switches it off */
+                        userCap?: components["schemas"]["UserCapInput"] | null;
                         pausedUntil?: string | null;
                     };
                 };
@@ -563,10 +567,101 @@ export interface paths {
         };
         put?: never;
         post?: never;
-        delete?: never;
+        /**
+         * Erase a subscriber (GDPR): tokens, PSID, personal fields of deliveries; idempotent
+         * @description Deletes the subscriber, their tokens and opt-in requests, and the webhook receipts and dead letters that mention them; deliveries stay as anonymous counts. Answers 204 whether or not anything was left to erase, so a retry is safe. Each call writes an AuditLog entry (who, when, counts; never the PSID).
+         */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string | number;
+                    psid: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         options?: never;
         head?: never;
-        patch?: never;
+        /** Set a subscriber's time zone and/or locale */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string | number;
+                    psid: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description The person's zone (null clears it); used when Meta gave none with a token (docs/time-zones.md) */
+                        timezone?: string | null;
+                        locale?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["SubscriberSummary"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
         trace?: never;
     };
     "/v1/optin-requests": {
@@ -1750,6 +1845,639 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/pages/{id}/subscribers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a Page's subscribers (who may be asked now, with their window end) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description true: only people whose 24h standard messaging window is open now (they can be sent an opt-in request); false: only the others */
+                    windowOpen?: "true" | "false";
+                    /** @description Only people holding an ACTIVE token for this topic */
+                    topic?: string;
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    id: string | number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["SubscriberSummary"][];
+                            /** @description Pass as `cursor` for the next page; null on the last page */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pages/{id}/subscribers/{psid}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop all of a subscriber's tokens on the business's side (idempotent)
+         * @description ACTIVE tokens become STOPPED and are never sent again; waiting deliveries are SKIPPED. A later opt-in or resume by the person through Meta applies as usual (it is their choice). A second call stops nothing more.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string | number;
+                    psid: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Tokens that were ACTIVE and are now STOPPED */
+                            stoppedTokens: number;
+                            /** @description Waiting deliveries now SKIPPED (reason STOPPED) */
+                            skippedDeliveries: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Table sizes, retention settings, and the next and last purge */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RetentionStatus"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List webhook endpoints, oldest first */
+        get: {
+            parameters: {
+                query?: {
+                    pageId?: string | number;
+                    /** @description nextCursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["WebhookEndpoint"][];
+                            /** @description Pass as `cursor` for the next page; null on the last page */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        /** Add an outbound webhook endpoint to a Page */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        pageId: string | number;
+                        /** Format: uri */
+                        url: string;
+                        /** @description Event types to receive: delivery.sent, delivery.failed, delivery.dead, delivery.skipped, delivery.delivered, delivery.read, optin.created, optin.stopped, optin.resumed, optin.expired, subscriber.message */
+                        events: ("delivery.sent" | "delivery.failed" | "delivery.dead" | "delivery.skipped" | "delivery.delivered" | "delivery.read" | "optin.created" | "optin.stopped" | "optin.resumed" | "optin.expired" | "subscriber.message")[];
+                        /** @description Standard Webhooks signing secret; generated when absent */
+                        secret?: string;
+                        description?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Get a webhook endpoint */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookEndpoint"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        /** Delete a webhook endpoint and its messages */
+        delete: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description No content */
+                204: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        options?: never;
+        head?: never;
+        /** Change a webhook endpoint */
+        patch: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** Format: uri */
+                        url?: string;
+                        /** @description Event types to receive: delivery.sent, delivery.failed, delivery.dead, delivery.skipped, delivery.delivered, delivery.read, optin.created, optin.stopped, optin.resumed, optin.expired, subscriber.message */
+                        events?: ("delivery.sent" | "delivery.failed" | "delivery.dead" | "delivery.skipped" | "delivery.delivered" | "delivery.read" | "optin.created" | "optin.stopped" | "optin.resumed" | "optin.expired" | "subscriber.message")[];
+                        /** @description false pauses sending; messages wait (PENDING) until it is true again */
+                        enabled?: boolean;
+                        description?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookEndpoint"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}/rotate-secret": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Replace the signing secret (messages not yet sent are signed with the new one) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            /** @description Optional: { secret } to set a given secret; no body generates one */
+            requestBody: {
+                content: {
+                    "application/json": {
+                        /** @description Standard Webhooks signing secret; generated when absent */
+                        secret?: string;
+                    } | null;
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["WebhookEndpointWithSecret"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}/redrive": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Send the endpoint's DEAD messages again (fresh attempt budget) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            redriven: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/webhook-endpoints/{id}/messages": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** The endpoint's messages (outbox), newest first */
+        get: {
+            parameters: {
+                query?: {
+                    status?: "PENDING" | "SENT" | "DEAD" | "pending" | "sent" | "dead";
+                    /** @description nextCursor of the previous page */
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["WebhookMessage"][];
+                            /** @description Pass as `cursor` for the next page; null on the last page */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -1775,6 +2503,23 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        QuietHoursInput: {
+            /** @description Local wall-clock time the quiet hours start, "HH:MM" */
+            start: string;
+            /** @description Local wall-clock time they end (exclusive), "HH:MM" */
+            end: string;
+            /**
+             * @description null (default): each person's own zone, by the one precedence (docs/time-zones.md); or a fixed IANA zone for everyone
+             * @default null
+             */
+            timeZone: string | null;
+        };
+        UserCapInput: {
+            /** @description At most this many notifications per person, across all topics, ... */
+            maxSends: number;
+            /** @description ... within this rolling window, in hours (1 to 744) */
+            windowHours: number;
+        };
         PageInput: {
             id: string;
             name: string;
@@ -1784,6 +2529,17 @@ export interface components {
             timezone: string;
             pausedUntil: unknown | null;
             messagingRegion: string | null;
+            /** @description Quiet hours (null: off); timeZone null = each person's own zone */
+            quietHours: {
+                start: string;
+                end: string;
+                timeZone: string | null;
+            } | null;
+            /** @description Per-person cap across topics (null: off) */
+            userCap: {
+                maxSends: number;
+                windowHours: number;
+            } | null;
             createdAt: unknown;
             updatedAt: unknown;
         };
@@ -1937,7 +2693,8 @@ export interface components {
             };
             deliveries: {
                 id: string;
-                optInId: string;
+                /** @description null once the person was erased */
+                optInId: string | null;
                 batchNo: number;
                 status: string;
                 skipReason: string | null;
@@ -1974,6 +2731,100 @@ export interface components {
                 fix?: string;
             }[];
         };
+        SubscriberSummaryInput: {
+            id: string;
+            psid: string | null;
+            userRef: string | null;
+            /** @description Set by the business; the zone rules use follows docs/time-zones.md */
+            timezone: string | null;
+            locale: string | null;
+            lastUserMessageAt: unknown | null;
+            /** @description End of Meta's 24h standard messaging window (lastUserMessageAt + 24h) */
+            windowEndsAt: unknown | null;
+            /** @description ACTIVE tokens by kind (never the tokens) */
+            activeTokens: {
+                ONE_TIME: number;
+                RECURRING: number;
+            };
+        };
+        RetentionRunInput: {
+            startedAt: unknown;
+            finishedAt: unknown;
+            /** @description Rows deleted by the last run */
+            deleted: number;
+            /** @description Events / campaign runs whose final counts the last run stored */
+            finalized: number;
+            /** @description False when the last run stopped early (shutdown, time budget, error); the next run continues */
+            caughtUp: boolean;
+            error: string | null;
+        };
+        RetainedTableInput: {
+            /** @enum {string} */
+            kind: "deliveries" | "events" | "campaignRuns" | "webhookReceipts" | "deadLetters" | "optInRequests";
+            table: string;
+            /** @description 0: kept forever */
+            retentionDays: number;
+            /** @description pg_class.reltuples (as of the last ANALYZE); null before the first */
+            estimatedRows: number | null;
+            /** @description Table, indexes and TOAST (pg_total_relation_size) */
+            totalBytes: number;
+            /** @description Oldest row kept (deliveries: oldest finished one); null when empty */
+            oldestAt: unknown | null;
+            oldestAgeDays: number | null;
+            /** @description Null until the retention job has run for this kind */
+            lastRun: components["schemas"]["RetentionRunInput"] | null;
+        };
+        RetentionStatusInput: {
+            schedule: {
+                /** @description RETENTION_CRON (UTC) */
+                cron: string;
+                /** @description The scheduler's next run; null when no worker installed it yet or Redis did not answer */
+                nextRunAt: unknown | null;
+            };
+            batchSize: number;
+            tables: components["schemas"]["RetainedTableInput"][];
+        };
+        WebhookEndpointInput: {
+            id: string;
+            pageId: string;
+            url: string;
+            events: string[];
+            enabled: boolean;
+            description: string | null;
+            createdAt: unknown;
+            updatedAt: unknown;
+        };
+        WebhookEndpointWithSecretInput: {
+            id: string;
+            pageId: string;
+            url: string;
+            events: string[];
+            enabled: boolean;
+            description: string | null;
+            createdAt: unknown;
+            updatedAt: unknown;
+            /** @description The signing secret: shown only in this answer, keep it */
+            secret: string;
+        };
+        WebhookMessageInput: {
+            /** @description The webhook-id header of every attempt */
+            id: string;
+            endpointId: string;
+            pageId: string;
+            eventType: string;
+            /** @description The body's "data" */
+            data: unknown;
+            /** @enum {string} */
+            status: "PENDING" | "SENT" | "DEAD";
+            attempts: number;
+            /** @description When PENDING: the next attempt is due then */
+            nextAttemptAt: unknown | null;
+            lastStatusCode: number | null;
+            lastError: string | null;
+            occurredAt: unknown;
+            createdAt: unknown;
+            sentAt: unknown | null;
+        };
         Problem: {
             /** @description The field, dot-separated; "(body)" for the whole body */
             path: string;
@@ -1995,6 +2846,23 @@ export interface components {
                 [key: string]: unknown;
             };
         };
+        QuietHours: {
+            /** @description Local wall-clock time the quiet hours start, "HH:MM" */
+            start: string;
+            /** @description Local wall-clock time they end (exclusive), "HH:MM" */
+            end: string;
+            /**
+             * @description null (default): each person's own zone, by the one precedence (docs/time-zones.md); or a fixed IANA zone for everyone
+             * @default null
+             */
+            timeZone: string | null;
+        };
+        UserCap: {
+            /** @description At most this many notifications per person, across all topics, ... */
+            maxSends: number;
+            /** @description ... within this rolling window, in hours (1 to 744) */
+            windowHours: number;
+        };
         Page: {
             id: string;
             name: string;
@@ -2004,6 +2872,17 @@ export interface components {
             timezone: string;
             pausedUntil: string | null;
             messagingRegion: string | null;
+            /** @description Quiet hours (null: off); timeZone null = each person's own zone */
+            quietHours: {
+                start: string;
+                end: string;
+                timeZone: string | null;
+            } | null;
+            /** @description Per-person cap across topics (null: off) */
+            userCap: {
+                maxSends: number;
+                windowHours: number;
+            } | null;
             /** Format: date-time */
             createdAt: string;
             /** Format: date-time */
@@ -2172,7 +3051,8 @@ export interface components {
             };
             deliveries: {
                 id: string;
-                optInId: string;
+                /** @description null once the person was erased */
+                optInId: string | null;
                 batchNo: number;
                 status: string;
                 skipReason: string | null;
@@ -2209,6 +3089,108 @@ export interface components {
                 detail: string;
                 fix?: string;
             }[];
+        };
+        SubscriberSummary: {
+            id: string;
+            psid: string | null;
+            userRef: string | null;
+            /** @description Set by the business; the zone rules use follows docs/time-zones.md */
+            timezone: string | null;
+            locale: string | null;
+            lastUserMessageAt: string | null;
+            /** @description End of Meta's 24h standard messaging window (lastUserMessageAt + 24h) */
+            windowEndsAt: string | null;
+            /** @description ACTIVE tokens by kind (never the tokens) */
+            activeTokens: {
+                ONE_TIME: number;
+                RECURRING: number;
+            };
+        };
+        RetentionRun: {
+            /** Format: date-time */
+            startedAt: string;
+            /** Format: date-time */
+            finishedAt: string;
+            /** @description Rows deleted by the last run */
+            deleted: number;
+            /** @description Events / campaign runs whose final counts the last run stored */
+            finalized: number;
+            /** @description False when the last run stopped early (shutdown, time budget, error); the next run continues */
+            caughtUp: boolean;
+            error: string | null;
+        };
+        RetainedTable: {
+            /** @enum {string} */
+            kind: "deliveries" | "events" | "campaignRuns" | "webhookReceipts" | "deadLetters" | "optInRequests";
+            table: string;
+            /** @description 0: kept forever */
+            retentionDays: number;
+            /** @description pg_class.reltuples (as of the last ANALYZE); null before the first */
+            estimatedRows: number | null;
+            /** @description Table, indexes and TOAST (pg_total_relation_size) */
+            totalBytes: number;
+            /** @description Oldest row kept (deliveries: oldest finished one); null when empty */
+            oldestAt: string | null;
+            oldestAgeDays: number | null;
+            /** @description Null until the retention job has run for this kind */
+            lastRun: components["schemas"]["RetentionRun"] | null;
+        };
+        RetentionStatus: {
+            schedule: {
+                /** @description RETENTION_CRON (UTC) */
+                cron: string;
+                /** @description The scheduler's next run; null when no worker installed it yet or Redis did not answer */
+                nextRunAt: string | null;
+            };
+            batchSize: number;
+            tables: components["schemas"]["RetainedTable"][];
+        };
+        WebhookEndpoint: {
+            id: string;
+            pageId: string;
+            url: string;
+            events: string[];
+            enabled: boolean;
+            description: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        WebhookEndpointWithSecret: {
+            id: string;
+            pageId: string;
+            url: string;
+            events: string[];
+            enabled: boolean;
+            description: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description The signing secret: shown only in this answer, keep it */
+            secret: string;
+        };
+        WebhookMessage: {
+            /** @description The webhook-id header of every attempt */
+            id: string;
+            endpointId: string;
+            pageId: string;
+            eventType: string;
+            /** @description The body's "data" */
+            data: unknown;
+            /** @enum {string} */
+            status: "PENDING" | "SENT" | "DEAD";
+            attempts: number;
+            /** @description When PENDING: the next attempt is due then */
+            nextAttemptAt: string | null;
+            lastStatusCode: number | null;
+            lastError: string | null;
+            /** Format: date-time */
+            occurredAt: string;
+            /** Format: date-time */
+            createdAt: string;
+            sentAt: string | null;
         };
     };
     responses: never;

@@ -80,8 +80,12 @@ export async function fanOut(
   return { matched, stopped: stopped ?? 0, batches: batchNo };
 }
 
-/** The zone a local-time campaign serves a token in; keep in step with the campaigns' zone listing. */
-export const EFFECTIVE_ZONE_SQL = 'COALESCE(o.timezone, s.timezone, p.timezone)';
+/**
+ * The zone a local-time campaign serves a token in: the one precedence of `personTimeZone` in packages/domain
+ * (token → subscriber → Page; docs/time-zones.md), empty strings skipped like there. Keep in step with the
+ * campaigns' zone listing.
+ */
+export const EFFECTIVE_ZONE_SQL = "COALESCE(NULLIF(o.timezone, ''), NULLIF(s.timezone, ''), p.timezone)";
 
 /**
  * Tokens of one Page and topic set in one status, optionally only in some zones (the zone filter takes its

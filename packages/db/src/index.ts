@@ -12,6 +12,7 @@ export * from './dead-letters.js';
 export * from './page-health.js';
 export * from './tx.js';
 export * from './subscribers.js';
+export * from './audit.js';
 export * from './optin-requests.js';
 export * from './deliveries.js';
 export * from './fanout.js';

@@ -1,3 +1,4 @@
+import type { PageGuards, QuietHours, UserCap } from '@renotify/domain';
 import type { Database } from './client.js';
 import type { Page } from './generated/prisma/client.js';
 import type { SecretBox } from './secret-box.js';
@@ -15,6 +16,8 @@ export interface SendingPage {
   pausedUntil: Date | null;
   /** ISO 3166-1 alpha-2 (or "EU"/"UK"); the meta-2026 profile sends recurring notifications only where Meta still delivers them. */
   messagingRegion: string | null;
+  /** The Page's own quiet hours and per-person cap, applied on top of its policy profile (`resolvePagePolicy`). */
+  guards: PageGuards;
 }
 
 /** What the API shows of a Page: everything except its secrets. */
@@ -27,8 +30,17 @@ export interface PageView {
   timezone: string;
   pausedUntil: Date | null;
   messagingRegion: string | null;
+  quietHours: StoredQuietHours | null;
+  userCap: UserCap | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** Quiet hours as stored and shown: `timeZone` null = the person's zone (docs/time-zones.md). */
+export interface StoredQuietHours {
+  start: string;
+  end: string;
+  timeZone: string | null;
 }
 
 export interface NewPage {
@@ -46,7 +58,44 @@ export interface NewPage {
 /** The schema's defaults, repeated here because a revived Page is written by raw SQL. */
 export const PAGE_DEFAULTS = { graphVersion: 'v24.0', policyProfile: 'meta-2022', sendRatePerSec: 250, timezone: 'UTC' } as const;
 
-export type PagePatch = Partial<Omit<NewPage, 'id'>> & { pausedUntil?: Date | null };
+export type PagePatch = Partial<Omit<NewPage, 'id'>> & {
+  pausedUntil?: Date | null;
+  /** null switches the guard off. */
+  quietHours?: QuietHours | null;
+  userCap?: UserCap | null;
+};
+
+type GuardColumns = Pick<Page, 'quietHoursStart' | 'quietHoursEnd' | 'quietHoursTimeZone' | 'userCapMaxSends' | 'userCapWindowHours'>;
+
+function storedQuietHours(page: GuardColumns): StoredQuietHours | null {
+  if (page.quietHoursStart === null || page.quietHoursEnd === null) return null;
+  return { start: page.quietHoursStart, end: page.quietHoursEnd, timeZone: page.quietHoursTimeZone };
+}
+
+function storedUserCap(page: GuardColumns): UserCap | null {
+  if (page.userCapMaxSends === null || page.userCapWindowHours === null) return null;
+  return { maxSends: page.userCapMaxSends, windowHours: page.userCapWindowHours };
+}
+
+/** The Page's guards as the domain rules take them. */
+export function pageGuards(page: GuardColumns): PageGuards {
+  return { quietHours: storedQuietHours(page), userCap: storedUserCap(page) };
+}
+
+/** Column values for a guard patch: null clears every column of the guard (the CHECK constraints keep them whole). */
+function guardColumns(patch: PagePatch): Partial<GuardColumns> {
+  return {
+    ...(patch.quietHours !== undefined && {
+      quietHoursStart: patch.quietHours?.start ?? null,
+      quietHoursEnd: patch.quietHours?.end ?? null,
+      quietHoursTimeZone: patch.quietHours?.timeZone ?? null,
+    }),
+    ...(patch.userCap !== undefined && {
+      userCapMaxSends: patch.userCap?.maxSends ?? null,
+      userCapWindowHours: patch.userCap?.windowHours ?? null,
+    }),
+  };
+}
 
 export function toPageView(page: Page): PageView {
   return {
@@ -58,6 +107,8 @@ export function toPageView(page: Page): PageView {
     timezone: page.timezone,
     pausedUntil: page.pausedUntil,
     messagingRegion: page.messagingRegion,
+    quietHours: storedQuietHours(page),
+    userCap: storedUserCap(page),
     createdAt: page.createdAt,
     updatedAt: page.updatedAt,
   };
@@ -78,6 +129,7 @@ export async function loadPageForSending(db: Database, secrets: SecretBox, pageI
     timezone: page.timezone,
     pausedUntil: page.pausedUntil,
     messagingRegion: page.messagingRegion,
+    guards: pageGuards(page),
   };
 }
 
@@ -108,7 +160,8 @@ export async function createPage(db: Database, secrets: SecretBox, input: NewPag
        name = EXCLUDED.name, "accessTokenCipher" = EXCLUDED."accessTokenCipher", "appSecretCipher" = EXCLUDED."appSecretCipher",
        "graphVersion" = EXCLUDED."graphVersion", "policyProfile" = EXCLUDED."policyProfile",
        "sendRatePerSec" = EXCLUDED."sendRatePerSec", timezone = EXCLUDED.timezone, "messagingRegion" = EXCLUDED."messagingRegion",
-       "pausedUntil" = NULL, "deletedAt" = NULL, "createdAt" = now(), "updatedAt" = now()
+       "pausedUntil" = NULL, "deletedAt" = NULL, "createdAt" = now(), "updatedAt" = now(),
+       "quietHoursStart" = NULL, "quietHoursEnd" = NULL, "quietHoursTimeZone" = NULL, "userCapMaxSends" = NULL, "userCapWindowHours" = NULL
        WHERE "Page"."deletedAt" IS NOT NULL
      RETURNING id`,
     [
@@ -150,6 +203,7 @@ export async function updatePage(db: Database, secrets: SecretBox, pageId: strin
     ...(patch.timezone !== undefined && { timezone: patch.timezone }),
     ...(patch.pausedUntil !== undefined && { pausedUntil: patch.pausedUntil }),
     ...(patch.messagingRegion !== undefined && { messagingRegion: patch.messagingRegion }),
+    ...guardColumns(patch),
   };
   const result = await db.prisma.page.updateMany({ where: { id: pageId, deletedAt: null }, data });
   if (result.count === 0) return null;

@@ -1,5 +1,6 @@
+import { recordAudit } from './audit.js';
 import type { Database } from './client.js';
-import type { Queryable } from './tx.js';
+import { withTransaction, type Queryable } from './tx.js';
 
 export interface SubscriberWindow {
   id: string;
@@ -81,3 +82,200 @@ export async function linkUserRefToPsid(client: Queryable, pageId: string, userR
   return 'merged';
 }
 
+
+// ---------------------------------------------------------------------------------------------------------
+// The Subscribers API: list, settings, stop, erase (all scoped to one Page)
+
+/** Meta's standard messaging window: 24 hours after the person's last message. */
+export const STANDARD_WINDOW_MS = 24 * 3600_000;
+
+/** What the API shows of a person: never a token. */
+export interface SubscriberSummary {
+  id: string;
+  psid: string | null;
+  userRef: string | null;
+  timezone: string | null;
+  locale: string | null;
+  lastUserMessageAt: Date | null;
+  /** Active tokens by kind (counts only). */
+  activeTokens: { ONE_TIME: number; RECURRING: number };
+}
+
+interface SubscriberViewRow {
+  id: string;
+  psid: string | null;
+  userRef: string | null;
+  timezone: string | null;
+  locale: string | null;
+  lastUserMessageAt: Date | null;
+  oneTime: number;
+  recurring: number;
+}
+
+const toSubscriberView = (row: SubscriberViewRow): SubscriberSummary => ({
+  id: row.id,
+  psid: row.psid,
+  userRef: row.userRef,
+  timezone: row.timezone,
+  locale: row.locale,
+  lastUserMessageAt: row.lastUserMessageAt,
+  activeTokens: { ONE_TIME: row.oneTime, RECURRING: row.recurring },
+});
+
+const SUBSCRIBER_VIEW_SELECT = `
+  SELECT s.id, s.psid, s."userRef", s.timezone, s.locale, s."lastUserMessageAt",
+         (SELECT count(*) FROM "OptIn" o WHERE o."subscriberId" = s.id AND o.status = 'ACTIVE' AND o.kind = 'ONE_TIME')::int AS "oneTime",
+         (SELECT count(*) FROM "OptIn" o WHERE o."subscriberId" = s.id AND o.status = 'ACTIVE' AND o.kind = 'RECURRING')::int AS recurring
+  FROM "Subscriber" s`;
+
+export interface SubscriberListQuery {
+  /** Only people whose last message is after this instant (their 24h window is open: pass now − 24h). */
+  messagedAfter?: Date;
+  /** Only people who have not messaged since this instant (or never): their window is closed. */
+  notMessagedAfter?: Date;
+  /** Only people holding an ACTIVE token for this topic. */
+  topic?: string;
+  /** Keyset: the id of the last subscriber of the previous page. */
+  after?: string;
+  limit: number;
+}
+
+/** One page of a Page's subscribers in id order, plus the id to continue after (null on the last page). */
+export async function listSubscribers(db: Database, pageId: string, query: SubscriberListQuery): Promise<{ items: SubscriberSummary[]; next: string | null }> {
+  const { rows } = await db.pool.query<SubscriberViewRow>(
+    `${SUBSCRIBER_VIEW_SELECT}
+     WHERE s."pageId" = $1
+       AND ($2::timestamp IS NULL OR s."lastUserMessageAt" > $2::timestamp)
+       AND ($3::text IS NULL OR EXISTS (SELECT 1 FROM "OptIn" t WHERE t."subscriberId" = s.id AND t.topic = $3 AND t.status = 'ACTIVE'))
+       AND ($4::uuid IS NULL OR s.id > $4::uuid)
+       AND ($6::timestamp IS NULL OR s."lastUserMessageAt" IS NULL OR s."lastUserMessageAt" <= $6::timestamp)
+     ORDER BY s.id
+     LIMIT $5`,
+    [pageId, query.messagedAfter ?? null, query.topic ?? null, query.after ?? null, query.limit + 1, query.notMessagedAfter ?? null],
+  );
+  const items = rows.slice(0, query.limit).map(toSubscriberView);
+  return { items, next: rows.length > query.limit ? (items.at(-1)?.id ?? null) : null };
+}
+
+/** The person known on `pageId` by `psid` (null when the Page has no such PSID). */
+export async function getSubscriber(db: Database, pageId: string, psid: string): Promise<SubscriberSummary | null> {
+  const { rows } = await db.pool.query<SubscriberViewRow>(`${SUBSCRIBER_VIEW_SELECT} WHERE s."pageId" = $1 AND s.psid = $2`, [pageId, psid]);
+  return rows[0] ? toSubscriberView(rows[0]) : null;
+}
+
+/** Settings the business may set for a person; null clears one. */
+export interface SubscriberSettings {
+  timezone?: string | null;
+  locale?: string | null;
+}
+
+/** Sets the person's zone and/or locale; null when the Page has no such PSID. */
+export async function updateSubscriberSettings(db: Database, pageId: string, psid: string, settings: SubscriberSettings): Promise<SubscriberSummary | null> {
+  const result = await db.pool.query(
+    `UPDATE "Subscriber" SET
+       timezone = CASE WHEN $3 THEN $4 ELSE timezone END,
+       locale = CASE WHEN $5 THEN $6 ELSE locale END,
+       "updatedAt" = now()
+     WHERE "pageId" = $1 AND psid = $2`,
+    [pageId, psid, settings.timezone !== undefined, settings.timezone ?? null, settings.locale !== undefined, settings.locale ?? null],
+  );
+  if (result.rowCount === 0) return null;
+  return getSubscriber(db, pageId, psid);
+}
+
+export interface StopReport {
+  /** Tokens that were ACTIVE and are now STOPPED. */
+  stoppedTokens: number;
+  /** Deliveries that were waiting (PENDING) and are now SKIPPED with reason STOPPED. */
+  skippedDeliveries: number;
+}
+
+/**
+ * Stops every token of the person on the business's side: ACTIVE tokens become STOPPED (status time = now, so a
+ * later webhook from Meta, e.g. the person opting in again or resuming, still applies), and their PENDING
+ * deliveries become SKIPPED (STOPPED). Later fan-outs record them as skipped. Null when the PSID is unknown.
+ * Idempotent: a second call stops nothing more.
+ */
+export async function stopSubscriber(db: Database, pageId: string, psid: string, now: Date, actor: string): Promise<StopReport | null> {
+  return withTransaction(db, async (client) => {
+    const subscriber = (await client.query<{ id: string }>(`SELECT id FROM "Subscriber" WHERE "pageId" = $1 AND psid = $2 FOR UPDATE`, [pageId, psid])).rows[0];
+    if (!subscriber) return null;
+    const stopped = await client.query<{ id: string }>(
+      `UPDATE "OptIn" SET status = 'STOPPED', "statusAt" = GREATEST("statusAt", $2::timestamp), "updatedAt" = now()
+       WHERE "subscriberId" = $1 AND status = 'ACTIVE' RETURNING id`,
+      [subscriber.id, now],
+    );
+    const skipped = await client.query(
+      `UPDATE "Delivery" d SET status = 'SKIPPED', "skipReason" = 'STOPPED', "finishedAt" = $2::timestamp, "notBefore" = NULL
+       FROM "OptIn" o WHERE o."subscriberId" = $1 AND d."optInId" = o.id AND d.status = 'PENDING'`,
+      [subscriber.id, now],
+    );
+    const report = { stoppedTokens: stopped.rowCount ?? 0, skippedDeliveries: skipped.rowCount ?? 0 };
+    await recordAudit(client, { action: 'SUBSCRIBER_STOPPED', pageId, actor, details: { ...report } });
+    return report;
+  });
+}
+
+/** Counts of what an erase removed or anonymised (the audit entry's details). */
+export interface EraseReport {
+  subscribers: number;
+  tokens: number;
+  /** Delivery rows kept as anonymous counts (token reference, message id and error text removed). */
+  deliveriesAnonymised: number;
+  optInRequests: number;
+  webhookReceipts: number;
+  deadLetters: number;
+}
+
+/**
+ * Erases a person (GDPR) in one transaction: their tokens, opt-in requests and subscriber row are deleted; their
+ * deliveries stay as anonymous status rows (token reference, Meta message id and error text removed; waiting ones
+ * SKIPPED); webhook receipts (raw bodies from Meta) and dead letters that mention the PSID, the user_ref or one of
+ * the tokens are deleted; only those that also name this Page (Meta's PSIDs are Page-scoped). Writes one audit entry (counts only).
+ * Idempotent: a second call finds nothing and records an entry with zero counts.
+ */
+export async function eraseSubscriber(db: Database, pageId: string, psid: string, now: Date, actor: string): Promise<EraseReport> {
+  return withTransaction(db, async (client) => {
+    const people = (
+      await client.query<{ id: string; userRef: string | null }>(`SELECT id, "userRef" FROM "Subscriber" WHERE "pageId" = $1 AND psid = $2 FOR UPDATE`, [pageId, psid])
+    ).rows;
+    const ids = people.map((person) => person.id);
+    const tokens = (await client.query<{ id: string; token: string }>(`SELECT id, token FROM "OptIn" WHERE "subscriberId" = ANY($1::uuid[]) FOR UPDATE`, [ids])).rows;
+    const optInIds = tokens.map((token) => token.id);
+    // Every string that identifies the person in raw payloads.
+    const needles = [psid, ...people.flatMap((person) => (person.userRef ? [person.userRef] : [])), ...tokens.map((token) => token.token)];
+
+    const deliveries = await client.query(
+      `UPDATE "Delivery" SET "optInId" = NULL, "messageId" = NULL, "lastError" = NULL,
+         status = CASE WHEN status = 'PENDING' THEN 'SKIPPED'::"DeliveryStatus" ELSE status END,
+         "skipReason" = CASE WHEN status = 'PENDING' THEN 'STOPPED' ELSE "skipReason" END,
+         "finishedAt" = CASE WHEN status = 'PENDING' THEN $2::timestamp ELSE "finishedAt" END,
+         "notBefore" = NULL
+       WHERE "optInId" = ANY($1::uuid[])`,
+      [optInIds, now],
+    );
+    const requests = await client.query(`DELETE FROM "OptInRequest" WHERE "subscriberId" = ANY($1::uuid[])`, [ids]);
+    const deletedTokens = await client.query(`DELETE FROM "OptIn" WHERE id = ANY($1::uuid[])`, [optInIds]);
+    const subscribers = await client.query(`DELETE FROM "Subscriber" WHERE id = ANY($1::uuid[])`, [ids]);
+    // strpos, not LIKE: identifiers may contain LIKE's wildcards.
+    const receipts = await client.query(
+      `DELETE FROM "WebhookReceipt" WHERE strpos("rawBody", $1) > 0 AND EXISTS (SELECT 1 FROM unnest($2::text[]) n WHERE strpos("rawBody", n) > 0)`,
+      [pageId, needles],
+    );
+    const deadLetters = await client.query(
+      `DELETE FROM "DeadLetter" WHERE (strpos(payload::text, $1) > 0 OR strpos(reason, $1) > 0)
+         AND EXISTS (SELECT 1 FROM unnest($2::text[]) n WHERE strpos(payload::text, n) > 0 OR strpos(reason, n) > 0)`,
+      [pageId, needles],
+    );
+    const report: EraseReport = {
+      subscribers: subscribers.rowCount ?? 0,
+      tokens: deletedTokens.rowCount ?? 0,
+      deliveriesAnonymised: deliveries.rowCount ?? 0,
+      optInRequests: requests.rowCount ?? 0,
+      webhookReceipts: receipts.rowCount ?? 0,
+      deadLetters: deadLetters.rowCount ?? 0,
+    };
+    await recordAudit(client, { action: 'SUBSCRIBER_ERASED', pageId, actor, details: { ...report } });
+    return report;
+  });
+}

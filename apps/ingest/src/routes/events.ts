@@ -56,7 +56,7 @@ const eventSummarySchema = z
     deliveries: z.array(
       z.object({
         id: z.string(),
-        optInId: z.string(),
+        optInId: z.string().nullable().describe('null once the person was erased'),
         batchNo: z.number().int(),
         status: z.string(),
         skipReason: z.string().nullable(),

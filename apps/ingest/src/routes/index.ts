@@ -31,3 +31,5 @@ import { pageHealthRoutes } from './page-health.js';
 apiRoutes.push(pageHealthRoutes);
 import { webhookEndpointRoutes } from './webhook-endpoints.js';
 apiRoutes.push(webhookEndpointRoutes);
+import { subscriberRoutes } from './subscribers.js';
+apiRoutes.push(subscriberRoutes);

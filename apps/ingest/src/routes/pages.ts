@@ -28,6 +28,29 @@ const pageSettings = {
   messagingRegion: z.string().trim().toUpperCase().regex(/^[A-Z]{2}$/, 'must be a two-letter region code such as "FR", "EU" or "UK"').nullable(),
 };
 
+const localTime = z.string().regex(/^([01]\d|2[0-3]):[0-5]\d$/, 'must be a local time "HH:MM" between 00:00 and 23:59');
+
+/** Quiet hours: no sends while the local clock is in [start, end); start > end spans midnight (22:00–08:00). */
+const quietHoursBody = z
+  .strictObject({
+    start: localTime.describe('Local wall-clock time the quiet hours start, "HH:MM"'),
+    end: localTime.describe('Local wall-clock time they end (exclusive), "HH:MM"'),
+    timeZone: pageSettings.timezone
+      .nullable()
+      .default(null)
+      .describe("null (default): each person's own zone, by the one precedence (docs/time-zones.md); or a fixed IANA zone for everyone"),
+  })
+  .refine((hours) => hours.start !== hours.end, { message: 'start and end must differ', path: ['end'] })
+  .meta({ id: 'QuietHours' });
+
+/** The per-person cap across topics: at most `maxSends` notifications to one person per rolling `windowHours`. */
+const userCapBody = z
+  .strictObject({
+    maxSends: z.number().int().min(1).max(1000).describe('At most this many notifications per person, across all topics, ...'),
+    windowHours: z.number().int().min(1).max(24 * 31).describe('... within this rolling window, in hours (1 to 744)'),
+  })
+  .meta({ id: 'UserCap' });
+
 const createPageBody = z.strictObject({
   id: pageIdSchema,
   name: pageSettings.name,
@@ -50,6 +73,8 @@ const patchPageBody = z
     sendRatePerSec: pageSettings.sendRatePerSec.optional(),
     timezone: pageSettings.timezone.optional(),
     messagingRegion: pageSettings.messagingRegion.optional(),
+    quietHours: quietHoursBody.nullable().optional().describe('Quiet hours on top of the policy profile; null switches them off'),
+    userCap: userCapBody.nullable().optional().describe('Per-person cap across topics on top of the policy profile; null switches it off'),
     /** An ISO time to pause dispatch until, or null to resume now. */
     pausedUntil: z.iso.datetime({ offset: true }).transform((value) => new Date(value)).nullable().optional(),
   })
@@ -68,6 +93,11 @@ export const pageSchema = z
     timezone: z.string(),
     pausedUntil: timestamp.nullable(),
     messagingRegion: z.string().nullable(),
+    quietHours: z
+      .object({ start: z.string(), end: z.string(), timeZone: z.string().nullable() })
+      .nullable()
+      .describe("Quiet hours (null: off); timeZone null = each person's own zone"),
+    userCap: z.object({ maxSends: z.number().int(), windowHours: z.number().int() }).nullable().describe('Per-person cap across topics (null: off)'),
     createdAt: timestamp,
     updatedAt: timestamp,
   })

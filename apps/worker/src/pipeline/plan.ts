@@ -21,7 +21,8 @@ export interface CapUsage {
 
 export interface PlanInput {
   policy: Policy;
-  page: { pausedUntil: Date | null; messagingRegion: string | null };
+  /** `timezone`: the Page's default zone, the last of the one precedence before UTC (docs/time-zones.md). */
+  page: { pausedUntil: Date | null; messagingRegion: string | null; timezone?: string | null };
   /** The source asked that frequency-window and cap refusals wait instead of being skipped. */
   deferIneligible: boolean;
   /** Cap usage per subscriber id (empty when the Page has no cap). */
@@ -89,7 +90,7 @@ export function planBatch(rows: readonly BatchRow[], input: PlanInput, now: Date
       { timezone: row.subscriberTimezone, unavailableUntil: row.unavailableUntil, sendsInCapWindow: usage?.count ?? 0, oldestSendInCapWindowAt: usage?.oldest ?? null },
       now,
       policy,
-      { pagePausedUntil: page.pausedUntil },
+      { pagePausedUntil: page.pausedUntil, pageTimeZone: page.timezone ?? null },
     );
     if (verdict.eligible) {
       eligible.push({ row, token });
