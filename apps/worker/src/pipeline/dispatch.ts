@@ -15,7 +15,7 @@ import {
   type SendingPage,
   type TokenChange,
 } from '@renotify/db';
-import { applySend, resolvePolicy, retryDelayMs, SkipReason, type Policy } from '@renotify/domain';
+import { applySend, resolvePagePolicy, retryDelayMs, SkipReason, type Policy } from '@renotify/domain';
 import type { SendOutcome } from '@renotify/messenger';
 import { DISPATCH_JOB, PageRateLimiter, QueueName, SWEEP_JOB, type DispatchJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
@@ -96,7 +96,7 @@ export async function dispatchBatch(ctx: DispatchContext, job: DispatchJob): Pro
     report.dead = rows.length;
     return result({ kind: 'done' });
   }
-  const policy = resolvePolicy(page.policyProfile);
+  const policy = resolvePagePolicy(page.policyProfile, page.guards);
   const capUsage = await capUsageOf(deps, policy, rows, now);
   const plan = planBatch(rows, { policy, page, deferIneligible: source.deferIneligible, capUsage }, now);
   if (plan.recurringRefusal) deps.logger.warn({ pageId: page.id, reason: plan.recurringRefusal.reason }, plan.recurringRefusal.message);
@@ -212,7 +212,7 @@ async function sendEligible(
         // A recurring token's next eligible time counts from this send, the claim time.
         const requests: ClaimRequest[] = chunk.map(({ row, token }) => ({
           row,
-          nextEligibleAt: row.kind === 'RECURRING' ? applySend(token, claimedAt, policy, row.subscriberTimezone).nextEligibleAt : null,
+          nextEligibleAt: row.kind === 'RECURRING' ? applySend(token, claimedAt, policy, row.subscriberTimezone, page.timezone).nextEligibleAt : null,
         }));
         const { claimed, lost } = await claim(deps.db, requests, claimedAt);
         report.skipped += lost.length;
