@@ -22,3 +22,4 @@ export { storableJson, storableText } from './storable-json.js';
 export * from './webhook-endpoints.js';
 export * from './webhook-outbox.js';
 export * from './message-receipts.js';
+export * from './retention.js';
