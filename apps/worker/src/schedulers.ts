@@ -6,6 +6,8 @@ import {
   CampaignJobName,
   QueueName,
   RECONCILE_SCHEDULER_ID,
+  RETENTION_JOB,
+  RETENTION_SCHEDULER_ID,
   SWEEP_JOB,
   WebhooksJobName,
 } from '@renotify/queue';
@@ -50,6 +52,10 @@ export function declaredSchedulers(deps: Pick<WorkerDeps, 'config'>, modules: re
       // A cron pattern, not `every`: an `every` scheduler runs at once when (re)created, and a token listing per
       // Page on each fresh start would spend the Pages' Graph rate limits.
       specs.push({ queue: QueueName.webhooks, id: RECONCILE_SCHEDULER_ID, repeat: { pattern: module.reconcileCron }, template: { name: WebhooksJobName.reconcile, data: {} } });
+    }
+    if (module.queue === QueueName.maintenance) {
+      // A cron pattern, like the reconciliation: an `every` scheduler would also purge on every fresh start.
+      specs.push({ queue: QueueName.maintenance, id: RETENTION_SCHEDULER_ID, repeat: { pattern: deps.config.RETENTION_CRON }, template: { name: RETENTION_JOB, data: {} } });
     }
     if (syncsCampaigns(module)) {
       specs.push({ queue: QueueName.campaigns, id: CAMPAIGN_RECONCILE_SCHEDULER_ID, repeat: { every: CAMPAIGN_RECONCILE_EVERY_MS }, template: { name: CampaignJobName.reconcile, data: {} } });

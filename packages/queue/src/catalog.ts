@@ -145,6 +145,13 @@ export type SendWebhookJob = z.infer<typeof sendWebhookJobSchema>;
 export const OUTBOUND_WEBHOOKS_RELAY_SCHEDULER_ID = 'outbound-webhooks-relay';
 
 // ---------------------------------------------------------------------------------------------------------
+// maintenance
+
+/** `maintenance` queue, job name `retention` (a job scheduler with the same id): delete rows past their retention. */
+export const RETENTION_JOB = 'retention';
+export const RETENTION_SCHEDULER_ID = 'retention';
+
+// ---------------------------------------------------------------------------------------------------------
 // The catalog
 
 /** What is done with a job whose name is unknown or whose data fails its schema (always dead-lettered first). */
@@ -190,6 +197,10 @@ export const jobCatalog = {
     jobs: { [OutboundWebhooksJobName.send]: { schema: sendWebhookJobSchema }, [OutboundWebhooksJobName.relay]: { schema: empty } },
     invalidJobs: 'complete',
   },
+  [QueueName.maintenance]: {
+    jobs: { [RETENTION_JOB]: { schema: empty } },
+    invalidJobs: 'complete',
+  },
 } as const satisfies Record<QueueName, { jobs: Record<string, JobContract>; invalidJobs: InvalidJobPolicy }>;
 
 export type JobCatalog = typeof jobCatalog;
@@ -205,6 +216,7 @@ export const queueJobOptions: Record<QueueName, JobsOptions> = {
   [QueueName.deliveries]: defaultJobOptions,
   [QueueName.webhooks]: defaultJobOptions,
   [QueueName.campaigns]: defaultJobOptions,
+  [QueueName.maintenance]: defaultJobOptions,
   // Retries and their schedule live in the outbox row (Postgres); a job retries only a failure to reach Postgres.
   // Failed jobs are not kept: a kept job id would turn the relay's next add of that message into a no-op.
   [QueueName.outboundWebhooks]: { ...defaultJobOptions, attempts: 3, removeOnFail: true },

@@ -4,6 +4,8 @@ export const QueueName = {
   events: 'events',
   deliveries: 'deliveries',
   campaigns: 'campaigns',
+  /** Housekeeping on a schedule (the retention purge): slow, one job at a time, never in the way of sends. */
+  maintenance: 'maintenance',
   /** Signed webhooks to the businesses' endpoints (#15): its own workers, so a slow endpoint never slows Meta sends. */
   outboundWebhooks: 'outbound-webhooks',
 } as const;
