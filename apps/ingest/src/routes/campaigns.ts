@@ -18,6 +18,7 @@ import {
   syncCampaignScheduler,
   unknownPlaceholders,
   updateCampaign,
+  withRetainedRunCounts,
   type CampaignSchedule,
   type CampaignView,
 } from '@renotify/db';
@@ -367,7 +368,9 @@ export async function campaignRoutes(plainApp: FastifyInstance, { deps }: { deps
     const { id } = request.params;
     const query = request.query;
     if (!(await getCampaignIncludingDeleted(deps.db, id))) throw notFound(`Campaign ${id}`);
-    return listCampaignRuns(deps.db, id, { limit: query.limit, ...(query.cursor !== undefined && { before: query.cursor }) });
+    const runs = await listCampaignRuns(deps.db, id, { limit: query.limit, ...(query.cursor !== undefined && { before: query.cursor }) });
+    // Runs whose deliveries retention deleted report the counts stored when they finished.
+    return { ...runs, items: await withRetainedRunCounts(deps.db, runs.items) };
   });
 
   const runReportSchema = { tags, summary: 'One run and its delivery counts', params: runParams, response: { 200: campaignRunReportSchema, ...errorResponses } };
@@ -375,6 +378,6 @@ export async function campaignRoutes(plainApp: FastifyInstance, { deps }: { deps
     const { id, runId } = request.params;
     const report = await getCampaignRunReport(deps.db, id, runId);
     if (!report) throw notFound(`Run ${runId} of campaign ${id}`);
-    return report;
+    return (await withRetainedRunCounts(deps.db, [report]))[0]!;
   });
 }

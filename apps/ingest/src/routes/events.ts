@@ -1,7 +1,7 @@
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createKnownPages, getEventSummary, listEventDeliveries, type DeliveryCursor } from '@renotify/db';
+import { createKnownPages, getEventSummary, listEventDeliveries, withRetainedEventCounts, type DeliveryCursor } from '@renotify/db';
 import { EVENT_ID_MAX_LENGTH, eventInputSchema, MAX_EVENTS_PER_BATCH, parseEvents, type EventInput, type EventProblem } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
 import { HttpError, notFound, sendUnavailable } from '../http-errors.js';
@@ -145,8 +145,9 @@ export async function eventRoutes(plainApp: FastifyInstance, { deps }: { deps: I
     const after = query.cursor ? decodeCursor(query.cursor) : null;
     const [summary, page] = await Promise.all([getEventSummary(deps.db, id), listEventDeliveries(deps.db, id, { after, limit: query.limit })]);
     if (!summary) throw notFound(`Event "${id}"`);
+    // Once retention deletes the event's deliveries, its counts come from those stored when it finished.
     return {
-      ...summary,
+      ...(await withRetainedEventCounts(deps.db, summary)),
       type: summary.type.toUpperCase(),
       priority: summary.priority?.toUpperCase() ?? null,
       deliveries: page.deliveries,

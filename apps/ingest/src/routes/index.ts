@@ -33,3 +33,5 @@ import { webhookEndpointRoutes } from './webhook-endpoints.js';
 apiRoutes.push(webhookEndpointRoutes);
 import { subscriberRoutes } from './subscribers.js';
 apiRoutes.push(subscriberRoutes);
+import { retentionRoutes } from './retention.js';
+apiRoutes.push(retentionRoutes);
