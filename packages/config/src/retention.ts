@@ -38,14 +38,14 @@ export const retentionFields = {
 export const RETENTION_KINDS = ['deliveries', 'events', 'campaignRuns', 'webhookReceipts', 'deadLetters', 'optInRequests'] as const;
 export type RetentionKind = (typeof RETENTION_KINDS)[number];
 
-export const RETENTION_SETTING: Record<RetentionKind, keyof typeof retentionFields> = {
+export const RETENTION_SETTING = {
   deliveries: 'RETENTION_DELIVERIES_DAYS',
   events: 'RETENTION_EVENTS_DAYS',
   campaignRuns: 'RETENTION_CAMPAIGN_RUNS_DAYS',
   webhookReceipts: 'RETENTION_WEBHOOK_RECEIPTS_DAYS',
   deadLetters: 'RETENTION_DEAD_LETTERS_DAYS',
   optInRequests: 'RETENTION_OPTIN_REQUESTS_DAYS',
-};
+} as const satisfies Record<RetentionKind, keyof typeof retentionFields>;
 
 type RetentionDaysConfig = { [K in RetentionKind as (typeof RETENTION_SETTING)[K]]: number };
 
