@@ -1139,6 +1139,7 @@ export interface paths {
                         sourceId?: string;
                         /** @enum {boolean} */
                         all?: true;
+                        deadLetterIds?: string[];
                     };
                 };
             };
@@ -1152,6 +1153,10 @@ export interface paths {
                         "application/json": {
                             redriven: number;
                             batches: number;
+                            skipped?: {
+                                id: string;
+                                reason: string;
+                            }[];
                         };
                     };
                 };

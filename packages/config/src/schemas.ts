@@ -19,6 +19,12 @@ export const commonSchema = z.object({
   LOG_LEVEL: logLevel,
   DATABASE_URL: postgresUrl,
   REDIS_URL: redisUrl,
+  /**
+   * Batches of one high-class source queued or in flight at once (normal: half, low: a quarter; at least 1).
+   * Common to ingest and worker: the worker releases fan-out batches with it, ingest releases redriven ones.
+   * Batches are released progressively so one big send never fills the queue ahead of other Pages.
+   */
+  DISPATCH_WINDOW: positiveInt(8),
   /** BullMQ key prefix. In Redis Cluster use a hash tag, e.g. "{renotify}". */
   QUEUE_PREFIX: z.string().min(1).default('renotify'),
   /** Current AES-256-GCM key for Page secrets at rest. */
@@ -49,11 +55,6 @@ export const workerSchema = commonSchema.extend({
   WORKER_CONCURRENCY: positiveInt(8),
   /** Concurrent Send API requests inside one delivery batch. */
   SEND_CONCURRENCY: positiveInt(64),
-  /**
-   * Batches of one high-class source queued or in flight at once (normal: half, low: a quarter; at least 1).
-   * Batches are released progressively so one big send never fills the queue ahead of other Pages.
-   */
-  DISPATCH_WINDOW: positiveInt(8),
   /** Deliveries per fan-out batch (one INSERT and one queue job each). */
   FANOUT_BATCH_SIZE: positiveInt(500),
   /**

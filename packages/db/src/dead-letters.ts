@@ -92,6 +92,8 @@ export interface RedrivenDelivery {
   sourceType: 'EVENT' | 'CAMPAIGN_RUN';
   sourceId: string;
   batchNo: number;
+  /** The event's stored priority override (unparsed); null for campaign runs and events without one. */
+  priority: string | null;
 }
 
 /**
@@ -114,7 +116,8 @@ export async function redriveDeadDeliveries(db: Database, selector: RedriveSelec
      SET status = 'PENDING', attempts = 0, "finishedAt" = NULL, "notBefore" = NULL
      FROM target WHERE d.id = target.id
      RETURNING d.id, target.attempts AS "previousAttempts", target."finishedAt"::text AS "previousFinishedAt",
-               d."sourceType", d."sourceId", d."batchNo"`,
+               d."sourceType", d."sourceId", d."batchNo",
+               (SELECT e.priority FROM "Event" e WHERE d."sourceType" = 'EVENT' AND e.id = d."sourceId") AS priority`,
     params,
   );
   return rows;
@@ -128,4 +131,30 @@ export async function restoreDeadDeliveries(db: Database, redriven: readonly Red
      WHERE d.id = back.id AND d.status = 'PENDING'`,
     [redriven.map((row) => row.id), redriven.map((row) => row.previousAttempts), redriven.map((row) => row.previousFinishedAt)],
   );
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// DeadLetter rows (invalid jobs, poisoned webhook entries): read for a redrive, then stamped `redrivenAt`.
+
+export interface StoredDeadLetter {
+  id: string;
+  kind: string;
+  reason: string;
+  /** As stored: may carry opt-in tokens. */
+  payload: unknown;
+}
+
+/** The DeadLetter rows with these ids (unknown ids are left out). */
+export async function findDeadLetterRows(db: Database, ids: readonly string[]): Promise<StoredDeadLetter[]> {
+  if (ids.length === 0) return [];
+  const { rows } = await db.pool.query<StoredDeadLetter>(`SELECT id::text AS id, kind, reason, payload FROM "DeadLetter" WHERE id = ANY($1::uuid[]) ORDER BY "createdAt", id`, [
+    [...ids],
+  ]);
+  return rows;
+}
+
+/** Records that these dead letters were redriven (the API shows `redrivenAt`; retention keeps redriven ones shorter). */
+export async function markDeadLettersRedriven(db: Database, ids: readonly string[], at: Date = new Date()): Promise<void> {
+  if (ids.length === 0) return;
+  await db.pool.query(`UPDATE "DeadLetter" SET "redrivenAt" = $2 WHERE id = ANY($1::uuid[])`, [[...ids], at]);
 }

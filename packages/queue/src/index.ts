@@ -9,3 +9,4 @@ export * from './jobs/outbound-webhooks.js';
 export * from './events.js';
 export * from './producer.js';
 export * from './campaign-schedulers.js';
+export * from './chain-heads.js';

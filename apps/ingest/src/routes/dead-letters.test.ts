@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
-import { DISPATCH_JOB } from '@renotify/queue';
+import { DISPATCH_JOB, dispatchJobId, eventJobId, FANOUT_JOB, QueueName } from '@renotify/queue';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { startIngest, type RunningIngest } from '../index.js';
 import { insertDeliveries, insertOptIns, insertPage } from '../test-support/ledger-fixtures.js';
@@ -150,7 +150,52 @@ describe('dead letters: list and redrive', () => {
       { sourceType: 'EVENT', sourceId: 'event-a', batchNo: 0 },
       { sourceType: 'EVENT', sourceId: 'event-a', batchNo: 1 },
     ]);
-    for (const job of jobs) expect(job.id).toMatch(/^redrive_[0-9a-f-]{36}$/);
+    // The batch's fixed id, as fan-out queues it: a redrive never duplicates a live job of the batch.
+    for (const job of jobs) expect(job.id).toBe(dispatchJobId(job.data));
+  });
+
+  it('releases a redriven source within its window: only its chain heads get a job, the rest follow the chains', async () => {
+    const window = ingest.deps.config.DISPATCH_WINDOW;
+    const optIns = await insertOptIns(ingest.deps.db.pool, PAGE, window + 3);
+    await insertDeliveries(
+      ingest.deps.db.pool,
+      optIns.map((optInId, batchNo) => ({ sourceId: 'event-wide', optInId, pageId: PAGE, batchNo, status: 'DEAD', attempts: 8, lastError: 'gave up' })),
+    );
+    expect(await (await redrive({ sourceId: 'event-wide' })).json()).toEqual({ redriven: window + 3, batches: window + 3 });
+    const queued = (await dispatchJobs()).filter((job) => job.data.sourceId === 'event-wide');
+    expect(queued.map((job) => job.data.batchNo).sort((x, y) => x - y)).toEqual([...Array(window).keys()]);
+    for (const job of queued) expect(job.id).toBe(dispatchJobId(job.data));
+  });
+
+  it('redrives a dead-lettered job into its queue under its original id and stamps redrivenAt; other kinds are skipped with a reason', async () => {
+    const pool = ingest.deps.db.pool;
+    const jobId = eventJobId('event-redriven');
+    const { rows } = await pool.query<{ id: string; kind: string }>(
+      `INSERT INTO "DeadLetter" (kind, reason, payload) VALUES
+         ('job', 'invalid events/${FANOUT_JOB} job: eventId: too long', $1::jsonb),
+         ('webhook_entry', 'unparsable entry', '{}'::jsonb)
+       RETURNING id::text, kind`,
+      [JSON.stringify({ jobId, name: FANOUT_JOB, data: { eventId: 'event-redriven' } })],
+    );
+    const jobLetter = rows.find((row) => row.kind === 'job')!.id;
+    const entryLetter = rows.find((row) => row.kind === 'webhook_entry')!.id;
+    const unknown = randomUUID();
+    const response = await redrive({ deadLetterIds: [jobLetter, entryLetter, unknown] });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toEqual({
+      redriven: 1,
+      batches: 0,
+      skipped: [
+        { id: unknown, reason: 'no such dead letter' },
+        { id: entryLetter, reason: expect.stringContaining('cannot be redriven') },
+      ],
+    });
+    const job = await ingest.deps.queues[QueueName.events].getJob(jobId);
+    expect(job).toMatchObject({ name: FANOUT_JOB, data: { eventId: 'event-redriven' } });
+    const listed = (await get('/v1/dead-letters?kind=job')).items;
+    expect(listed.find((item) => item.id === jobLetter)?.redrivenAt).toEqual(expect.any(String));
+    expect((await get('/v1/dead-letters?kind=webhook_entry')).items.find((item) => item.id === entryLetter)?.redrivenAt).toBeNull();
+    await job?.remove();
   });
 
   it('redrives by source, then everything left, and is a no-op once nothing is DEAD', async () => {

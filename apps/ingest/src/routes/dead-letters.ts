@@ -1,19 +1,32 @@
-import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
+  chainHeads,
   DELIVERY_DEAD_LETTER_KIND,
+  findDeadLetterRows,
   findStoredTokens,
   listDeadLetters,
+  markDeadLettersRedriven,
   redriveDeadDeliveries,
   restoreDeadDeliveries,
   type DeadLetterCursor,
   type DeadLetterRow,
+  type RedrivenDelivery,
+  type StoredDeadLetter,
 } from '@renotify/db';
 import { redactPayload, secretCandidates } from '@renotify/observability';
 import { withTimeout } from '@renotify/domain';
-import { DISPATCH_JOB, whenRedisReady, type DispatchJob } from '@renotify/queue';
+import {
+  ALL_QUEUES,
+  jobCatalog,
+  priorityClassSchema,
+  queueChainHeads,
+  sourceWindow,
+  whenRedisReady,
+  type DispatchSource,
+  type QueueName,
+} from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
 import { HttpError, sendUnavailable } from '../http-errors.js';
 import { errorResponses, nextCursor } from './schemas.js';
@@ -31,7 +44,9 @@ const deadLetterSchema = z
  * The dead-letter views of the admin API:
  * - `GET /v1/dead-letters?kind=&cursor=&limit=`: DEAD deliveries (kind "delivery": retries exhausted, Page token
  *   revoked, …) and DeadLetter rows (poisoned webhook entries, invalid jobs), newest first, keyset-paged.
- * - `POST /v1/dead-letters/redrive`: DEAD deliveries back to PENDING (attempts 0), one dispatch job per batch.
+ * - `POST /v1/dead-letters/redrive`: DEAD deliveries back to PENDING (attempts 0), released like fan-out
+ *   releases them (the chain heads of each source within its window, under their fixed job ids); or DeadLetter
+ *   rows of invalid jobs re-queued as they were (their `redrivenAt` is stamped).
  */
 
 const REDIS_GRACE_MS = 500;
@@ -51,10 +66,27 @@ const redriveBodySchema = z
     deliveryIds: z.array(z.uuid()).min(1).max(10_000).optional(),
     sourceId: z.string().min(1).max(200).optional(),
     all: z.literal(true).optional(),
+    /** DeadLetter rows (the ids of non-DELIVERY items of GET /v1/dead-letters). */
+    deadLetterIds: z.array(z.uuid()).min(1).max(1_000).optional(),
   })
-  .refine((body) => [body.deliveryIds, body.sourceId, body.all].filter((selector) => selector !== undefined).length === 1, {
-    message: 'give exactly one of deliveryIds, sourceId (an event id or campaign run id) or all: true',
+  .refine((body) => [body.deliveryIds, body.sourceId, body.all, body.deadLetterIds].filter((selector) => selector !== undefined).length === 1, {
+    message: 'give exactly one of deliveryIds, sourceId (an event id or campaign run id), all: true or deadLetterIds',
   });
+
+const redriveResponseSchema = z.object({
+  /** Deliveries (or dead letters) redriven. */
+  redriven: z.number().int(),
+  /** Distinct batches the redriven deliveries belong to. */
+  batches: z.number().int(),
+  /** Selected dead letters that were not redriven, and why (only with deadLetterIds). */
+  skipped: z.array(z.object({ id: z.string(), reason: z.string() })).optional(),
+});
+
+/** What the worker's `deadLetter` stores for a job it could not read (apps/worker/src/processors/define.ts). */
+const INVALID_JOB_DEAD_LETTER = 'job';
+const invalidJobPayloadSchema = z.looseObject({ jobId: z.string().nullish(), name: z.string(), data: z.unknown(), queue: z.string().optional() });
+/** Older rows carry the queue in the reason only: "invalid <queue>/<name> job: …". */
+const INVALID_JOB_REASON = /^invalid ([a-z-]+)\/[^ ]+ job/;
 
 /** Times Postgres and JavaScript both represent (Postgres has no year 0; JavaScript dates end in 275760). */
 const CURSOR_YEARS = { min: 1970, max: 9999 };
@@ -105,6 +137,52 @@ async function redactedItems(deps: IngestDeps, rows: DeadLetterRow[]) {
   });
 }
 
+/**
+ * Re-releases the sources of redriven deliveries the way fan-out does: per source, only its chain heads (at most
+ * its window W of batches) get a job, under the batch's fixed id, so a redrive never floods the queue with a
+ * source's whole backlog nor duplicates a live job; the rest follow as each chain's job finishes.
+ */
+async function releaseRedrivenSources(deps: IngestDeps, rows: readonly RedrivenDelivery[], now: Date): Promise<void> {
+  const sources = new Map<string, DispatchSource>();
+  for (const row of rows) {
+    const priority = priorityClassSchema.safeParse(row.priority);
+    sources.set(`${row.sourceType}/${row.sourceId}`, { sourceType: row.sourceType, sourceId: row.sourceId, priority: priority.success ? priority.data : null });
+  }
+  for (const source of sources.values()) {
+    const heads = await chainHeads(deps.db, source.sourceId, sourceWindow(source.sourceType, source.priority, deps.config.DISPATCH_WINDOW), now);
+    await queueChainHeads(deps.queues.deliveries, source, heads);
+  }
+}
+
+type JobToRedrive = { queue: QueueName; name: string; data: unknown; jobId: string };
+
+/** The job a dead letter of kind "job" held, or why it cannot be queued again. */
+function jobOfDeadLetter(letter: StoredDeadLetter): JobToRedrive | { skip: string } {
+  if (letter.kind !== INVALID_JOB_DEAD_LETTER) return { skip: `a ${letter.kind.toUpperCase()} dead letter cannot be redriven; fix the source and send it again` };
+  const payload = invalidJobPayloadSchema.safeParse(letter.payload);
+  const queue = payload.success ? (payload.data.queue ?? INVALID_JOB_REASON.exec(letter.reason)?.[1]) : undefined;
+  if (!payload.success || !queue || !(ALL_QUEUES as readonly string[]).includes(queue)) return { skip: 'the dead letter does not name its queue and job' };
+  const known = jobCatalog[queue as QueueName].jobs as Record<string, unknown>;
+  if (!(payload.data.name in known)) return { skip: `"${payload.data.name}" is not a job of the ${queue} queue` };
+  return { queue: queue as QueueName, name: payload.data.name, data: payload.data.data, jobId: payload.data.jobId ?? `redrive_${letter.id}` };
+}
+
+/**
+ * Queues the job again under its original id (the catalog's deterministic ids): a job still kept as failed is
+ * retried, a completed one replaced, a live one left alone. The worker parses it again; still invalid, it
+ * becomes a new dead letter.
+ */
+async function requeueJob(deps: IngestDeps, job: JobToRedrive): Promise<void> {
+  const queue = deps.queues[job.queue];
+  const state = await queue.getJobState(job.jobId);
+  if (state === 'failed') {
+    await (await queue.getJob(job.jobId))?.retry('failed');
+  } else if (state === 'unknown' || state === 'completed') {
+    if (state === 'completed') await queue.remove(job.jobId);
+    await queue.add(job.name, job.data, { jobId: job.jobId });
+  }
+}
+
 export async function deadLetterRoutes(plainApp: FastifyInstance, { deps }: { deps: IngestDeps }) {
   const app = plainApp.withTypeProvider<ZodTypeProvider>();
   const listSchema = {
@@ -124,7 +202,7 @@ export async function deadLetterRoutes(plainApp: FastifyInstance, { deps }: { de
     tags: ['dead-letters'],
     summary: 'Send DEAD deliveries again',
     body: redriveBodySchema,
-    response: { 200: z.object({ redriven: z.number().int(), batches: z.number().int() }), ...errorResponses },
+    response: { 200: redriveResponseSchema, ...errorResponses },
   };
   app.post('/v1/dead-letters/redrive', { schema: redriveSchema }, async (request, reply) => {
     const body = request.body;
@@ -132,21 +210,39 @@ export async function deadLetterRoutes(plainApp: FastifyInstance, { deps }: { de
     if (!(await whenRedisReady(deps.redis, REDIS_GRACE_MS))) {
       return sendUnavailable(reply, 'queue', 'Redis is unreachable; nothing was redriven');
     }
+    if (body.deadLetterIds) {
+      const letters = await findDeadLetterRows(deps.db, body.deadLetterIds);
+      const found = new Set(letters.map((letter) => letter.id));
+      const skipped = body.deadLetterIds.filter((id) => !found.has(id)).map((id) => ({ id, reason: 'no such dead letter' }));
+      const redriven: string[] = [];
+      for (const letter of letters) {
+        const job = jobOfDeadLetter(letter);
+        if ('skip' in job) {
+          skipped.push({ id: letter.id, reason: job.skip });
+          continue;
+        }
+        try {
+          await withTimeout(requeueJob(deps, job), ENQUEUE_TIMEOUT_MS, 'requeueing a dead-lettered job');
+        } catch (error) {
+          // What was queued so far stays queued and stamped: re-queueing under the same ids is harmless.
+          await markDeadLettersRedriven(deps.db, redriven);
+          request.log.warn({ err: error, redriven: redriven.length }, 'dead-letter redrive stopped: a job could not be queued');
+          return sendUnavailable(reply, 'queue', `Redis stopped answering after ${redriven.length} dead letter(s) were redriven; retry the rest`);
+        }
+        redriven.push(letter.id);
+      }
+      await markDeadLettersRedriven(deps.db, redriven);
+      request.log.info({ redriven: redriven.length, skipped: skipped.length }, 'dead letters redriven');
+      return { redriven: redriven.length, batches: 0, skipped };
+    }
     const rows = await redriveDeadDeliveries(
       deps.db,
       body.deliveryIds ? { deliveryIds: body.deliveryIds } : body.sourceId !== undefined ? { sourceId: body.sourceId } : { all: true },
     );
-    const batches = new Map<string, DispatchJob>();
-    for (const row of rows) {
-      batches.set(`${row.sourceType}/${row.sourceId}/${row.batchNo}`, { sourceType: row.sourceType, sourceId: row.sourceId, batchNo: row.batchNo });
-    }
+    const batches = new Set(rows.map((row) => `${row.sourceType}/${row.sourceId}/${row.batchNo}`));
     if (batches.size > 0) {
       try {
-        await withTimeout(
-          deps.queues.deliveries.addBulk([...batches.values()].map((data) => ({ name: DISPATCH_JOB, data, opts: { jobId: `redrive_${randomUUID()}` } }))),
-          ENQUEUE_TIMEOUT_MS,
-          'enqueueing redriven batches',
-        );
+        await withTimeout(releaseRedrivenSources(deps, rows, new Date()), ENQUEUE_TIMEOUT_MS, 'releasing redriven batches');
       } catch (error) {
         // Put the rows back as they were, so the dead-letter list stays the truth and a retry redrives them.
         await restoreDeadDeliveries(deps.db, rows);
