@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { defaultRepeatStrategy } from 'bullmq';
 import { CampaignJobName, campaignSchedulerId, type CampaignOccurrenceJob } from './catalog.js';
 
 /*
@@ -56,6 +57,18 @@ export function schedulerSpecFor(campaign: SchedulableCampaign, now: Date = new 
     repeat: { pattern: campaign.schedule.cron, tz: campaign.schedule.timezone, ...window },
     template: { name: CampaignJobName.occurrence, data: { campaignId: campaign.id, schedule: signature } },
   };
+}
+
+/**
+ * When BullMQ's job scheduler fires a cron repeat next after `after`, computed by BullMQ's own strategy
+ * (`defaultRepeatStrategy`, over the cron-parser 4 it ships), so what the API shows is what will run. The
+ * cron-parser 5 API disagrees at some DST changes: where local midnight does not exist (America/Santiago in
+ * September), 4 skips that day and 5 fires at 01:00. Throws on an invalid pattern; null when it never fires
+ * (again), e.g. past `endDate` or on 30 February.
+ */
+export function nextCronFire(repeat: { pattern: string; tz: string; startDate?: Date; endDate?: Date }, after: Date): Date | null {
+  const millis = defaultRepeatStrategy(after.getTime(), { pattern: repeat.pattern, tz: repeat.tz, startDate: repeat.startDate, endDate: repeat.endDate });
+  return millis === undefined ? null : new Date(Math.max(millis, after.getTime()));
 }
 
 /** What we need of a BullMQ Queue (structural, so tests and callers can pass the real Queue or a narrower one). */

@@ -1,8 +1,7 @@
-import { CronExpressionParser } from 'cron-parser';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
 import { campaignSchedulerRows } from '@renotify/db';
-import { campaignSchedulerId, reconcileCampaignSchedulers, scheduleSignature } from '@renotify/queue';
+import { campaignSchedulerId, nextCronFire, reconcileCampaignSchedulers, scheduleSignature } from '@renotify/queue';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { startIngest, type RunningIngest } from '../index.js';
 
@@ -24,7 +23,8 @@ describe('Campaigns API and scheduler sync (ingest only, no worker)', () => {
     const jobs = await queue().getJobs(['delayed', 'waiting', 'active', 'prioritized']);
     return jobs.map((job) => job.id ?? '').filter((id) => id.startsWith(`repeat:${campaignSchedulerId(campaignId)}:`)).sort();
   }
-  const nextCron = (cron: string, tz: string) => CronExpressionParser.parse(cron, { tz, currentDate: new Date() }).next().getTime();
+  /** When BullMQ's scheduler fires the cron next (its own strategy and parser). */
+  const nextCron = (cron: string, tz: string) => nextCronFire({ pattern: cron, tz }, new Date())!.getTime();
 
   const validBody = {
     pageId: PAGE.id,
@@ -151,7 +151,7 @@ describe('Campaigns API and scheduler sync (ingest only, no worker)', () => {
     const created = await api('POST', '/v1/campaigns', { ...validBody, startAt: startAt.toISOString(), endAt: endAt.toISOString() });
     expect(created.status).toBe(201);
     const id = created.json.id as string;
-    expect(new Date(created.json.nextOccurrenceAt).getTime()).toBe(CronExpressionParser.parse('0 9 * * *', { tz: 'America/New_York', currentDate: startAt }).next().getTime());
+    expect(new Date(created.json.nextOccurrenceAt).getTime()).toBe(nextCronFire({ pattern: '0 9 * * *', tz: 'America/New_York', startDate: startAt, endDate: endAt }, new Date())!.getTime());
     expect(await queue().getJobScheduler(campaignSchedulerId(id))).toMatchObject({ startDate: startAt.getTime(), endDate: endAt.getTime() });
     const badWindow = await api('PATCH', `/v1/campaigns/${id}`, { startAt: new Date(endAt.getTime() + 1000).toISOString() });
     expect(badWindow.status).toBe(400);
@@ -166,5 +166,22 @@ describe('Campaigns API and scheduler sync (ingest only, no worker)', () => {
     expect(await reconcileCampaignSchedulers(campaignSchedulerRows(ingest.deps.db), queue())).toEqual({ scheduled: 1, unchanged: 0, removed: 2 });
     const keys = (await queue().getJobSchedulers()).map((s) => s?.key).sort();
     expect(keys).toEqual([campaignSchedulerId(active.json.id)]);
+  });
+
+  it('shows the next occurrence BullMQ will fire, also where a DST change skips local midnight', async () => {
+    // America/Santiago springs forward at local midnight on 5 September 2027: 00:00 that day does not exist.
+    // BullMQ's parser (cron-parser 4) skips the day; cron-parser 5 answers 01:00 local (04:00Z on the 5th),
+    // a time the scheduler never fires.
+    const startAt = new Date('2027-09-04T12:00:00Z');
+    const created = await api('POST', '/v1/campaigns', {
+      ...validBody,
+      name: 'Santiago midnight',
+      schedule: { cron: '0 0 * * *', timezone: 'America/Santiago' },
+      startAt: startAt.toISOString(),
+    });
+    expect(created.status).toBe(201);
+    const fired = Date.parse('2027-09-06T03:00:00Z');
+    expect(new Date(created.json.nextOccurrenceAt).getTime()).toBe(fired);
+    expect(await pendingJobIds(created.json.id)).toEqual([`repeat:${campaignSchedulerId(created.json.id)}:${fired}`]);
   });
 });

@@ -1,21 +1,19 @@
-import { CronExpressionParser } from 'cron-parser';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
   BUILTIN_CAMPAIGN_VARIABLES,
-  campaignRunJobId,
-  CampaignJobName,
+  campaignSchedulerRows,
   createCampaign,
   createCampaignRun,
   getCampaign,
   getCampaignIncludingDeleted,
   getCampaignRunReport,
+  getReceiptCounts,
   getPage,
   listCampaignRuns,
   listCampaigns,
   setCampaignStatus,
-  syncCampaignScheduler,
   unknownPlaceholders,
   updateCampaign,
   withRetainedRunCounts,
@@ -24,7 +22,9 @@ import {
 } from '@renotify/db';
 import { isValidTimeZone } from '@renotify/domain';
 import { sendApiMessageProblems } from '@renotify/messenger';
+import { campaignRunJobId, CampaignJobName, nextCronFire, syncCampaignScheduler } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
+import { receiptCountsSchema } from './receipt-counts.js';
 import { HttpError, notFound } from '../http-errors.js';
 import { pageIdSchema } from './pages.js';
 import { errorResponses, idempotencyKeyHeader, noContent, pageOf, timestamp } from './schemas.js';
@@ -71,6 +71,7 @@ const campaignRunReportSchema = campaignRunSchema
       deferred: z.record(z.string(), z.number()),
       complete: z.boolean(),
     }),
+    receipts: receiptCountsSchema,
   })
   .meta({ id: 'CampaignRunReport' });
 
@@ -176,7 +177,8 @@ const invalidSchedule = (reason: string) => new HttpError(400, 'invalid_schedule
 /**
  * Resolves and checks a schedule: a standard 5-field cron (minute granularity: campaigns never run more than
  * once a minute) in a valid IANA zone (the Page's by default), or a local time. Returns the next occurrence
- * of a cron schedule, which proves it ever fires.
+ * of a cron schedule, which proves it ever fires. The cron is read by BullMQ's own parser (`nextCronFire`): what
+ * is accepted here is what the scheduler runs.
  */
 export function resolveSchedule(input: z.infer<typeof scheduleSchema>, pageTimeZone: string, now = new Date()): { schedule: CampaignSchedule; nextAt: Date | null } {
   if ('localTime' in input) return { schedule: { localTime: input.localTime }, nextAt: null };
@@ -187,11 +189,14 @@ export function resolveSchedule(input: z.infer<typeof scheduleSchema>, pageTimeZ
   if (fields !== 5) {
     throw invalidSchedule(`cron "${cron}" has ${fields} field(s); use the standard 5 (minute hour day-of-month month day-of-week)`);
   }
+  let nextAt: Date | null;
   try {
-    return { schedule: { cron, timezone }, nextAt: CronExpressionParser.parse(cron, { tz: timezone, currentDate: now }).next().toDate() };
+    nextAt = nextCronFire({ pattern: cron, tz: timezone }, now);
   } catch (error) {
     throw invalidSchedule(`cron "${cron}": ${(error as Error).message}`);
   }
+  if (!nextAt) throw invalidSchedule(`cron "${cron}" never fires`);
+  return { schedule: { cron, timezone }, nextAt };
 }
 
 function checkPlaceholders(message: Record<string, unknown>, variables: Record<string, string | number>) {
@@ -213,13 +218,15 @@ function checkWindow(startAt: Date | null | undefined, endAt: Date | null | unde
   if (startAt && endAt && startAt.getTime() >= endAt.getTime()) throw new HttpError(400, 'invalid_request', 'startAt must be before endAt');
 }
 
+/** The next occurrence is the one BullMQ's scheduler will fire (same strategy, parser, startDate and endDate). */
 function withNext(campaign: CampaignView, now = new Date()) {
   let nextOccurrenceAt: Date | null = null;
   if (campaign.status === 'ACTIVE' && 'cron' in campaign.schedule) {
     try {
-      const from = campaign.startAt && campaign.startAt > now ? campaign.startAt : now;
-      const next = CronExpressionParser.parse(campaign.schedule.cron, { tz: campaign.schedule.timezone, currentDate: from }).next().toDate();
-      if (!campaign.endAt || next < campaign.endAt) nextOccurrenceAt = next;
+      nextOccurrenceAt = nextCronFire(
+        { pattern: campaign.schedule.cron, tz: campaign.schedule.timezone, ...(campaign.startAt && { startDate: campaign.startAt }), ...(campaign.endAt && { endDate: campaign.endAt }) },
+        now,
+      );
     } catch {
       nextOccurrenceAt = null;
     }
@@ -233,7 +240,7 @@ function withNext(campaign: CampaignView, now = new Date()) {
  */
 async function syncScheduler(deps: IngestDeps, request: FastifyRequest, campaignId: string) {
   try {
-    const result = await syncCampaignScheduler(deps.db, deps.queues.campaigns, campaignId);
+    const result = await syncCampaignScheduler(campaignSchedulerRows(deps.db), deps.queues.campaigns, campaignId);
     request.log.info({ campaignId, scheduler: result }, 'campaign scheduler synced');
   } catch (error) {
     request.log.error({ err: error, campaignId }, 'campaign scheduler sync failed; the worker reconciliation will repair it');
@@ -370,7 +377,8 @@ export async function campaignRoutes(plainApp: FastifyInstance, { deps }: { deps
     if (!(await getCampaignIncludingDeleted(deps.db, id))) throw notFound(`Campaign ${id}`);
     const runs = await listCampaignRuns(deps.db, id, { limit: query.limit, ...(query.cursor !== undefined && { before: query.cursor }) });
     // Runs whose deliveries retention deleted report the counts stored when they finished.
-    return { ...runs, items: await withRetainedRunCounts(deps.db, runs.items) };
+    const items = await withRetainedRunCounts(deps.db, runs.items);
+    return { ...runs, items: await Promise.all(items.map(async (run) => ({ ...run, receipts: await getReceiptCounts(deps.db, 'CAMPAIGN_RUN', run.id) }))) };
   });
 
   const runReportSchema = { tags, summary: 'One run and its delivery counts', params: runParams, response: { 200: campaignRunReportSchema, ...errorResponses } };
@@ -378,6 +386,6 @@ export async function campaignRoutes(plainApp: FastifyInstance, { deps }: { deps
     const { id, runId } = request.params;
     const report = await getCampaignRunReport(deps.db, id, runId);
     if (!report) throw notFound(`Run ${runId} of campaign ${id}`);
-    return (await withRetainedRunCounts(deps.db, [report]))[0]!;
+    return { ...(await withRetainedRunCounts(deps.db, [report]))[0]!, receipts: await getReceiptCounts(deps.db, 'CAMPAIGN_RUN', runId) };
   });
 }
