@@ -77,3 +77,23 @@ export function registerIdempotency(scope: FastifyInstance, redis: Redis, prefix
     return payload;
   });
 }
+
+/**
+ * Forgets stored answers that mention any of `needles` (an erased person's PSID or tokens: an opt-in request's
+ * answer names its PSID). Those keys then run again on a retry instead of replaying personal data. Returns how
+ * many were forgotten. SCAN, not KEYS: the store holds at most a day of keys and is shared with the queues.
+ */
+export async function forgetIdempotentAnswersMentioning(redis: Redis, prefix: string, needles: readonly string[]): Promise<number> {
+  if (needles.length === 0) return 0;
+  let forgotten = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:idempotency:*`, 'COUNT', 500);
+    cursor = next;
+    if (keys.length === 0) continue;
+    const values = await redis.mget(...keys);
+    const mentioning = keys.filter((_key, index) => needles.some((needle) => values[index]?.includes(needle)));
+    if (mentioning.length > 0) forgotten += await redis.del(...mentioning);
+  } while (cursor !== '0');
+  return forgotten;
+}

@@ -569,7 +569,7 @@ export interface paths {
         post?: never;
         /**
          * Erase a subscriber (GDPR): tokens, PSID, personal fields of deliveries; idempotent
-         * @description Deletes the subscriber, their tokens and opt-in requests, and the webhook receipts and dead letters that mention them; deliveries stay as anonymous counts. Answers 204 whether or not anything was left to erase, so a retry is safe. Each call writes an AuditLog entry (who, when, counts; never the PSID).
+         * @description Deletes the subscriber, their tokens and opt-in requests, the webhook receipts and dead letters that mention them, and stored Idempotency-Key answers naming the PSID; deliveries stay as anonymous counts. Answers 204 whether or not anything was left to erase, so a retry is safe. Each call writes an AuditLog entry (who, when, counts; never the PSID).
          */
         delete: {
             parameters: {
@@ -2548,6 +2548,17 @@ export interface components {
             createdAt: unknown;
             updatedAt: unknown;
         };
+        ReceiptCountsInput: {
+            sent: number;
+            /** @description SENT deliveries Meta reported delivered (message_deliveries; a read implies it) */
+            delivered: number;
+            /** @description SENT deliveries Meta reported read (message_reads) */
+            read: number;
+            /** @description delivered / sent, 4 decimals; null when nothing was sent */
+            deliveredRate: number | null;
+            /** @description read / sent, 4 decimals; null when nothing was sent */
+            readRate: number | null;
+        };
         CampaignInput: {
             id: string;
             pageId: string;
@@ -2612,6 +2623,7 @@ export interface components {
                 };
                 complete: boolean;
             };
+            receipts: components["schemas"]["ReceiptCountsInput"];
         };
         OptInRequestInput: {
             id: string;
@@ -2696,6 +2708,7 @@ export interface components {
                     [key: string]: number;
                 };
             };
+            receipts: components["schemas"]["ReceiptCountsInput"];
             deliveries: {
                 id: string;
                 /** @description null once the person was erased */
@@ -2893,6 +2906,17 @@ export interface components {
             /** Format: date-time */
             updatedAt: string;
         };
+        ReceiptCounts: {
+            sent: number;
+            /** @description SENT deliveries Meta reported delivered (message_deliveries; a read implies it) */
+            delivered: number;
+            /** @description SENT deliveries Meta reported read (message_reads) */
+            read: number;
+            /** @description delivered / sent, 4 decimals; null when nothing was sent */
+            deliveredRate: number | null;
+            /** @description read / sent, 4 decimals; null when nothing was sent */
+            readRate: number | null;
+        };
         Campaign: {
             id: string;
             pageId: string;
@@ -2963,6 +2987,7 @@ export interface components {
                 };
                 complete: boolean;
             };
+            receipts: components["schemas"]["ReceiptCounts"];
         };
         OptInRequest: {
             id: string;
@@ -3054,6 +3079,7 @@ export interface components {
                     [key: string]: number;
                 };
             };
+            receipts: components["schemas"]["ReceiptCounts"];
             deliveries: {
                 id: string;
                 /** @description null once the person was erased */

@@ -6,6 +6,7 @@ import { isValidTimeZone } from '@renotify/domain';
 import { fingerprint } from '@renotify/observability';
 import type { IngestDeps } from '../deps.js';
 import { notFound } from '../http-errors.js';
+import { forgetIdempotentAnswersMentioning } from '../idempotency.js';
 import { pageParams } from './pages.js';
 import { errorResponses, limitQuery, noContent, pageOf, timestamp } from './schemas.js';
 
@@ -156,7 +157,7 @@ export async function subscriberRoutes(plainApp: FastifyInstance, { deps }: { de
         tags: ['subscribers'],
         summary: 'Erase a subscriber (GDPR): tokens, PSID, personal fields of deliveries; idempotent',
         description:
-          'Deletes the subscriber, their tokens and opt-in requests, and the webhook receipts and dead letters that mention them; deliveries stay as anonymous counts. Answers 204 whether or not anything was left to erase, so a retry is safe. Each call writes an AuditLog entry (who, when, counts; never the PSID).',
+          'Deletes the subscriber, their tokens and opt-in requests, the webhook receipts and dead letters that mention them, and stored Idempotency-Key answers naming the PSID; deliveries stay as anonymous counts. Answers 204 whether or not anything was left to erase, so a retry is safe. Each call writes an AuditLog entry (who, when, counts; never the PSID).',
         params: psidParams,
         response: { 204: noContent, ...errorResponses },
       },
@@ -165,7 +166,9 @@ export async function subscriberRoutes(plainApp: FastifyInstance, { deps }: { de
       const { id, psid } = request.params;
       await requirePage(id);
       const report = await eraseSubscriber(deps.db, id, psid, new Date(), actorOf(request));
-      request.log.info({ pageId: id, ...report }, 'subscriber erased');
+      // Stored Idempotency-Key answers (24 h in Redis) may name the PSID (an opt-in request's answer does).
+      const idempotentAnswers = await forgetIdempotentAnswersMentioning(deps.redis, deps.config.QUEUE_PREFIX, [psid]);
+      request.log.info({ pageId: id, ...report, idempotentAnswers }, 'subscriber erased');
       return reply.status(204).send();
     },
   );

@@ -109,6 +109,23 @@ describe('per-Page guards and subscribers, end to end', () => {
     await post(backInStock('erase-1', 'e1'));
     await settle('erase-1', { SENT: 1 });
     expect((await query(`SELECT id FROM "WebhookReceipt" WHERE strpos("rawBody", $1) > 0`, [psid])).length).toBeGreaterThan(0);
+    // The person writes (their 24h window opens), and the business asks them to opt in to more, with an
+    // Idempotency-Key: the stored answer (24 h in Redis) names the PSID.
+    await stack.control('POST', '/webhooks/trigger', { type: 'message', pageId: PAGE, psid, text: 'hello' });
+    await waitFor(async () => (await stack.api('GET', `/v1/pages/${PAGE}/subscribers?windowOpen=true`)).body.items.some((item: { psid: string }) => item.psid === psid), { what: 'window open' });
+    const asked = await fetch(`${stack.ingest.url}/v1/optin-requests`, {
+      method: 'POST',
+      headers: { authorization: 'Bearer demo-api-key', 'content-type': 'application/json', 'idempotency-key': 'erase-e2e-ask-1' },
+      body: JSON.stringify({ pageId: PAGE, psid, kind: 'ONE_TIME', topic: 'back_in_stock:e2', title: 'Back in stock again' }),
+    });
+    expect(asked.status).toBe(201);
+    const redis = stack.ingest.deps.redis;
+    const storedAnswers = async () => {
+      const keys = await redis.keys(`${stack.ingest.deps.config.QUEUE_PREFIX}:idempotency:*`);
+      const values = keys.length ? await redis.mget(...keys) : [];
+      return values.filter((value) => value?.includes(psid)).length;
+    };
+    expect(await storedAnswers()).toBe(1);
 
     expect((await stack.api('DELETE', `/v1/pages/${PAGE}/subscribers/${psid}`)).status).toBe(204);
     const needles = [psid, token, fingerprint(token)];
@@ -117,6 +134,7 @@ describe('per-Page guards and subscribers, end to end', () => {
       const rows = await query<{ row: string }>(`SELECT t::text AS row FROM "${table}" t`);
       for (const { row } of rows) for (const needle of needles) expect(row, `${table} still holds ${needle}`).not.toContain(needle);
     }
+    expect(await storedAnswers()).toBe(0);
     // The send is still counted, anonymously.
     expect(await deliveryCounts(stack.db, 'erase-1')).toEqual({ SENT: 1 });
     expect((await stack.api('DELETE', `/v1/pages/${PAGE}/subscribers/${psid}`)).status).toBe(204);
