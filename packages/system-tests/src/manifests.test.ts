@@ -157,15 +157,22 @@ describe('deployment manifests match the code', () => {
       expect(check.portVar).toBe(PORT_VAR[app]);
       expect(check.port).toBe(DEFAULT_PORT[app]);
     }
+    // One Dockerfile for every app: the APP build arg picks the stage `app-<APP>`, which holds the app's port and health check.
+    const dockerfile = read('Dockerfile');
+    expect(dockerfile).toMatch(/^FROM app-\$\{APP\} AS runtime$/m);
+    for (const [service, definition] of Object.entries(composeServices)) {
+      if (definition.build && service !== 'migrate') expect(definition.build.args?.APP, `compose ${service} build arg APP`).toBe(appOfContainer(service));
+    }
     for (const app of ['ingest', 'worker', 'messenger-sandbox'] as const) {
-      const dockerfile = read(`apps/${app}/Dockerfile`);
-      const runtime = dockerfile.slice(dockerfile.lastIndexOf('AS runtime'));
-      expect(runtime, `apps/${app}/Dockerfile ENV`).toMatch(new RegExp(`\\b${PORT_VAR[app]}=${DEFAULT_PORT[app]}\\b`));
+      const stageStart = dockerfile.indexOf(`AS app-${app}\n`);
+      expect(stageStart, `Dockerfile stage app-${app}`).toBeGreaterThan(-1);
+      const runtime = dockerfile.slice(stageStart, dockerfile.indexOf('\nFROM ', stageStart));
+      expect(runtime, `Dockerfile app-${app} ENV`).toMatch(new RegExp(`\\b${PORT_VAR[app]}=${DEFAULT_PORT[app]}\\b`));
       expect(runtime).toMatch(new RegExp(`^EXPOSE ${DEFAULT_PORT[app]}$`, 'm'));
       const healthcheck = /HEALTHCHECK[^\n]*\\\n\s*CMD (\[.*\])/.exec(runtime);
       const check = healthcheckArgs(JSON.parse(healthcheck![1]!));
       expect(check).toMatchObject({ portVar: PORT_VAR[app], port: DEFAULT_PORT[app] });
-      await expectRoute(app, check.path, `apps/${app}/Dockerfile HEALTHCHECK`);
+      await expectRoute(app, check.path, `Dockerfile app-${app} HEALTHCHECK`);
     }
   });
 
