@@ -10,9 +10,17 @@ const days = (fallback: number) => z.coerce.number().int().min(0).max(36_500).de
 /** Meta allows one opt-in request per title per 7 days, checked against OptInRequest rows: keep at least that. */
 export const OPTIN_REQUEST_MIN_RETENTION_DAYS = 8;
 
+/** The per-person cap counts SENT deliveries over a rolling window of up to 31 days (744 h): keep at least that. */
+export const DELIVERY_MIN_RETENTION_DAYS = 32;
+
+const atLeast = (minimum: number) => (value: number) => value === 0 || value >= minimum;
+
 export const retentionFields = {
   /** Finished deliveries (SENT, FAILED, SKIPPED, DEAD), counted from when they finished. */
-  RETENTION_DELIVERIES_DAYS: days(90),
+  RETENTION_DELIVERIES_DAYS: days(90).refine(
+    atLeast(DELIVERY_MIN_RETENTION_DAYS),
+    `must be 0 (keep forever) or at least ${DELIVERY_MIN_RETENTION_DAYS}: the per-person cap counts sent deliveries over up to 31 days`,
+  ),
   /** Events whose deliveries are all finished (the event keeps its final counts until it goes). */
   RETENTION_EVENTS_DAYS: days(90),
   /** Finished campaign runs (the run keeps its final counts until it goes). */
@@ -23,7 +31,7 @@ export const retentionFields = {
   RETENTION_DEAD_LETTERS_DAYS: days(90),
   /** Opt-in requests sent (the 7-day same-title rule reads them). */
   RETENTION_OPTIN_REQUESTS_DAYS: days(90).refine(
-    (value) => value === 0 || value >= OPTIN_REQUEST_MIN_RETENTION_DAYS,
+    atLeast(OPTIN_REQUEST_MIN_RETENTION_DAYS),
     `must be 0 (keep forever) or at least ${OPTIN_REQUEST_MIN_RETENTION_DAYS}: Meta's one-request-per-title-per-week rule reads these rows`,
   ),
   /** When the retention job runs (cron, UTC): hourly by default, off the full hour. */
