@@ -1,6 +1,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance, type FastifyRequest } from 'fastify';
 import type { Logger } from '@renotify/observability';
 import { registerControlApi, sendControlError, CONTROL_PREFIX } from './control-api.js';
+import { registerReceiver } from './receiver.js';
 import { errorBody, GraphError, unsupportedGet } from './graph-error.js';
 import { tokenListItem } from './render.js';
 import { authenticatePage, handleSend, resolvePage, type GraphCredentials } from './send-api.js';
@@ -234,6 +235,8 @@ export function buildSandbox(options: SandboxOptions = {}): Sandbox {
   });
 
   registerControlApi(app, { state, dispatcher, verifyToken });
+  // A business's webhook endpoint for Renotify's outbound webhooks (tests and demos): records and answers as told.
+  registerReceiver(app);
 
   /** Liveness for the demo script, the benchmark and containers (outside Graph's path space). */
   app.get('/healthz', async () => ({ status: 'ok', pages: state.pages.size }));

@@ -13,3 +13,4 @@ export {
 } from './state.js';
 export { userActionSchema, type UserAction, type WebhookDelivery } from './webhooks.js';
 export { toMetaJson, signBody } from './meta-json.js';
+export { RECEIVER_PREFIX, type ReceivedRequest } from './receiver.js';

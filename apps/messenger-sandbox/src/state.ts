@@ -96,6 +96,9 @@ export interface UserRecord {
   answered: Set<string> | null;
   /** This user's recurring tokens, so the user page never scans the whole Page. */
   topics: RecurringToken[] | null;
+  /** Watermarks (ms) of the last delivery and read receipts this user's Messenger sent (message_deliveries/_reads). */
+  deliveredUpTo?: number;
+  readUpTo?: number;
 }
 
 export interface UserRefRecord {

@@ -51,6 +51,13 @@ export const userActionSchema = z.discriminatedUnion('type', [
     spelling: z.enum(['space', 'underscore']).default('space'),
   }),
   z.object({ type: z.literal('checkbox_optin'), pageId: z.string().min(1), userRef: z.string().min(1).optional(), ref: z.string().optional() }),
+  /**
+   * Meta's message_deliveries: the person's Messenger shows the Page's messages up to `watermark` (default now);
+   * `mids` default to those messages not reported delivered before.
+   */
+  z.object({ type: z.literal('delivery'), ...pageAndUser, watermark: z.number().int().nonnegative().optional(), mids: z.array(z.string().min(1)).max(100).optional() }),
+  /** Meta's message_reads: the person read every message of the Page up to `watermark` (default now). */
+  z.object({ type: z.literal('read'), ...pageAndUser, watermark: z.number().int().nonnegative().optional() }),
 ]);
 
 export type UserAction = z.input<typeof userActionSchema>;
@@ -187,6 +194,22 @@ export function performUserAction(state: SandboxState, action: ParsedAction): Pe
           },
         },
       };
+    }
+    case 'delivery': {
+      const user = state.getUser(page, action.psid);
+      const watermark = action.watermark ?? now;
+      const since = user.deliveredUpTo ?? -1;
+      const mids =
+        action.mids ?? user.thread.filter((item) => item.from === 'page' && item.at > since && item.at <= watermark).map((item) => item.mid as string);
+      user.deliveredUpTo = Math.max(since, watermark);
+      return { pageId: page.id, psid: user.psid, item: { ...base(user.psid), delivery: { mids, watermark } } };
+    }
+    case 'read': {
+      const user = state.getUser(page, action.psid);
+      const watermark = action.watermark ?? now;
+      user.readUpTo = Math.max(user.readUpTo ?? -1, watermark);
+      user.deliveredUpTo = Math.max(user.deliveredUpTo ?? -1, watermark);
+      return { pageId: page.id, psid: user.psid, item: { ...base(user.psid), read: { watermark } } };
     }
     case 'checkbox_optin': {
       const userRef = action.userRef ?? state.newToken().slice(0, 20);

@@ -4,6 +4,8 @@ import {
   CAMPAIGN_RECONCILE_EVERY_MS,
   CAMPAIGN_RECONCILE_SCHEDULER_ID,
   CampaignJobName,
+  OUTBOUND_WEBHOOKS_RELAY_SCHEDULER_ID,
+  OutboundWebhooksJobName,
   QueueName,
   RECONCILE_SCHEDULER_ID,
   RETENTION_JOB,
@@ -37,6 +39,11 @@ interface SyncsCampaignSchedulers {
   syncsCampaignSchedulers: true;
 }
 
+/** A module whose queue carries the outbound webhooks' outbox relay (queues due rows every `relayEveryMs`). */
+interface RelaysWebhookOutbox {
+  relayEveryMs: number;
+}
+const relaysWebhookOutbox = (module: ProcessorModule): module is ProcessorModule & RelaysWebhookOutbox => 'relayEveryMs' in module;
 const schedulesReconciliation = (module: ProcessorModule): module is ProcessorModule & SchedulesReconciliation => 'reconcileCron' in module;
 const syncsCampaigns = (module: ProcessorModule): module is ProcessorModule & SyncsCampaignSchedulers => 'syncsCampaignSchedulers' in module;
 
@@ -56,6 +63,15 @@ export function declaredSchedulers(deps: Pick<WorkerDeps, 'config'>, modules: re
     if (module.queue === QueueName.maintenance) {
       // A cron pattern, like the reconciliation: an `every` scheduler would also purge on every fresh start.
       specs.push({ queue: QueueName.maintenance, id: RETENTION_SCHEDULER_ID, repeat: { pattern: deps.config.RETENTION_CRON }, template: { name: RETENTION_JOB, data: {} } });
+    }
+    if (relaysWebhookOutbox(module)) {
+      // One entry shared by all workers; rows are claimed with SKIP LOCKED, so overlapping runs never queue a row twice.
+      specs.push({
+        queue: QueueName.outboundWebhooks,
+        id: OUTBOUND_WEBHOOKS_RELAY_SCHEDULER_ID,
+        repeat: { every: module.relayEveryMs },
+        template: { name: OutboundWebhooksJobName.relay, data: {} },
+      });
     }
     if (syncsCampaigns(module)) {
       specs.push({ queue: QueueName.campaigns, id: CAMPAIGN_RECONCILE_SCHEDULER_ID, repeat: { every: CAMPAIGN_RECONCILE_EVERY_MS }, template: { name: CampaignJobName.reconcile, data: {} } });

@@ -1,3 +1,4 @@
+import type { Database } from './client.js';
 import type { Queryable } from './tx.js';
 
 /*
@@ -34,4 +35,24 @@ export async function applyMessageReceipt(client: Queryable, receipt: MessageRec
     [receipt.pageId, receipt.psid, receipt.mids ?? [], receipt.watermark, read, receipt.at],
   );
   return rowCount ?? 0;
+}
+
+/** Delivered and read counts of one source's SENT deliveries, with rates over SENT (null before anything was sent). */
+export interface ReceiptCounts {
+  sent: number;
+  delivered: number;
+  read: number;
+  deliveredRate: number | null;
+  readRate: number | null;
+}
+
+export async function getReceiptCounts(db: Database, sourceType: 'EVENT' | 'CAMPAIGN_RUN', sourceId: string): Promise<ReceiptCounts> {
+  const { rows } = await db.pool.query<{ sent: number; delivered: number; read: number }>(
+    `SELECT count(*)::int AS sent, count("deliveredAt")::int AS delivered, count("readAt")::int AS read
+     FROM "Delivery" WHERE "sourceId" = $1 AND "sourceType" = $2::"SourceType" AND status = 'SENT'`,
+    [sourceId, sourceType],
+  );
+  const { sent, delivered, read } = rows[0]!;
+  const rate = (n: number) => (sent === 0 ? null : Math.round((n / sent) * 10_000) / 10_000);
+  return { sent, delivered, read, deliveredRate: rate(delivered), readRate: rate(read) };
 }

@@ -71,7 +71,9 @@ export { signPayload, toMetaJson, verifySignature } from './webhooks/signature.j
 export {
   parseWebhookPayload,
   type CheckboxOptInEvent,
+  type MessageDeliveryEvent,
   type MessageEvent,
+  type MessageReadEvent,
   type OneTimeOptInEvent,
   type ParsedWebhook,
   type PostbackEvent,

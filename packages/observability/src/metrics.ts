@@ -16,6 +16,9 @@ export const MetricName = {
   queueBacklog: 'renotify_queue_backlog',
   queueJobs: 'renotify_queue_jobs',
   queueBacklogAge: 'renotify_queue_backlog_sample_age_seconds',
+  outboundWebhooks: 'renotify_outbound_webhooks_total',
+  outboundWebhookDuration: 'renotify_outbound_webhook_duration_seconds',
+  outboundWebhookBacklog: 'renotify_outbound_webhook_backlog',
 } as const;
 
 /** Job states sampled per queue. The backlog counts the first three: work not yet started. */
@@ -125,6 +128,33 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
     registers: [registry],
   });
 
+  /** Outbound webhook attempts (#15), by event type and outcome: sent | retry | dead. */
+  const outboundWebhooks = new Counter({
+    name: MetricName.outboundWebhooks,
+    help: 'Outbound webhook attempts to business endpoints, by event type and outcome (sent | retry | dead)',
+    labelNames: ['event_type', 'outcome'] as const,
+    registers: [registry],
+  });
+  const outboundWebhookDuration = new Histogram({
+    name: MetricName.outboundWebhookDuration,
+    help: 'Outbound webhook request latency in seconds, by outcome (ok | error)',
+    labelNames: ['outcome'] as const,
+    buckets: [0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [registry],
+  });
+  // Read at scrape time by whoever owns the outbox (the worker's outbound-webhooks module sets the reader).
+  let readOutboundBacklog: (() => Promise<number>) | undefined;
+  new Gauge({
+    name: MetricName.outboundWebhookBacklog,
+    help: 'Outbound webhooks waiting to be sent (PENDING outbox rows, including those waiting for a retry)',
+    registers: [registry],
+    async collect() {
+      this.reset();
+      const count = readOutboundBacklog ? await readOutboundBacklog().catch(() => null) : null;
+      if (count !== null) this.set(count);
+    },
+  });
+
   const readBacklog = options.readBacklog;
   // The gauges below are filled at scrape time from the shared sample in Redis (one GET each): scraping never
   // counts jobs, and a missing or unreadable sample exports no series rather than made-up zeros.
@@ -172,6 +202,12 @@ export function createWorkerMetrics(options: WorkerMetricsOptions = {}) {
     sendApiErrors,
     rateLimiterWaits,
     rateLimiterWaitSeconds,
+    outboundWebhooks,
+    outboundWebhookDuration,
+    /** Where the outbound webhook backlog gauge reads its value at scrape time. */
+    readOutboundWebhookBacklog(reader: () => Promise<number>) {
+      readOutboundBacklog = reader;
+    },
     /** Counts the outcomes the dispatcher records; PENDING ones with a `notBefore` are deferrals. */
     observeDeliveries(outcomes: readonly DeliveryObservation[]) {
       for (const outcome of outcomes) {

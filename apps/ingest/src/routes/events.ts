@@ -1,9 +1,10 @@
 import type { FastifyInstance, FastifySchemaCompiler } from 'fastify';
 import { validatorCompiler, type ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
-import { createKnownPages, getEventSummary, listEventDeliveries, withRetainedEventCounts, type DeliveryCursor } from '@renotify/db';
+import { createKnownPages, getEventSummary, getReceiptCounts, listEventDeliveries, withRetainedEventCounts, type DeliveryCursor } from '@renotify/db';
 import { EVENT_ID_MAX_LENGTH, eventInputSchema, MAX_EVENTS_PER_BATCH, parseEvents, type EventInput, type EventProblem } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
+import { receiptCountsSchema } from './receipt-counts.js';
 import { HttpError, notFound, sendUnavailable } from '../http-errors.js';
 import { EventIntake, IntakeError } from './event-intake.js';
 import { countIngestedEvents } from './metrics.js';
@@ -53,6 +54,7 @@ const eventSummarySchema = z
     receivedAt: z.date(),
     fannedOutAt: z.date().nullable(),
     counts: z.object({ byStatus: z.record(z.string(), z.number()), bySkipReason: z.record(z.string(), z.number()) }),
+    receipts: receiptCountsSchema,
     deliveries: z.array(
       z.object({
         id: z.string(),
@@ -152,6 +154,7 @@ export async function eventRoutes(plainApp: FastifyInstance, { deps }: { deps: I
       priority: summary.priority?.toUpperCase() ?? null,
       deliveries: page.deliveries,
       nextCursor: page.next ? encodeCursor(page.next) : null,
+      receipts: await getReceiptCounts(deps.db, 'EVENT', id),
     };
   });
 }

@@ -75,6 +75,16 @@ const SCRIPT = `
     } catch (error) { setStatus(label + ' failed: ' + error.message, true); }
   }
 
+  // Meta's receipts: the person's Messenger reports what it shows (message_deliveries) and what was read
+  // (message_reads, here on "Mark as read"). Receipts change nothing on this page, so no re-poll follows.
+  async function receipt(action, label) {
+    try {
+      const result = await api('/__sandbox/webhooks/trigger', { pageId, ...action });
+      const cb = result.callback;
+      setStatus(label + ' receipt: webhook ' + (cb.status ? 'answered HTTP ' + cb.status : 'not delivered (' + (cb.error || 'no callback') + ')'), !cb.status || cb.status >= 300);
+    } catch (error) { setStatus(label + ' receipt failed: ' + error.message, true); }
+  }
+
   function renderCard(item) {
     const c = item.card;
     const box = el('div', { class: 'card', 'data-mid': item.mid });
@@ -164,6 +174,8 @@ const SCRIPT = `
       if (data.items.length && atBottom) thread.scrollTop = thread.scrollHeight;
       lastSeq = data.lastSeq;
       renderTopics(data.topics);
+      // A notification on screen is a delivered message: report it as Messenger does.
+      if (data.items.some((item) => item.from === 'page' && item.tokenKind)) receipt({ type: 'delivery', psid }, 'Delivery');
     } catch (error) { setStatus('Cannot load this conversation: ' + error.message, true); }
   }
 
@@ -175,6 +187,8 @@ const SCRIPT = `
     input.value = '';
     act({ type: 'message', psid, text }, 'Message');
   });
+
+  document.getElementById('read').addEventListener('click', () => receipt({ type: 'read', psid }, 'Read'));
 
   if (!pageId || !psid) setStatus('Open this page as /user?page=<page id>&psid=<psid>.', true);
   else { poll(); setInterval(poll, 700); }
@@ -195,6 +209,7 @@ export function userPageHtml(): string {
     <section class="panel"><h2>Sandbox</h2>
       <label for="spelling">Stop/resume wire value</label><br>
       <select id="spelling"><option value="space">STOP NOTIFICATIONS (Meta docs)</option><option value="underscore">STOP_NOTIFICATIONS</option></select>
+      <p><button type="button" id="read" class="secondary">Mark as read</button></p>
       <p id="target" class="state"></p>
       <p id="status">Every click here is sent to the webhook URL as a signed Meta webhook.</p>
     </section>

@@ -2,6 +2,7 @@ import { deliveriesModule } from '../pipeline/dispatch.js';
 import { eventsModule } from '../pipeline/events.js';
 import { webhooksProcessor } from './webhooks.js';
 import { campaignsModule } from '../campaigns/module.js';
+import { createOutboundWebhooksModule } from '../queues/outbound-webhooks/module.js';
 import { retentionModule } from '../queues/retention/module.js';
 
 import type { ProcessorModule } from './define.js';
@@ -14,5 +15,6 @@ export const processorModules: ProcessorModule[] = [
   deliveriesModule(),
   webhooksProcessor,
   campaignsModule(),
+  createOutboundWebhooksModule(),
   retentionModule(),
 ];

@@ -1,8 +1,10 @@
 import {
+  applyMessageReceipt,
   applyOneTimeOptIn,
   applyRecurringOptIn,
   applyRecurringStatus,
   linkUserRefToPsid,
+  recordInboundMessageWebhooks,
   upsertSubscriberByPsid,
   upsertSubscriberByUserRef,
   withTransaction,
@@ -52,6 +54,17 @@ export function applyWebhookEvent(db: Database, event: WebhookEvent, context: Ap
         const userRef = context.checkboxUserRefOf(event);
         const link = userRef === undefined ? undefined : await linkUserRefToPsid(client, pageId, userRef, event.psid);
         await upsertSubscriberByPsid(client, pageId, event.psid, at);
+        // The inbound relay (#15): the business's endpoints get the message in the transaction that records it.
+        await recordInboundMessageWebhooks(client, {
+          pageId,
+          psid: event.psid,
+          kind: event.kind,
+          mid: event.mid ?? null,
+          text: event.kind === 'message' ? (event.text ?? null) : null,
+          quickReplyPayload: event.kind === 'message' ? (event.quickReplyPayload ?? null) : null,
+          postback: event.kind === 'postback' ? { payload: event.payload, title: event.title } : null,
+          at,
+        });
         return { kind: event.kind, outcome: link ? `window_opened+${link}` : 'window_opened', psid: event.psid };
       }
       case 'one_time_optin': {
@@ -107,6 +120,19 @@ export function applyWebhookEvent(db: Database, event: WebhookEvent, context: Ap
           throw new UnappliableEventError(`${event.status} for token ${fingerprint(event.token)} that is not stored, and the webhook names no topic`);
         }
         return { kind: event.kind, outcome, psid: event.psid, tokenFingerprint: fingerprint(event.token) };
+      }
+      case 'message_delivery':
+      case 'message_read': {
+        // Meta's receipts (#15): watermark semantics; the Delivery triggers turn each first mark into a webhook.
+        const marked = await applyMessageReceipt(client, {
+          pageId,
+          psid: event.psid,
+          kind: event.kind === 'message_read' ? 'read' : 'delivery',
+          watermark: new Date(event.watermark),
+          at,
+          ...(event.kind === 'message_delivery' ? { mids: event.mids } : {}),
+        });
+        return { kind: event.kind, outcome: `marked_${marked}`, psid: event.psid };
       }
       case 'checkbox_optin': {
         await upsertSubscriberByUserRef(client, pageId, event.userRef, at);

@@ -115,13 +115,43 @@ describe('parseWebhookPayload', () => {
     expect(parsed.ok).toBe(true);
     if (!parsed.ok) return;
     const [first, second] = parsed.entries;
-    expect(first?.events.map((e) => (e.kind === 'message' ? e.text : e.kind))).toEqual(['first', 'last']);
+    expect(first?.events.map((e) => (e.kind === 'message' ? e.text : e.kind))).toEqual(['first', 'message_delivery', 'last']);
     expect(first?.rejects.map((r) => r.index)).toEqual([1, 2, 3]);
     expect(first?.rejects[0]?.reason).toMatch(/one_time_notif_token/);
     expect(first?.rejects[1]?.raw).toBe('garbage');
-    expect(first?.ignored.map((i) => i.reason)).toEqual(['delivery', 'message echo']);
+    expect(first?.ignored.map((i) => i.reason)).toEqual(['message echo']);
     expect(parsed.entryRejects).toEqual([{ index: 1, reason: 'entry without an id', raw: { time: 5 } }]);
     expect(second?.events).toEqual([{ kind: 'message', pageId: '2', timestamp: 1458692752478, psid: 'p2', mid: 'm_3' }]);
+  });
+
+  it('parses message_deliveries (watermark + mids) and message_reads (watermark); broken ones are rejects', () => {
+    const parsed = parseWebhookPayload({
+      object: 'page',
+      entry: [
+        {
+          id: PAGE,
+          time: 1,
+          messaging: [
+            { ...base, delivery: { mids: ['m_a', 'm_b'], watermark: 1458668856253 } },
+            { ...base, delivery: { watermark: '1458668856' } },
+            { ...base, read: { watermark: 1458668856253 } },
+            { ...base, read: {} },
+            { ...base, delivery: { mids: 'm_a', watermark: 1 } },
+          ],
+        },
+      ],
+    });
+    if (!parsed.ok) throw new Error(parsed.error);
+    const [entry] = parsed.entries;
+    expect(entry?.events).toEqual([
+      { kind: 'message_delivery', pageId: PAGE, timestamp: 1458692752478, psid: base.sender.id, watermark: 1458668856253, mids: ['m_a', 'm_b'] },
+      { kind: 'message_delivery', pageId: PAGE, timestamp: 1458692752478, psid: base.sender.id, watermark: 1458668856000, mids: [] },
+      { kind: 'message_read', pageId: PAGE, timestamp: 1458692752478, psid: base.sender.id, watermark: 1458668856253 },
+    ]);
+    expect(entry?.rejects.map((reject) => [reject.index, reject.reason.split(':')[0]])).toEqual([
+      [3, 'read'],
+      [4, 'delivery'],
+    ]);
   });
 
   it('fails clearly on a non-page object, a missing entry array and non-objects', () => {

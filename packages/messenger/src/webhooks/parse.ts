@@ -52,6 +52,24 @@ export interface RecurringStatusEvent extends EventBase {
   status: 'STOP' | 'RESUME';
 }
 
+/** Meta's message_deliveries: the person's device received every message the Page sent up to `watermark`. */
+export interface MessageDeliveryEvent extends EventBase {
+  kind: 'message_delivery';
+  psid: string;
+  /** Milliseconds since the epoch. */
+  watermark: number;
+  /** The delivered messages, when Meta names them. */
+  mids: string[];
+}
+
+/** Meta's message_reads: the person read every message the Page sent up to `watermark`. */
+export interface MessageReadEvent extends EventBase {
+  kind: 'message_read';
+  psid: string;
+  /** Milliseconds since the epoch. */
+  watermark: number;
+}
+
 export interface CheckboxOptInEvent extends EventBase {
   kind: 'checkbox_optin';
   userRef: string;
@@ -64,7 +82,9 @@ export type WebhookEvent =
   | OneTimeOptInEvent
   | RecurringOptInEvent
   | RecurringStatusEvent
-  | CheckboxOptInEvent;
+  | CheckboxOptInEvent
+  | MessageDeliveryEvent
+  | MessageReadEvent;
 
 export interface WebhookReject {
   index: number;
@@ -78,7 +98,7 @@ export interface WebhookEntry {
   events: WebhookEvent[];
   /** Items that look broken: kept (raw) so the caller can store them for inspection. */
   rejects: WebhookReject[];
-  /** Well-formed items of kinds Renotify does not act on (delivery, read, echo, reaction, referral...). */
+  /** Well-formed items of kinds Renotify does not act on (echo, reaction, referral...). */
   ignored: Array<{ index: number; reason: string }>;
 }
 
@@ -149,6 +169,20 @@ const recurringOptInItem = z.object({
       .enum(['STOP NOTIFICATIONS', 'STOP_NOTIFICATIONS', 'RESUME NOTIFICATIONS', 'RESUME_NOTIFICATIONS'])
       .optional(),
   }),
+});
+
+const deliveryItem = z.object({
+  sender: party,
+  recipient: party,
+  timestamp,
+  delivery: z.object({ watermark: timestamp, mids: z.array(z.string().min(1)).optional() }),
+});
+
+const readItem = z.object({
+  sender: party,
+  recipient: party,
+  timestamp,
+  read: z.object({ watermark: timestamp }),
 });
 
 const checkboxOptInItem = z.object({
@@ -260,7 +294,21 @@ function parseItem(item: unknown): ItemResult {
     return { event };
   }
 
-  for (const known of ['delivery', 'read', 'reaction', 'referral', 'pass_thread_control', 'take_thread_control', 'account_linking']) {
+  if ('delivery' in record) {
+    const parsed = deliveryItem.safeParse(item);
+    if (!parsed.success) return { reject: `delivery: ${firstIssue(parsed.error)}` };
+    const { sender, recipient, timestamp: ts, delivery } = parsed.data;
+    return { event: { kind: 'message_delivery', pageId: recipient.id, timestamp: ts, psid: sender.id, watermark: delivery.watermark, mids: delivery.mids ?? [] } };
+  }
+
+  if ('read' in record) {
+    const parsed = readItem.safeParse(item);
+    if (!parsed.success) return { reject: `read: ${firstIssue(parsed.error)}` };
+    const { sender, recipient, timestamp: ts, read } = parsed.data;
+    return { event: { kind: 'message_read', pageId: recipient.id, timestamp: ts, psid: sender.id, watermark: read.watermark } };
+  }
+
+  for (const known of ['reaction', 'referral', 'pass_thread_control', 'take_thread_control', 'account_linking']) {
     if (known in record) return { ignore: known };
   }
   return { reject: 'unknown messaging item (no message, postback or optin)' };

@@ -1,0 +1,29 @@
+import { claimDueWebhookMessages } from '@renotify/db';
+import { OutboundWebhooksJobName, QueueName, type SendWebhookJob } from '@renotify/queue';
+import type { WorkerDeps } from '../../deps.js';
+
+export interface RelaySettings {
+  /** Rows claimed per round; a relay run goes on while rounds come back full, up to `maxRounds`. */
+  batchSize: number;
+  maxRounds: number;
+  /** A row queued this long ago and still PENDING is queued again (its job was lost with Redis or a killed worker). */
+  leaseMs: number;
+}
+
+/**
+ * Queues one send job per due outbox row. The job id is the row id, so a row queued twice (two relays, a lease
+ * that ran out while the job still waited) is still one job. Returns how many rows were queued.
+ */
+export async function relayDueWebhooks(deps: WorkerDeps, settings: RelaySettings): Promise<number> {
+  let queued = 0;
+  for (let round = 0; round < settings.maxRounds; round++) {
+    const ids = await claimDueWebhookMessages(deps.db, { limit: settings.batchSize, leaseMs: settings.leaseMs });
+    if (ids.length === 0) break;
+    await deps.queues[QueueName.outboundWebhooks].addBulk(
+      ids.map((messageId) => ({ name: OutboundWebhooksJobName.send, data: { messageId } satisfies SendWebhookJob, opts: { jobId: messageId } })),
+    );
+    queued += ids.length;
+    if (ids.length < settings.batchSize) break;
+  }
+  return queued;
+}
