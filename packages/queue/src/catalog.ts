@@ -22,10 +22,43 @@ export function eventJobId(eventId: string): string {
   return `evh_${createHash('sha256').update(bytes).digest('base64url')}`;
 }
 
-/** `events` queue, job name `fanout` (jobId eventJobId(eventId)): match the stored event's topic to tokens. */
+/**
+ * `events` queue, job name `fanout`: match stored events' topics to tokens. The ingest queues ONE job per flush
+ * of stored events, carrying their ids (`eventIds`, job id fanoutJobId(ids)): a BullMQ job costs far more than
+ * an id. `{ eventId }` (job id eventJobId) is what the sweeper and earlier releases queue; both shapes are read,
+ * so a worker of this release runs jobs an older ingest queued (upgrade workers before the ingest).
+ */
 export const FANOUT_JOB = 'fanout';
-export const fanoutJobSchema = z.object({ eventId: z.string().min(1).max(EVENT_ID_MAX_LENGTH) });
+/** Most event ids one fanout job carries (a flush of the intake may store more: it queues several jobs). */
+export const MAX_EVENTS_PER_FANOUT_JOB = 1_000;
+const storedEventId = z.string().min(1).max(EVENT_ID_MAX_LENGTH);
+export const fanoutJobSchema = z.union([
+  z.object({ eventId: storedEventId }),
+  z.object({ eventIds: z.array(storedEventId).min(1).max(MAX_EVENTS_PER_FANOUT_JOB) }),
+]);
 export type FanoutJob = z.infer<typeof fanoutJobSchema>;
+
+/** The event ids of a fanout job, whichever its shape. */
+export const fanoutEventIds = (job: FanoutJob): string[] => ('eventIds' in job ? job.eventIds : [job.eventId]);
+
+/**
+ * Deterministic id of a fanout job for these events: queueing the same ids again while the job waits is a no-op.
+ * A single id gets eventJobId (the sweeper's id for it); several get a hash of the ids in order.
+ */
+export function fanoutJobId(eventIds: readonly string[]): string {
+  if (eventIds.length === 1) return eventJobId(eventIds[0] as string);
+  return `evs_${createHash('sha256').update(eventIds.join('\n')).digest('base64url')}`;
+}
+
+/** The fanout jobs (name, data, options) for stored events: as few as MAX_EVENTS_PER_FANOUT_JOB allows. */
+export function fanoutJobsFor(eventIds: readonly string[]): Array<{ name: typeof FANOUT_JOB; data: FanoutJob; opts: { jobId: string } }> {
+  const jobs: Array<{ name: typeof FANOUT_JOB; data: FanoutJob; opts: { jobId: string } }> = [];
+  for (let start = 0; start < eventIds.length; start += MAX_EVENTS_PER_FANOUT_JOB) {
+    const chunk = eventIds.slice(start, start + MAX_EVENTS_PER_FANOUT_JOB);
+    jobs.push({ name: FANOUT_JOB, data: { eventIds: chunk }, opts: { jobId: fanoutJobId(chunk) } });
+  }
+  return jobs;
+}
 
 /** `events` queue, job name `publish` (jobId eventJobId(event.id)): an SDK event to store, then fan out. */
 export const PUBLISH_JOB = 'publish';
@@ -145,13 +178,6 @@ export type SendWebhookJob = z.infer<typeof sendWebhookJobSchema>;
 export const OUTBOUND_WEBHOOKS_RELAY_SCHEDULER_ID = 'outbound-webhooks-relay';
 
 // ---------------------------------------------------------------------------------------------------------
-// maintenance
-
-/** `maintenance` queue, job name `retention` (a job scheduler with the same id): delete rows past their retention. */
-export const RETENTION_JOB = 'retention';
-export const RETENTION_SCHEDULER_ID = 'retention';
-
-// ---------------------------------------------------------------------------------------------------------
 // The catalog
 
 /** What is done with a job whose name is unknown or whose data fails its schema (always dead-lettered first). */
@@ -197,10 +223,6 @@ export const jobCatalog = {
     jobs: { [OutboundWebhooksJobName.send]: { schema: sendWebhookJobSchema }, [OutboundWebhooksJobName.relay]: { schema: empty } },
     invalidJobs: 'complete',
   },
-  [QueueName.maintenance]: {
-    jobs: { [RETENTION_JOB]: { schema: empty } },
-    invalidJobs: 'complete',
-  },
 } as const satisfies Record<QueueName, { jobs: Record<string, JobContract>; invalidJobs: InvalidJobPolicy }>;
 
 export type JobCatalog = typeof jobCatalog;
@@ -216,7 +238,6 @@ export const queueJobOptions: Record<QueueName, JobsOptions> = {
   [QueueName.deliveries]: defaultJobOptions,
   [QueueName.webhooks]: defaultJobOptions,
   [QueueName.campaigns]: defaultJobOptions,
-  [QueueName.maintenance]: defaultJobOptions,
   // Retries and their schedule live in the outbox row (Postgres); a job retries only a failure to reach Postgres.
   // Failed jobs are not kept: a kept job id would turn the relay's next add of that message into a no-op.
   [QueueName.outboundWebhooks]: { ...defaultJobOptions, attempts: 3, removeOnFail: true },

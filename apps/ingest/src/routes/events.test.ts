@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
-import { FANOUT_JOB, MAX_EVENTS_PER_BATCH, eventJobId, parseEvents, type EventInput } from '@renotify/queue';
+import { FANOUT_JOB, MAX_EVENTS_PER_BATCH, eventJobId, fanoutEventIds, fanoutJobId, parseEvents, type EventInput, type FanoutJob } from '@renotify/queue';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { startIngest, type RunningIngest } from '../index.js';
 import { insertDeliveries, insertOptIns, insertPage } from '../test-support/ledger-fixtures.js';
@@ -54,6 +54,9 @@ describe('POST /v1/events and GET /v1/events/:id', () => {
   const get = (path: string) => fetch(`${ingest.url}${path}`, { headers: auth });
   const eventCount = async () => (await ingest.deps.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM "Event"')).rows[0]?.n;
   const eventsQueue = () => ingest.deps.queues.events;
+  /** The waiting fanout jobs that carry this event id (one, normally). */
+  const fanoutJobsCarrying = async (eventId: string) =>
+    (await eventsQueue().getJobs(['waiting', 'prioritized', 'delayed'])).filter((job) => fanoutEventIds(job.data as FanoutJob).includes(eventId));
 
   beforeAll(async () => {
     services = await createTestServices('ingestevents');
@@ -94,7 +97,7 @@ describe('POST /v1/events and GET /v1/events/:id', () => {
 
     const job = await eventsQueue().getJob(eventJobId('single-1'));
     expect(job?.name).toBe(FANOUT_JOB);
-    expect(job?.data).toEqual({ eventId: 'single-1' });
+    expect(job?.data).toEqual({ eventIds: ['single-1'] });
     expect(job?.id).not.toContain(':');
   });
 
@@ -126,12 +129,16 @@ describe('POST /v1/events and GET /v1/events/:id', () => {
       { id: 'batch-2', topic: 'weekly_deals', message: { text: 'Override wins' } },
       { id: 'batch:3/with odd chars', topic: 'back_in_stock:sku-1', message: { text: 'Blue Hat is back, Ada' } },
     ]);
-    for (const id of ['batch-1', 'batch-2', 'batch:3/with odd chars']) {
-      expect((await eventsQueue().getJob(eventJobId(id)))?.data).toEqual({ eventId: id });
-    }
+    // One fanout job for the request, carrying its stored ids in order (not one BullMQ job per event).
+    const ids = ['batch-1', 'batch-2', 'batch:3/with odd chars'];
+    const job = await eventsQueue().getJob(fanoutJobId(ids));
+    expect(job?.name).toBe(FANOUT_JOB);
+    expect(job?.data).toEqual({ eventIds: ids });
+    expect(job?.id).not.toContain(':');
+    for (const id of ids) expect(await fanoutJobsCarrying(id)).toHaveLength(1);
   });
 
-  it('is idempotent: a retried id is reported as a duplicate, keeps one row and one job while pending', async () => {
+  it('is idempotent: a retried id is reported as a duplicate and keeps one row; the retry queues one job', async () => {
     const first = await post([backInStock('idem-1'), backInStock('idem-2')]);
     expect(await first.json()).toEqual({ accepted: ['idem-1', 'idem-2'], duplicates: [] });
     const waitingBefore = await eventsQueue().getJobCountByTypes('waiting', 'prioritized', 'delayed');
@@ -143,20 +150,24 @@ describe('POST /v1/events and GET /v1/events/:id', () => {
     const rows = await ingest.deps.db.pool.query('SELECT id, payload FROM "Event" WHERE id LIKE \'idem-%\' ORDER BY id');
     expect(rows.rows.map((row) => row.id)).toEqual(['idem-1', 'idem-2', 'idem-3']);
     expect(rows.rows[0].payload.productName).toBe('Red Shoe');
-    // Only idem-3 added a job: the pending jobs for idem-1/2 were not duplicated.
+    // The retry added one job (its request's). It carries idem-1/2 too, as they are still ACCEPTED (their first job
+    // may be the lost one); the worker skips an id of a multi-id job that is already fanned out by then.
+    expect(await eventsQueue().getJobCountByTypes('waiting', 'prioritized', 'delayed')).toBe(waitingBefore + 1);
+    expect((await eventsQueue().getJob(fanoutJobId(['idem-1', 'idem-2', 'idem-3'])))?.data).toEqual({ eventIds: ['idem-1', 'idem-2', 'idem-3'] });
+    // The same retry again while that job waits adds nothing: the job id is made from the ids.
+    await post([backInStock('idem-1'), backInStock('idem-2'), backInStock('idem-3')]);
     expect(await eventsQueue().getJobCountByTypes('waiting', 'prioritized', 'delayed')).toBe(waitingBefore + 1);
   });
 
   it('re-enqueues a duplicate still ACCEPTED (lost job) but not one already fanned out', async () => {
     await post([backInStock('lost-job'), backInStock('done-event')]);
-    await eventsQueue().remove(eventJobId('lost-job'));
-    await eventsQueue().remove(eventJobId('done-event'));
+    expect(await eventsQueue().remove(fanoutJobId(['lost-job', 'done-event']))).toBe(1);
     await ingest.deps.db.pool.query(`UPDATE "Event" SET status = 'FANNED_OUT' WHERE id = 'done-event'`);
 
     const retry = await post([backInStock('lost-job'), backInStock('done-event')]);
     expect(await retry.json()).toEqual({ accepted: [], duplicates: ['lost-job', 'done-event'] });
-    expect((await eventsQueue().getJob(eventJobId('lost-job')))?.data).toEqual({ eventId: 'lost-job' });
-    expect(await eventsQueue().getJob(eventJobId('done-event'))).toBeUndefined();
+    expect((await eventsQueue().getJob(eventJobId('lost-job')))?.data).toEqual({ eventIds: ['lost-job'] });
+    expect(await fanoutJobsCarrying('done-event')).toEqual([]);
   });
 
   it('rejects with 400 listing every problem by index, and accepts nothing from the batch', async () => {
@@ -218,7 +229,10 @@ describe('POST /v1/events and GET /v1/events/:id', () => {
     expect(((await response.json()) as { accepted: string[] }).accepted).toHaveLength(MAX_EVENTS_PER_BATCH);
     const stored = await ingest.deps.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Event" WHERE id LIKE 'full-%'`);
     expect(stored.rows[0]?.n).toBe(MAX_EVENTS_PER_BATCH);
-    expect((await eventsQueue().getJob(eventJobId('full-999')))?.data).toEqual({ eventId: 'full-999' });
+    // One job for the 1,000 events.
+    const jobs = await fanoutJobsCarrying('full-999');
+    expect(jobs).toHaveLength(1);
+    expect(fanoutEventIds(jobs[0]!.data as FanoutJob)).toEqual(batch.map((event) => event.id));
   });
 
   it('answers 503 (retryable) when Redis is unreachable, keeps the row, and a retry enqueues the job', async () => {
@@ -238,7 +252,7 @@ describe('POST /v1/events and GET /v1/events/:id', () => {
 
     const retry = await post(backInStock('redis-down'));
     expect(await retry.json()).toEqual({ accepted: [], duplicates: ['redis-down'] });
-    expect((await eventsQueue().getJob(eventJobId('redis-down')))?.data).toEqual({ eventId: 'redis-down' });
+    expect((await eventsQueue().getJob(eventJobId('redis-down')))?.data).toEqual({ eventIds: ['redis-down'] });
   });
 
   it('answers each of many concurrent requests on its own; an id sent by two of them is accepted once', async () => {
@@ -259,7 +273,10 @@ describe('POST /v1/events and GET /v1/events/:id', () => {
     expect(shared.sort()).toEqual(['+conc-extra', '+conc-shared', '=conc-shared']);
     const stored = await ingest.deps.db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "Event" WHERE id LIKE 'conc-%'`);
     expect(stored.rows[0]?.n).toBe(42);
-    expect((await eventsQueue().getJob(eventJobId('conc-shared')))?.data).toEqual({ eventId: 'conc-shared' });
+    // Merged requests share fanout jobs: each id sent once is in exactly one. The shared id is in one or two (the
+    // second request re-queues it when it was not merged with the first: still ACCEPTED, fan-out is idempotent).
+    expect((await fanoutJobsCarrying('conc-shared')).length).toBeGreaterThanOrEqual(1);
+    for (let i = 0; i < 40; i++) expect(await fanoutJobsCarrying(`conc-${i}`)).toHaveLength(1);
   });
 
   it('EventIntake: when a Page is missing at insert time, only the request naming it fails', async () => {

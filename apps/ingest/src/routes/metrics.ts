@@ -36,10 +36,17 @@ export function registerIngestMetrics(app: FastifyInstance, deps: IngestDeps): v
 export function countIngestedEvents<T extends { accepted: readonly string[] }>(metrics: IngestMetrics, events: ReadonlyArray<{ id: string; type: string }>, result: T): T {
   const accepted = new Set(result.accepted);
   const seen = new Set<string>();
+  // Counted per (type, result) first: one labelled inc() per pair instead of one per event (labels are hashed on each call).
+  const counts = new Map<string, { type: string; result: 'accepted' | 'duplicate'; n: number }>();
   for (const event of events) {
     if (seen.has(event.id)) continue;
     seen.add(event.id);
-    metrics.eventsIngested.inc({ type: event.type, result: accepted.has(event.id) ? 'accepted' : 'duplicate' });
+    const outcome = accepted.has(event.id) ? 'accepted' : 'duplicate';
+    const key = `${event.type}/${outcome}`;
+    const count = counts.get(key);
+    if (count) count.n++;
+    else counts.set(key, { type: event.type, result: outcome, n: 1 });
   }
+  for (const { type, result: outcome, n } of counts.values()) metrics.eventsIngested.inc({ type, result: outcome }, n);
   return result;
 }
