@@ -6,6 +6,12 @@
  * Prints progress, and as its last line one JSON object.
  * Many-Pages mode in the same run: MANY_PAGES Pages × PER_PAGE tokens, one event each, aggregate sends/s next
  * to the single-Page figure (target ≥ 80 % of it).
+ * Cost per delivery of the single-Page run: Postgres rows written and transactions (pg_stat_database of the
+ * bench's own database; statements from pg_stat_statements when it is loaded), WAL bytes (pg_current_wal_lsn:
+ * cluster-wide, so also printed net of the background rate measured just before), Redis commands (INFO
+ * commandstats of a private redis-server only the bench uses) and the worker process's CPU (/proc/<pid>/stat).
+ * The per-recipient design runs twice: BullMQ defaults (concurrency 1), and with as many jobs in flight as
+ * Renotify has sends in flight (SEND_CONCURRENCY) over a keep-alive pool of as many connections.
  *   pnpm bench:fanout [-- --tokens 100000 --naive 3000 --many-pages 1000 --tokens-per-page 100]
  */
 import { parseArgs } from 'node:util';
@@ -15,8 +21,25 @@ import { Pool } from 'undici';
 import { loadIngestConfig } from '@renotify/config';
 import { createDatabase, createPage, SecretBox, type Database } from '@renotify/db';
 import { startIngest } from '@renotify/ingest';
-import { createTestDatabase, createTestRedis } from '@renotify/testing';
-import { APP_SECRET, accessTokenOf, appSecretProofOf, freePort, round, rssMbOf, startChild, startSandbox, stopChildren, storeTokens, waitHealthy } from './support.js';
+import { createTestDatabase } from '@renotify/testing';
+import {
+  APP_SECRET,
+  accessTokenOf,
+  appSecretProofOf,
+  cpuMsOf,
+  freePort,
+  pgCounters,
+  redisCommandCount,
+  round,
+  rssMbOf,
+  settleStats,
+  startChild,
+  startPrivateRedis,
+  startSandbox,
+  stopChildren,
+  storeTokens,
+  waitHealthy,
+} from './support.js';
 
 const { values: args } = parseArgs({
   // `pnpm bench:x -- --tokens 1000` passes a literal "--" first, which would make every option a positional.
@@ -33,24 +56,29 @@ const NAIVE_N = Math.min(N, Number(args.naive));
 const MANY_PAGES = Number(args['many-pages']);
 const PER_PAGE = Number(args['tokens-per-page']);
 const TOPIC = 'back_in_stock:bench';
+/** Renotify's sends in flight (the worker's SEND_CONCURRENCY); the per-recipient design gets as many jobs in flight. */
+const SEND_CONCURRENCY = 64;
 
 const log = (message: string) => console.log(`[fanout] ${message}`);
 const sandbox = await startSandbox();
 const sandboxUrl = sandbox.url;
 
-const PAGES = { renotify: '300000000000001', raw: '300000000000002', naive: '300000000000003' };
+const PAGES = { renotify: '300000000000001', raw: '300000000000002', naive: '300000000000003', naiveConcurrent: '300000000000004' };
 const manyPages = Array.from({ length: MANY_PAGES }, (_, i) => String(310000000000000 + i));
 for (const id of [...Object.values(PAGES), ...manyPages]) await sandbox.createPage(id);
 const issueTokens = (pageId: string, count: number, prefix: string) => sandbox.issueTokens(pageId, count, { prefix, topic: TOPIC });
-log(`issuing ${N} + ${N} + ${NAIVE_N} one-time tokens in the sandbox, and ${PER_PAGE} on each of ${MANY_PAGES} Pages`);
+log(`issuing ${N} + ${N} + ${NAIVE_N} + ${NAIVE_N} one-time tokens in the sandbox, and ${PER_PAGE} on each of ${MANY_PAGES} Pages`);
 const renotifyTokens = await issueTokens(PAGES.renotify, N, 'r');
 const rawTokens = await issueTokens(PAGES.raw, N, 'w');
 const naiveTokens = await issueTokens(PAGES.naive, NAIVE_N, 'n');
+const naiveConcurrentTokens = await issueTokens(PAGES.naiveConcurrent, NAIVE_N, 'c');
 const manyTokens = new Map<string, Array<{ psid: string; token: string }>>();
 for (const pageId of manyPages) manyTokens.set(pageId, await issueTokens(pageId, PER_PAGE, 'm'));
 
 const database = await createTestDatabase('benchfanout');
-const redisHandle = await createTestRedis('benchfanout');
+// A Redis of its own: its command counts and memory are the bench's alone.
+const privateRedis = await startPrivateRedis();
+const redisHandle = { url: privateRedis.url, prefix: 'benchfanout' };
 const env = { DATABASE_URL: database.url, REDIS_URL: redisHandle.url, QUEUE_PREFIX: redisHandle.prefix, GRAPH_API_BASE_URL: sandboxUrl, LOG_LEVEL: 'warn' };
 const db: Database = createDatabase(database.url, { maxConnections: 4 });
 const secrets = new SecretBox(loadIngestConfig(env).ENCRYPTION_KEY);
@@ -62,6 +90,7 @@ async function storePage(pageId: string, tokens: Array<{ psid: string; token: st
 log('storing tokens in Postgres');
 await storePage(PAGES.renotify, renotifyTokens);
 await storePage(PAGES.naive, naiveTokens);
+await storePage(PAGES.naiveConcurrent, naiveConcurrentTokens);
 for (const [pageId, tokens] of manyTokens) await storePage(pageId, tokens);
 await db.pool.query('ANALYZE');
 
@@ -99,7 +128,7 @@ const redis = new Redis(redisHandle.url);
 const redisMemory = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0);
 const ingest = await startIngest(loadIngestConfig({ ...env, INGEST_PORT: '0' }));
 const workerPort = await freePort();
-const worker = startChild('apps/worker/src/main.ts', { ...env, WORKER_PORT: String(workerPort), SEND_CONCURRENCY: '64', WORKER_CONCURRENCY: '4' });
+const worker = startChild('apps/worker/src/main.ts', { ...env, WORKER_PORT: String(workerPort), SEND_CONCURRENCY: String(SEND_CONCURRENCY), WORKER_CONCURRENCY: '4' });
 await waitHealthy(`http://127.0.0.1:${workerPort}`);
 const rssMb = () => rssMbOf(worker.pid);
 const postEvent = async (id: string, pageId: string, productId: string) => {
@@ -141,19 +170,54 @@ log(`first send after accept: p50 ${firstSendMsP50} ms over ${latencies.length} 
 
 const redisBefore = await redisMemory();
 let workerRssMbMax = rssMb();
+// Cost counters: everything before this point has flushed its statistics; the WAL written meanwhile by other
+// databases of the cluster is the background rate.
+const backgroundStartLsn = (await pgCounters(db, database.name)).walLsnBytes;
+const backgroundStarted = performance.now();
+await settleStats();
+const costBefore = await pgCounters(db, database.name);
+const costBeforeAt = performance.now();
+const backgroundWalBytesPerSec = Number(costBefore.walLsnBytes - backgroundStartLsn) / ((performance.now() - backgroundStarted) / 1000);
+const redisCommandsBefore = await redisCommandCount(redis);
+const workerCpuMsBefore = cpuMsOf(worker.pid);
 log(`Renotify: one event → ${N} tokens`);
 const started = performance.now();
 await postEvent('bench-fanout', PAGES.renotify, 'bench');
+let polls = 0;
 for (;;) {
   await new Promise((resolve) => setTimeout(resolve, 200));
   workerRssMbMax = Math.max(workerRssMbMax, rssMb());
   const { open, total } = await openCount('bench-fanout');
+  polls++;
   if (total >= N && open === 0) break;
   process.stdout.write(`\r[fanout] ${total - open}/${N} final, worker RSS ${rssMb().toFixed(0)} MB   `);
 }
 const seconds = (performance.now() - started) / 1000;
 const sendsPerSec = N / seconds;
 process.stdout.write('\n');
+const workerCpuMs = cpuMsOf(worker.pid) - workerCpuMsBefore;
+// The counters' own reads (two per sample, one INFO) are not the run's: subtract them.
+const redisCommands = (await redisCommandCount(redis)) - redisCommandsBefore - 1;
+await settleStats();
+const costAfter = await pgCounters(db, database.name);
+const costSeconds = (performance.now() - costBeforeAt) / 1000;
+const walBytes = Number(costAfter.walLsnBytes - costBefore.walLsnBytes);
+const cost = {
+  rowsWrittenPerDelivery: round((costAfter.rowsWritten - costBefore.rowsWritten) / N, 2),
+  // With autocommit each statement is its own transaction; the bench's polls (one each) and counter reads are taken off.
+  transactionsPerDelivery: round((costAfter.transactions - costBefore.transactions - polls - 3) / N, 2),
+  statementsPerDelivery:
+    costAfter.statements === null || costBefore.statements === null
+      ? round((costAfter.transactions - costBefore.transactions - polls - 3) / N, 2)
+      : round((costAfter.statements - costBefore.statements - polls - 3) / N, 2),
+  statementsSource: costAfter.statements === null ? 'pg_stat_database xact_commit+xact_rollback (pg_stat_statements not loaded)' : 'pg_stat_statements calls',
+  walBytesPerDelivery: round(walBytes / N),
+  walBytesPerDeliveryNetOfBackground: round(Math.max(0, walBytes - backgroundWalBytesPerSec * costSeconds) / N),
+  backgroundWalBytesPerSec: round(backgroundWalBytesPerSec),
+  redisCommandsPerDelivery: round(redisCommands / N, 2),
+  workerCpuMsPerDelivery: round(workerCpuMs / N, 3),
+};
+log(`cost per delivery: ${JSON.stringify(cost)}`);
 const final = (await db.pool.query(`SELECT status, count(*)::int AS n FROM "Delivery" WHERE "sourceId" = 'bench-fanout' GROUP BY 1`)).rows;
 log(`Renotify: ${sendsPerSec.toFixed(0)} sends/s (${seconds.toFixed(1)} s), outcomes ${JSON.stringify(final)}`);
 await new Promise((resolve) => setTimeout(resolve, 1_000));
@@ -185,53 +249,66 @@ log(`many Pages: ${manyPagesSendsPerSec.toFixed(0)} sends/s (${(manyPagesSendsPe
 worker.kill('SIGTERM');
 await new Promise((resolve) => worker.once('exit', resolve));
 
-// (b) the naive design: one job per recipient, default worker settings, one Prisma update per send.
-log(`naive design: ${NAIVE_N} recipients, one job each`);
-const naivePrefix = `${redisHandle.prefix}-naive`;
-const naiveQueue = new Queue('naive', { connection: { url: redisHandle.url }, prefix: naivePrefix });
-const naiveRows = (await db.pool.query(`SELECT id FROM "OptIn" WHERE "pageId" = $1`, [PAGES.naive])).rows as Array<{ id: string }>;
-await db.pool.query(
-  `INSERT INTO "Event" (id, "pageId", type, topic, payload, message) VALUES ('naive', $1, 'back_in_stock', 'back_in_stock:bench', '{}', $2::jsonb)`,
-  [PAGES.naive, messageJson],
-);
-await db.pool.query(
-  `INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo") SELECT 'EVENT', 'naive', id, $1, 0 FROM "OptIn" WHERE "pageId" = $1`,
-  [PAGES.naive],
-);
-const naiveStarted = performance.now();
-for (let i = 0; i < naiveRows.length; i += 1000) {
-  await naiveQueue.addBulk(naiveRows.slice(i, i + 1000).map((row) => ({ name: 'send', data: { optInId: row.id } })));
+// (b) the per-recipient design: one BullMQ job per recipient, one Prisma read and one update per send. First with
+// BullMQ's defaults (concurrency 1), then as a competent team would ship it: as many jobs in flight as Renotify
+// has sends in flight, over a keep-alive pool of as many connections, and a Prisma pool as large as the worker's.
+const naiveDb: Database = createDatabase(database.url, { maxConnections: 20 });
+async function naiveRun(pageId: string, concurrency: number): Promise<number> {
+  const sourceId = `naive-${pageId}`;
+  log(`per-recipient design: ${NAIVE_N} recipients, one job each, ${concurrency} in flight`);
+  const naivePrefix = `${redisHandle.prefix}-naive${concurrency}`;
+  const naiveQueue = new Queue('naive', { connection: { url: redisHandle.url }, prefix: naivePrefix });
+  const naiveRows = (await db.pool.query(`SELECT id FROM "OptIn" WHERE "pageId" = $1`, [pageId])).rows as Array<{ id: string }>;
+  await db.pool.query(
+    `INSERT INTO "Event" (id, "pageId", type, topic, payload, message) VALUES ($2, $1, 'back_in_stock', 'back_in_stock:bench', '{}', $3::jsonb)`,
+    [pageId, sourceId, messageJson],
+  );
+  await db.pool.query(
+    `INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo") SELECT 'EVENT', $2, id, $1, 0 FROM "OptIn" WHERE "pageId" = $1`,
+    [pageId, sourceId],
+  );
+  const http = new Pool(sandboxUrl, { connections: concurrency });
+  const naiveStarted = performance.now();
+  for (let i = 0; i < naiveRows.length; i += 1000) {
+    await naiveQueue.addBulk(naiveRows.slice(i, i + 1000).map((row) => ({ name: 'send', data: { optInId: row.id } })));
+  }
+  let naiveDone = 0;
+  const naiveWorker = new Worker(
+    'naive',
+    async (job) => {
+      const optIn = await naiveDb.prisma.optIn.findUniqueOrThrow({ where: { id: job.data.optInId } });
+      const response = await http.request({
+        method: 'POST',
+        path: `/v24.0/${pageId}/messages?appsecret_proof=${appSecretProofOf(pageId)}`,
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${accessTokenOf(pageId)}` },
+        body: JSON.stringify({ recipient: { one_time_notif_token: optIn.token }, message: JSON.parse(messageJson) }),
+      });
+      const body = (await response.body.json()) as { message_id?: string };
+      await naiveDb.prisma.delivery.update({
+        where: { sourceId_optInId: { sourceId, optInId: optIn.id } },
+        data: { status: response.statusCode === 200 ? 'SENT' : 'FAILED', messageId: body.message_id ?? null, finishedAt: new Date() },
+      });
+      naiveDone++;
+    },
+    { connection: { url: redisHandle.url, maxRetriesPerRequest: null }, prefix: naivePrefix, concurrency },
+  );
+  while (naiveDone < naiveRows.length) await new Promise((resolve) => setTimeout(resolve, 100));
+  const perSec = naiveRows.length / ((performance.now() - naiveStarted) / 1000);
+  log(`per-recipient design, ${concurrency} in flight: ${perSec.toFixed(0)} sends/s`);
+  await naiveWorker.close();
+  await naiveQueue.close();
+  await http.close();
+  return perSec;
 }
-let naiveDone = 0;
-const naiveWorker = new Worker(
-  'naive',
-  async (job) => {
-    const optIn = await db.prisma.optIn.findUniqueOrThrow({ where: { id: job.data.optInId } });
-    const response = await fetch(`${sandboxUrl}/v24.0/${PAGES.naive}/messages?appsecret_proof=${appSecretProofOf(PAGES.naive)}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${accessTokenOf(PAGES.naive)}` },
-      body: JSON.stringify({ recipient: { one_time_notif_token: optIn.token }, message: JSON.parse(messageJson) }),
-    });
-    const body = (await response.json()) as { message_id?: string };
-    await db.prisma.delivery.update({
-      where: { sourceId_optInId: { sourceId: 'naive', optInId: optIn.id } },
-      data: { status: response.ok ? 'SENT' : 'FAILED', messageId: body.message_id ?? null, finishedAt: new Date() },
-    });
-    naiveDone++;
-  },
-  { connection: { url: redisHandle.url, maxRetriesPerRequest: null }, prefix: naivePrefix },
-);
-while (naiveDone < naiveRows.length) await new Promise((resolve) => setTimeout(resolve, 100));
-const naiveSendsPerSec = naiveRows.length / ((performance.now() - naiveStarted) / 1000);
-log(`naive design: ${naiveSendsPerSec.toFixed(0)} sends/s`);
-await naiveWorker.close();
-await naiveQueue.close();
+const naiveSendsPerSec = await naiveRun(PAGES.naive, 1);
+const naiveConcurrentSendsPerSec = await naiveRun(PAGES.naiveConcurrent, SEND_CONCURRENCY);
+await naiveDb.close();
 
 await ingest.close();
 await db.close();
 redis.disconnect();
 stopChildren();
-await redisHandle.cleanup();
+privateRedis.stop();
 await database.drop();
 
 console.log(
@@ -243,6 +320,17 @@ console.log(
     ratioToRaw: round(sendsPerSec / rawSendsPerSec, 2),
     naiveSendsPerSec: round(naiveSendsPerSec),
     speedupVsNaive: round(sendsPerSec / naiveSendsPerSec, 1),
+    naiveConcurrency: SEND_CONCURRENCY,
+    naiveConcurrentSendsPerSec: round(naiveConcurrentSendsPerSec),
+    speedupVsNaiveConcurrent: round(sendsPerSec / naiveConcurrentSendsPerSec, 1),
+    walBytesPerDelivery: cost.walBytesPerDelivery,
+    walBytesPerDeliveryNetOfBackground: cost.walBytesPerDeliveryNetOfBackground,
+    rowsWrittenPerDelivery: cost.rowsWrittenPerDelivery,
+    statementsPerDelivery: cost.statementsPerDelivery,
+    statementsSource: cost.statementsSource,
+    transactionsPerDelivery: cost.transactionsPerDelivery,
+    redisCommandsPerDelivery: cost.redisCommandsPerDelivery,
+    workerCpuMsPerDelivery: cost.workerCpuMsPerDelivery,
     manyPages: MANY_PAGES,
     manyPagesSendsPerSec: round(manyPagesSendsPerSec),
     manyPagesRatio: round(manyPagesSendsPerSec / sendsPerSec, 2),

@@ -1,5 +1,10 @@
 /**
- * Ingest benchmark: how many events per second `POST /v1/events` accepts, and at what latency.
+ * Ingest benchmark: how many events per second `POST /v1/events` accepts, and at what latency, next to the
+ * cost floor of "store, then enqueue" measured in the same run (bench/ingest-floor.ts: a bare Fastify route
+ * doing one multi-row INSERT and one Redis write per request). `ratioToFloor` is the real route's batch
+ * throughput (at its best level with p99 < 50 ms) over the floor's (same rule); `singleRatioToFloor` likewise.
+ * Each phase alternates between the floor and the real route in `--rounds` slices, so both see the same machine
+ * load even when other processes come and go.
  *
  *   pnpm bench:ingest [--batches=1000] [--concurrency=2,4,8] [--singles=20000] [--single-concurrency=32]
  *
@@ -23,17 +28,21 @@ import { Pool } from 'undici';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
 import { startIngest } from '@renotify/ingest';
 import { createTestDatabase, createTestRedis } from '@renotify/testing';
+import { startFloorServer } from './ingest-floor.js';
 
 process.env.DATABASE_URL ??= 'postgresql://postgres@127.0.0.1:5432/postgres';
 process.env.REDIS_URL ??= 'redis://127.0.0.1:6379';
 
 const { values: args } = parseArgs({
+  // `pnpm bench:ingest -- --batches=100` passes a literal "--" first.
+  args: process.argv.slice(2).filter((arg) => arg !== '--'),
   options: {
     batches: { type: 'string', default: process.env.BENCH_BATCHES ?? '1000' },
     'batch-size': { type: 'string', default: '100' },
     singles: { type: 'string', default: process.env.BENCH_SINGLES ?? '20000' },
     concurrency: { type: 'string', default: '2,4,8' },
     'single-concurrency': { type: 'string', default: '32' },
+    rounds: { type: 'string', default: '4' },
   },
 });
 const BATCHES = Number(args.batches);
@@ -44,6 +53,7 @@ const P99_TARGET_MS = 50;
 const SINGLE_CONCURRENCY = Number(args['single-concurrency']);
 const PAGE_ID = '104857600000001';
 const WARM_UP_BATCHES = 50;
+const ROUNDS = Number(args.rounds);
 
 interface PhaseResult {
   concurrency: number;
@@ -123,55 +133,113 @@ const event = (id: string, i: number) => ({
 
 interface ClientJob {
   url: string;
+  floorUrl: string;
   runId: string;
 }
 
+interface ClientResults {
+  batches: PhaseResult[];
+  singles: PhaseResult;
+  floorBatches: PhaseResult[];
+  floorSingles: PhaseResult;
+}
+
 /** Runs the phases in a child process (same flags, same arguments) and hands back their results. */
-function runClient(url: string, runId: string): Promise<{ batches: PhaseResult[]; singles: PhaseResult }> {
+function runClient(job: ClientJob): Promise<ClientResults> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), process.argv.slice(2), {
       execArgv: process.execArgv,
-      env: { ...process.env, BENCH_CLIENT: JSON.stringify({ url, runId } satisfies ClientJob) },
+      env: { ...process.env, BENCH_CLIENT: JSON.stringify(job satisfies ClientJob) },
     });
-    child.once('message', (results) => resolve(results as { batches: PhaseResult[]; singles: PhaseResult }));
+    child.once('message', (results) => resolve(results as ClientResults));
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`bench client exited with code ${code}`)));
   });
 }
 
-async function clientProcess({ url, runId }: ClientJob) {
-  const client = new Pool(url, { connections: Math.max(...CONCURRENCY_LEVELS, SINGLE_CONCURRENCY), pipelining: 1 });
+async function clientProcess({ url, floorUrl, runId }: ClientJob) {
+  const connections = Math.max(...CONCURRENCY_LEVELS, SINGLE_CONCURRENCY);
+  const client = new Pool(url, { connections, pipelining: 1 });
+  const floor = new Pool(floorUrl, { connections, pipelining: 1 });
   try {
     const batchBody = (prefix: string) => (i: number) =>
       JSON.stringify(Array.from({ length: BATCH_SIZE }, (_, j) => event(`${prefix}-${runId}-${i}-${j}`, i * BATCH_SIZE + j)));
+    await runPhase('floor warm-up', floor, { requests: WARM_UP_BATCHES, concurrency: 2, eventsPerRequest: BATCH_SIZE, body: batchBody('warm') });
     await runPhase('warm-up', client, { requests: WARM_UP_BATCHES, concurrency: 2, eventsPerRequest: BATCH_SIZE, body: batchBody('warm') });
     const batches: PhaseResult[] = [];
-    for (const concurrency of CONCURRENCY_LEVELS) {
-      const name = `batches ×${concurrency}`;
-      batches.push(await runPhase(name, client, { requests: BATCHES, concurrency, eventsPerRequest: BATCH_SIZE, body: batchBody(`b${concurrency}`) }));
+    const floorBatches: PhaseResult[] = [];
+    /** The same phase against the floor and the real route, alternating slice by slice; results summed per target. */
+    async function alternate(name: string, { requests, concurrency, eventsPerRequest, body }: Parameters<typeof runPhase>[2]) {
+      const slices: { floor: PhaseResult[]; real: PhaseResult[] } = { floor: [], real: [] };
+      const perSlice = Math.ceil(requests / ROUNDS);
+      for (let round = 0; round < ROUNDS; round++) {
+        const offset = round * perSlice;
+        const slice = { requests: Math.min(perSlice, requests - offset), concurrency, eventsPerRequest, body: (i: number) => body(offset + i) };
+        if (slice.requests <= 0) break;
+        slices.floor.push(await runPhase(`floor ${name}`, floor, slice));
+        slices.real.push(await runPhase(name, client, slice));
+      }
+      const sum = (results: PhaseResult[]): PhaseResult => ({
+        concurrency,
+        requests: results.reduce((total, result) => total + result.requests, 0),
+        events: results.reduce((total, result) => total + result.events, 0),
+        seconds: results.reduce((total, result) => total + result.seconds, 0),
+        latenciesMs: results.flatMap((result) => result.latenciesMs).sort((a, b) => a - b),
+        failures: results.reduce((total, result) => total + result.failures, 0),
+      });
+      return { floor: sum(slices.floor), real: sum(slices.real) };
     }
-    const singles = await runPhase('singles', client, {
-      requests: SINGLES,
-      concurrency: SINGLE_CONCURRENCY,
-      eventsPerRequest: 1,
-      body: (i) => JSON.stringify(event(`s-${runId}-${i}`, i)),
-    });
-    await new Promise<void>((resolve, reject) => process.send?.({ batches, singles }, (error: Error | null) => (error ? reject(error) : resolve())));
+    for (const concurrency of CONCURRENCY_LEVELS) {
+      const both = await alternate(`batches ×${concurrency}`, { requests: BATCHES, concurrency, eventsPerRequest: BATCH_SIZE, body: batchBody(`b${concurrency}`) });
+      floorBatches.push(both.floor);
+      batches.push(both.real);
+    }
+    const bothSingles = await alternate('singles', { requests: SINGLES, concurrency: SINGLE_CONCURRENCY, eventsPerRequest: 1, body: (i: number) => JSON.stringify(event(`s-${runId}-${i}`, i)) });
+    const floorSingles = bothSingles.floor;
+    const singles = bothSingles.real;
+    const results: ClientResults = { batches, singles, floorBatches, floorSingles };
+    await new Promise<void>((resolve, reject) => process.send?.(results, (error: Error | null) => (error ? reject(error) : resolve())));
   } finally {
-    await client.close();
+    await Promise.all([client.close(), floor.close()]);
   }
 }
+
+interface Level {
+  concurrency: number;
+  eventsPerSec: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** The level with the highest throughput whose p99 is under the target, else the one with the lowest p99. */
+function chooseLevel(levels: Level[]): { level: Level; withinTarget: boolean } {
+  const withinTarget = levels.filter((level) => level.p99Ms < P99_TARGET_MS);
+  return withinTarget.length
+    ? { level: withinTarget.reduce((best, level) => (level.eventsPerSec > best.eventsPerSec ? level : best)), withinTarget: true }
+    : { level: levels.reduce((best, level) => (level.p99Ms < best.p99Ms ? level : best)), withinTarget: false };
+}
+
+const levelsOf = (label: string, phases: PhaseResult[]): Level[] =>
+  phases.map((phase) => ({
+    concurrency: phase.concurrency,
+    eventsPerSec: Math.round(describePhase(`${label}batches of ${BATCH_SIZE}, ${phase.concurrency} in flight`, phase)),
+    p50Ms: round(percentile(phase.latenciesMs, 50)),
+    p99Ms: round(percentile(phase.latenciesMs, 99)),
+  }));
 
 async function main() {
   console.log(
     `ingest bench: ${BATCHES} batches of ${BATCH_SIZE} at each of ${CONCURRENCY_LEVELS.join(', ')} in flight, ` +
       `then ${SINGLES} single events (${SINGLE_CONCURRENCY} in flight)`,
   );
-  const [database, redis] = await Promise.all([createTestDatabase('bench'), createTestRedis('bench')]);
+  const [database, floorDatabase, redis] = await Promise.all([createTestDatabase('bench'), createTestDatabase('benchfloor'), createTestRedis('bench')]);
   const runId = Date.now().toString(36);
   let ingest: Awaited<ReturnType<typeof startIngest>> | undefined;
+  let floor: Awaited<ReturnType<typeof startFloorServer>> | undefined;
   let admin: pg.Client | undefined;
   try {
+    floor = await startFloorServer({ databaseUrl: floorDatabase.url, redisUrl: redis.url, redisKey: `${redis.prefix}:floor` });
+    await floor.registerPage(PAGE_ID);
     ingest = await startIngest(
       loadIngestConfig({ DATABASE_URL: database.url, REDIS_URL: redis.url, QUEUE_PREFIX: redis.prefix, INGEST_PORT: '0', LOG_LEVEL: 'warn' }),
     );
@@ -182,26 +250,22 @@ async function main() {
       `INSERT INTO "Page" (id, name, "accessTokenCipher", "appSecretCipher", "updatedAt") VALUES ($1, 'Bench shop', 'x', 'x', now())`,
       [PAGE_ID],
     );
-    console.log(`ingest at ${ingest.url}, database ${database.name}, redis prefix ${redis.prefix}`);
-    const { batches, singles } = await runClient(ingest.url, runId);
+    console.log(`ingest at ${ingest.url}, floor at ${floor.url}, database ${database.name}, redis prefix ${redis.prefix}`);
+    const { batches, singles, floorBatches, floorSingles } = await runClient({ url: ingest.url, floorUrl: floor.url, runId });
     console.log('');
-    const levels = batches.map((phase) => ({
-      concurrency: phase.concurrency,
-      eventsPerSec: Math.round(describePhase(`batches of ${BATCH_SIZE}, ${phase.concurrency} in flight`, phase)),
-      p50Ms: round(percentile(phase.latenciesMs, 50)),
-      p99Ms: round(percentile(phase.latenciesMs, 99)),
-    }));
-    const withinTarget = levels.filter((level) => level.p99Ms < P99_TARGET_MS);
-    const chosen = withinTarget.length
-      ? withinTarget.reduce((best, level) => (level.eventsPerSec > best.eventsPerSec ? level : best))
-      : levels.reduce((best, level) => (level.p99Ms < best.p99Ms ? level : best));
-    console.log(`reported batch level: ${chosen.concurrency} in flight (${withinTarget.length ? `best throughput with p99 < ${P99_TARGET_MS} ms` : `no level had p99 < ${P99_TARGET_MS} ms: lowest p99`})`);
+    const floorLevels = levelsOf('floor: ', floorBatches);
+    const levels = levelsOf('', batches);
+    const { level: chosen, withinTarget } = chooseLevel(levels);
+    const { level: floorChosen } = chooseLevel(floorLevels);
+    console.log(`reported batch level: ${chosen.concurrency} in flight (${withinTarget ? `best throughput with p99 < ${P99_TARGET_MS} ms` : `no level had p99 < ${P99_TARGET_MS} ms: lowest p99`})`);
+    const floorSingleEventsPerSec = describePhase('floor: single events', floorSingles);
     const singleEventsPerSec = describePhase('single events', singles);
+    console.log(`ratio to floor: batches ${(chosen.eventsPerSec / floorChosen.eventsPerSec).toFixed(2)}, singles ${(singleEventsPerSec / floorSingleEventsPerSec).toFixed(2)}`);
     const stored = await admin.query<{ n: number }>('SELECT count(*)::int AS n FROM "Event"');
     const queued = await ingest.deps.queues.events.getJobCountByTypes('waiting', 'prioritized', 'delayed');
     const expected = (WARM_UP_BATCHES + BATCHES * CONCURRENCY_LEVELS.length) * BATCH_SIZE + SINGLES;
     console.log(`stored events: ${stored.rows[0]?.n} (expected ${expected}); fan-out jobs waiting: ${queued}`);
-    const failures = batches.reduce((sum, phase) => sum + phase.failures, singles.failures);
+    const failures = [...batches, ...floorBatches, floorSingles].reduce((sum, phase) => sum + phase.failures, singles.failures);
     if (failures > 0 || stored.rows[0]?.n !== expected) console.log(`WARNING: ${failures} failed request(s); figures are not valid`);
 
     console.log(
@@ -209,7 +273,12 @@ async function main() {
         bench: 'ingest',
         eventsPerSec: chosen.eventsPerSec,
         p99Ms: chosen.p99Ms,
+        floorEventsPerSec: floorChosen.eventsPerSec,
+        floorP99Ms: floorChosen.p99Ms,
+        ratioToFloor: round(chosen.eventsPerSec / floorChosen.eventsPerSec, 2),
         singleEventsPerSec: Math.round(singleEventsPerSec),
+        floorSingleEventsPerSec: Math.round(floorSingleEventsPerSec),
+        singleRatioToFloor: round(singleEventsPerSec / floorSingleEventsPerSec, 2),
         singleP99Ms: round(percentile(singles.latenciesMs, 99)),
         p50Ms: chosen.p50Ms,
         singleP50Ms: round(percentile(singles.latenciesMs, 50)),
@@ -217,13 +286,15 @@ async function main() {
         concurrency: chosen.concurrency,
         singleConcurrency: SINGLE_CONCURRENCY,
         levels,
+        floorLevels,
         failures,
       }),
     );
   } finally {
     await admin?.end().catch(() => undefined);
     await ingest?.close();
-    await Promise.all([redis.cleanup(), database.drop()]);
+    await floor?.close();
+    await Promise.all([redis.cleanup(), database.drop(), floorDatabase.drop()]);
   }
 }
 

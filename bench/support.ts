@@ -138,3 +138,85 @@ export async function storeTokens(
 
 export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]! : null);
 export const round = (value: number, digits = 0) => Number(value.toFixed(digits));
+
+/**
+ * A throw-away redis-server (no persistence) for a benchmark of its own, so `INFO commandstats` and memory count
+ * only the benchmark's commands, not the other processes sharing the machine's Redis.
+ */
+export async function startPrivateRedis(): Promise<{ url: string; stop(): void }> {
+  const port = await freePort();
+  const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  children.push(child);
+  const url = `redis://127.0.0.1:${port}`;
+  for (let i = 0; i < 100; i++) {
+    if (child.exitCode !== null) throw new Error(`redis-server exited with ${child.exitCode}`);
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = net.connect(port, '127.0.0.1', () => {
+        socket.end();
+        resolve(true);
+      });
+      socket.on('error', () => resolve(false));
+    });
+    if (up) return { url, stop: () => child.kill('SIGTERM') };
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  throw new Error(`redis-server on port ${port} did not start`);
+}
+
+/** CPU time (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
+export function cpuMsOf(pid: number | undefined): number {
+  try {
+    // The command name (field 2) may hold spaces: fields are counted after its closing parenthesis.
+    const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14 and 15)
+  } catch {
+    return 0;
+  }
+}
+
+/** Total calls over every command in `INFO commandstats`. */
+export async function redisCommandCount(redis: { info(section: string): Promise<string> }): Promise<number> {
+  let total = 0;
+  for (const match of (await redis.info('commandstats')).matchAll(/^cmdstat_[^:]+:calls=(\d+)/gm)) total += Number(match[1]);
+  return total;
+}
+
+export interface PgCounters {
+  /** Rows inserted + updated + deleted in the database (pg_stat_database). */
+  rowsWritten: number;
+  /** Committed and rolled-back transactions in the database: with autocommit, one per statement. */
+  transactions: number;
+  /** Statement executions in the database from pg_stat_statements, when that extension is loaded. */
+  statements: number | null;
+  /** The cluster's WAL position in bytes (WAL is cluster-wide: other databases' writes count too). */
+  walLsnBytes: bigint;
+}
+
+/** Postgres's cumulative counters for one database. Call after the writers' statistics were flushed (see settleStats). */
+export async function pgCounters(db: Database, databaseName: string): Promise<PgCounters> {
+  await db.pool.query('SELECT pg_stat_clear_snapshot()');
+  const { rows } = await db.pool.query<{ rows_written: string; transactions: string; wal: string }>(
+    `SELECT tup_inserted + tup_updated + tup_deleted AS rows_written, xact_commit + xact_rollback AS transactions,
+            pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS wal
+     FROM pg_stat_database WHERE datname = $1`,
+    [databaseName],
+  );
+  let statements: number | null = null;
+  try {
+    const result = await db.pool.query<{ calls: string }>(
+      `SELECT coalesce(sum(calls), 0)::text AS calls FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = $1)`,
+      [databaseName],
+    );
+    statements = Number(result.rows[0]?.calls ?? 0);
+  } catch {
+    statements = null; // the extension is not installed or not preloaded: transactions stand in for statements
+  }
+  const row = rows[0]!;
+  return { rowsWritten: Number(row.rows_written), transactions: Number(row.transactions), statements, walLsnBytes: BigInt(row.wal) };
+}
+
+/**
+ * Backends flush their statistics at most once a second, and an idle one within about a second: waiting this
+ * long before reading pg_stat_database counts every statement that ran before.
+ */
+export const settleStats = () => new Promise((resolve) => setTimeout(resolve, 2_500));
