@@ -221,6 +221,7 @@ export async function webhookEndpointRoutes(plainApp: FastifyInstance, { deps }:
         tags,
         summary: 'Send the endpoint\'s DEAD messages again (fresh attempt budget)',
         params,
+        body: z.strictObject({}).nullish().describe('No fields: every DEAD message of the endpoint is redriven'),
         response: { 200: z.object({ redriven: z.number().int() }), ...errorResponses },
       },
     },
