@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RETENTION_JOB } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
 import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from '../../test-support/stack.js';
+import { runRetention } from './purge.js';
 
 /*
  * The retention job against real Postgres, Redis and the whole pipeline: rows are made the normal way (events
@@ -163,6 +164,20 @@ describe('retention job', () => {
     const again = await runRetentionJob();
     for (const [, lastRun] of again) expect(lastRun).toMatchObject({ deleted: 0, caughtUp: true, error: null });
     expect((await stack.api('GET', '/v1/events/old-1')).body.counts.byStatus.SENT).toBe(3);
+  });
+
+  it('a run stopped by shutdown deletes nothing more and says it did not catch up; the next run finishes the work', async () => {
+    await sql(`INSERT INTO "DeadLetter" (kind, reason, payload, "createdAt") SELECT 'retention-stop', 'old ' || g, '{}', now() - interval '100 days' FROM generate_series(1, 5) g`);
+    const stopped = new AbortController();
+    stopped.abort();
+    const worker = stack.worker!;
+    const report = await runRetention({ db: stack.db, logger: worker.deps.logger, config: worker.deps.config, signal: stopped.signal });
+    expect(report.deadLetters).toMatchObject({ deleted: 0, caughtUp: false, error: null });
+    expect(await count(`SELECT count(*)::int AS n FROM "DeadLetter" WHERE kind = 'retention-stop'`)).toBe(5);
+
+    const next = await runRetentionJob();
+    expect(next.get('deadLetters')).toMatchObject({ deleted: 5, caughtUp: true });
+    expect(await count(`SELECT count(*)::int AS n FROM "DeadLetter" WHERE kind = 'retention-stop'`)).toBe(0);
   });
 
   it('GET /v1/retention reports every table, its setting, size and the next scheduled run', async () => {
