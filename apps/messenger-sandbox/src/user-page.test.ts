@@ -78,6 +78,25 @@ describe.skipIf(!hasChromium)('user page in headless Chromium', () => {
     expect(await tab.getByText('NOTIFICATION', { exact: true }).count()).toBe(1);
   });
 
+  it('a notification on screen sends Meta\'s delivery receipt naming it; "Mark as read" sends the read receipt', async () => {
+    const optin = await h.trigger({ type: 'one_time_optin', pageId: PAGE_ID, psid: 'user-1', payload: 'restock:7' });
+    const sent = await h.send({ recipient: { one_time_notif_token: optin.token.token }, message: { text: 'Size 7 is back!' } });
+    expect(sent.status).toBe(200);
+    await receiver.waitFor(1); // the opt-in itself
+
+    await tab.goto(h.sandbox.userPageUrl(PAGE_ID, 'user-1'));
+    await tab.getByText('Size 7 is back!').waitFor();
+    await receiver.waitFor(2);
+    const [delivery] = parsedEvents(1);
+    expect(delivery).toMatchObject({ kind: 'message_delivery', psid: 'user-1', mids: [sent.json.message_id] });
+
+    await tab.getByRole('button', { name: 'Mark as read' }).click();
+    await receiver.waitFor(3);
+    expect(parsedEvents(2)[0]).toMatchObject({ kind: 'message_read', psid: 'user-1', watermark: expect.any(Number) });
+    await tab.getByText(/Read receipt: webhook answered HTTP 200/).waitFor();
+    expect(receiver.received).toHaveLength(3); // polling again does not repeat the delivery receipt
+  });
+
   it('subscribes with the recurring card, stops and resumes the topic, and sends a user message', async () => {
     await h.send({
       recipient: { id: 'user-1' },
