@@ -19,6 +19,7 @@ const FLOORS: Record<string, number> = {
   messenger: 2, // Graph client, webhook parsing
   db: 2, // every SQL statement and Prisma call
   queue: 3, // job catalog, connections, producer SDK, BullMQ schedulers
+  runtime: 4, // the process wiring ingest and worker share (database, Redis, queues, secrets, Graph)
   client: 4, // typed HTTP client of the ingest API
   cli: 5,
   ingest: 6,

@@ -1,0 +1,3 @@
+import { defineRenotifyProject } from '../../vitest.base.js';
+
+export default defineRenotifyProject(import.meta.url);
