@@ -142,6 +142,12 @@ describe('runCli (in-process)', () => {
     expect(JSON.parse(asJson.stderr())).toEqual({ error: { status: 400, code: 'invalid_request', message: 'Invalid request body', details: [{ path: 'title', message: 'Too big' }, { path: 'psid', message: 'Required' }] } });
   });
 
+  it('keeps every command option apart from the global ones (--url, --api-key, --json, --help)', () => {
+    for (const command of commands) {
+      for (const option of Object.keys(command.options ?? {})) expect(['url', 'api-key', 'json', 'help'], `${command.words.join(' ')} --${option}`).not.toContain(option);
+    }
+  });
+
   it("gives every command's --help its usage and at least one example that names the command", async () => {
     for (const command of commands) {
       const name = command.words.join(' ');

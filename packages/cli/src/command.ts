@@ -106,14 +106,15 @@ const PAGE_SIZE = 200;
 
 /**
  * Prints one page of a list, or every page with --all; the human output says how to get the next page.
- * `fetchPage` gets the cursor and page size to ask for.
+ * `fetchPage` gets the cursor and page size to ask for; `toRow` shapes an item for the table (--json prints items as the API sent them).
  */
 export async function printList<T extends object>(
   context: Context,
   fetchPage: (cursor: string | undefined, limit: number | undefined) => Promise<ListPage<T>>,
   columns: string[],
+  toRow: (item: T) => object = (item) => item,
 ): Promise<void> {
-  const rows = (items: T[]) => items as unknown as Array<Record<string, unknown>>;
+  const rows = (items: T[]) => items.map(toRow) as Array<Record<string, unknown>>;
   if (context.values.all) {
     const items: T[] = [];
     for await (const page of everyPage((cursor) => fetchPage(cursor, PAGE_SIZE))) items.push(...page);

@@ -17,7 +17,8 @@ interface CliResult {
   stderr: string;
 }
 
-describe('renotify CLI against a running stack', () => {
+// Each CLI call is a fresh node + tsx process (1–2 s on a loaded 2-core machine); the tests make many.
+describe('renotify CLI against a running stack', { timeout: 120_000 }, () => {
   let stack: Stack;
 
   const cli = (args: string[], env: Record<string, string> = {}): Promise<CliResult> =>
@@ -36,6 +37,15 @@ describe('renotify CLI against a running stack', () => {
     // Test assertions walk the CLI's JSON freely; its shape is what is under test.
     // eslint-disable-next-line @typescript-eslint/no-explicit-any
     return JSON.parse(result.stdout) as any;
+  };
+
+  /** The person writes to the Page (through the sandbox's webhook): Renotify learns it, and their 24 h window opens. */
+  const personWrites = async (psid: string) => {
+    await stack.control('POST', `/pages/${TEST_PAGE.id}/users`, { psid, windowOpen: true });
+    await stack.control('POST', '/webhooks/trigger', { type: 'message', pageId: TEST_PAGE.id, psid, text: 'hello' });
+    await waitFor(async () => (await stack.db.pool.query(`SELECT 1 FROM "Subscriber" WHERE psid = $1 AND "lastUserMessageAt" IS NOT NULL`, [psid])).rowCount === 1, {
+      what: `${psid}'s message to open the window`,
+    });
   };
 
   beforeAll(async () => {
@@ -193,11 +203,7 @@ describe('renotify CLI against a running stack', () => {
 
   it('optin-requests send: the card reaches the person through Meta; outside the 24 h window the API refuses (409)', async () => {
     const psid = 'cli-asker';
-    await stack.control('POST', `/pages/${TEST_PAGE.id}/users`, { psid, windowOpen: true });
-    await stack.control('POST', '/webhooks/trigger', { type: 'message', pageId: TEST_PAGE.id, psid, text: 'hello' });
-    await waitFor(async () => (await stack.db.pool.query(`SELECT 1 FROM "Subscriber" WHERE psid = $1 AND "lastUserMessageAt" IS NOT NULL`, [psid])).rowCount === 1, {
-      what: 'the person\'s message to open the window',
-    });
+    await personWrites(psid);
 
     const args = ['optin-requests', 'send', '--page', TEST_PAGE.id, '--psid', psid, '--kind', 'one-time', '--title', 'Blue mug is back', '--subject', '{"type":"back_in_stock","productId":"mug-1"}'];
     const sent = json(await cli([...args, '--idempotency-key', 'cli-ask-1', '--json']));
@@ -216,6 +222,112 @@ describe('renotify CLI against a running stack', () => {
     const neither = await cli(['optin-requests', 'send', '--page', TEST_PAGE.id, '--psid', psid, '--kind', 'one-time', '--title', 'Hi']);
     expect(neither).toMatchObject({ code: 2, stdout: '' });
     expect(neither.stderr).toContain('give either --topic or --subject');
+  });
+
+  it('pages set / show: quiet hours and the per-person cap switched on and off; bad values are refused before or by the API', async () => {
+    try {
+      const set = json(await cli(['pages', 'set', TEST_PAGE.id, '--quiet-hours', '22:00-08:00', '--cap', '3/24h', '--json']));
+      expect(set).toMatchObject({ id: TEST_PAGE.id, quietHours: { start: '22:00', end: '08:00', timeZone: null }, userCap: { maxSends: 3, windowHours: 24 } });
+      const shown = await cli(['pages', 'show', TEST_PAGE.id]);
+      expect(shown.code).toBe(0);
+      expect(shown.stdout).toMatch(/^quietHours:\s+22:00-08:00 \(each person's zone\)$/m);
+      expect(shown.stdout).toMatch(/^userCap:\s+3\/24h$/m);
+      const fixedZone = json(await cli(['pages', 'set', TEST_PAGE.id, '--quiet-hours', '21:30-07:00', '--quiet-hours-zone', 'Europe/Paris', '--json']));
+      expect(fixedZone.quietHours).toEqual({ start: '21:30', end: '07:00', timeZone: 'Europe/Paris' });
+    } finally {
+      // The other tests send to this Page: leave it without guards.
+      const off = await cli(['pages', 'set', TEST_PAGE.id, '--quiet-hours', 'off', '--cap', 'off']);
+      expect(off.code).toBe(0);
+      expect(off.stdout).toContain(`Page ${TEST_PAGE.id} updated.`);
+      expect(off.stdout).toMatch(/^quietHours:\s+off$/m);
+      expect(off.stdout).toMatch(/^userCap:\s+off$/m);
+    }
+    expect(json(await cli(['pages', 'set', TEST_PAGE.id, '--send-rate', '250', '--json'])).sendRatePerSec).toBe(250);
+    // The API's maximum; the stack made the Page faster directly in the database, and later tests send to it.
+    expect(json(await cli(['pages', 'set', TEST_PAGE.id, '--send-rate', '10000', '--json'])).sendRatePerSec).toBe(10_000);
+
+    const nothing = await cli(['pages', 'set', TEST_PAGE.id]);
+    expect(nothing).toMatchObject({ code: 2, stdout: '' });
+    expect(nothing.stderr).toContain('nothing to change');
+    const badCap = await cli(['pages', 'set', TEST_PAGE.id, '--cap', '3']);
+    expect(badCap.code).toBe(2);
+    expect(badCap.stderr).toContain('--cap: expected <sends>/<hours>h');
+    const badZone = await cli(['pages', 'set', TEST_PAGE.id, '--timezone', 'Mars/Base']);
+    expect(badZone.code).toBe(1);
+    expect(badZone.stderr).toMatch(/^Error: invalid_request: .*\(HTTP 400\)\n {2}- timezone: /);
+    expect((await cli(['pages', 'show', '999999999'])).code).toBe(1);
+  });
+
+  it('subscribers list / set / stop / erase: erase leaves no PSID or token behind', async () => {
+    const seeded = await seedTokens(stack, { kind: 'RECURRING', topic: 'cli-subs', count: 2, psidPrefix: 'cli-sub-' });
+    const [kept, erased] = seeded.map((token) => token.psid).sort() as [string, string];
+    const listed = json(await cli(['subscribers', 'list', TEST_PAGE.id, '--topic', 'cli-subs', '--json']));
+    expect(listed.items.map((item: { psid: string }) => item.psid).sort()).toEqual([kept, erased]);
+    expect(listed.items[0].activeTokens).toEqual({ ONE_TIME: 0, RECURRING: 1 });
+    const human = await cli(['subscribers', 'list', TEST_PAGE.id, '--topic', 'cli-subs']);
+    expect(human.stdout).toMatch(/^PSID\s+WINDOWENDSAT\s+ONETIME\s+RECURRING\s+TIMEZONE/);
+    expect(human.stdout).toMatch(new RegExp(`^${kept}\\s+-\\s+0\\s+1\\b`, 'm'));
+
+    await personWrites('cli-writer');
+    const open = json(await cli(['subscribers', 'list', TEST_PAGE.id, '--window-open', '--all', '--json']));
+    const writer = open.items.find((item: { psid: string }) => item.psid === 'cli-writer');
+    expect(Date.parse(writer.windowEndsAt)).toBeGreaterThan(Date.now());
+    expect(open.items.map((item: { psid: string }) => item.psid)).not.toContain(kept);
+
+    expect(json(await cli(['subscribers', 'set', TEST_PAGE.id, kept, '--timezone', 'America/New_York', '--locale', 'en_US', '--json']))).toMatchObject({
+      psid: kept,
+      timezone: 'America/New_York',
+      locale: 'en_US',
+    });
+    const stopped = await cli(['subscribers', 'stop', TEST_PAGE.id, kept]);
+    expect(stopped).toMatchObject({ code: 0, stderr: '' });
+    expect(stopped.stdout).toBe(`Stopped 1 token(s) of ${kept}; 0 waiting delivery(ies) skipped.\n`);
+    expect(json(await cli(['optins', 'list', TEST_PAGE.id, '--psid', kept, '--json'])).items[0].status).toBe('STOPPED');
+
+    const unconfirmed = await cli(['subscribers', 'erase', TEST_PAGE.id, erased]);
+    expect(unconfirmed).toMatchObject({ code: 2, stdout: '' });
+    expect(unconfirmed.stderr).toContain('add --yes to confirm');
+    expect(await cli(['subscribers', 'erase', TEST_PAGE.id, erased, '--yes'])).toMatchObject({ code: 0, stdout: `Erased ${erased} from Page ${TEST_PAGE.id}.\n` });
+    const left = await stack.db.pool.query(
+      `SELECT (SELECT count(*) FROM "Subscriber" WHERE psid = $1)::int AS subscribers, (SELECT count(*) FROM "OptIn" WHERE topic = 'cli-subs')::int AS tokens`,
+      [erased],
+    );
+    expect(left.rows[0]).toEqual({ subscribers: 0, tokens: 1 });
+    expect((await cli(['subscribers', 'erase', TEST_PAGE.id, erased, '--yes'])).code).toBe(0);
+    expect(json(await cli(['subscribers', 'list', TEST_PAGE.id, '--topic', 'cli-subs', '--json'])).items.map((item: { psid: string }) => item.psid)).not.toContain(erased);
+  });
+
+  it('webhooks add / list / messages / redrive / remove', async () => {
+    const added = await cli(['webhooks', 'add', '--page', TEST_PAGE.id, '--endpoint-url', 'https://shop.example/hooks/renotify', '--events', 'delivery.sent, optin.created', '--description', 'CLI hook']);
+    expect(added).toMatchObject({ code: 0, stderr: '' });
+    expect(added.stdout).toMatch(/^Endpoint [0-9a-f-]{36} added\. Keep its signing secret: it is not shown again\.\n/);
+    expect(added.stdout).toMatch(/^secret:\s+whsec_/m);
+    const id = /^Endpoint ([0-9a-f-]{36})/.exec(added.stdout)![1]!;
+
+    const listed = json(await cli(['webhooks', 'list', '--page', TEST_PAGE.id, '--json']));
+    expect(listed.items).toEqual([expect.objectContaining({ id, url: 'https://shop.example/hooks/renotify', events: ['delivery.sent', 'optin.created'], enabled: true })]);
+    expect(JSON.stringify(listed)).not.toContain('whsec_');
+    expect((await cli(['webhooks', 'list'])).stdout).toMatch(new RegExp(`${id}\\s+${TEST_PAGE.id}\\s+https://shop\\.example/hooks/renotify\\s+delivery\\.sent,optin\\.created`));
+
+    expect(json(await cli(['webhooks', 'messages', id, '--status', 'dead', '--json']))).toEqual({ items: [], nextCursor: null });
+    expect(await cli(['webhooks', 'redrive', id])).toMatchObject({ code: 0, stdout: `Redrove 0 dead message(s) of endpoint ${id}.\n` });
+    expect(await cli(['webhooks', 'remove', id])).toMatchObject({ code: 0, stdout: `Endpoint ${id} removed.\n` });
+    expect(json(await cli(['webhooks', 'list', '--json'])).items).toEqual([]);
+
+    const badEvent = await cli(['webhooks', 'add', '--page', TEST_PAGE.id, '--endpoint-url', 'https://shop.example/h', '--events', 'delivery.exploded']);
+    expect(badEvent.code).toBe(1);
+    expect(badEvent.stderr).toMatch(/^Error: invalid_request: .*\(HTTP 400\)\n {2}- events\.0: /);
+    expect((await cli(['webhooks', 'remove', id])).code).toBe(1);
+  });
+
+  it('retention status', async () => {
+    const status = json(await cli(['retention', 'status', '--json']));
+    expect(status.schedule.cron).toEqual(expect.any(String));
+    expect(status.tables.map((entry: { table: string }) => entry.table)).toContain('Delivery');
+    const human = await cli(['retention', 'status']);
+    expect(human.code).toBe(0);
+    expect(human.stdout).toMatch(/^Purge: cron ".+" \(UTC\), next .+, batches of \d+\n\nTABLE\s+KEPTDAYS\s+ROWS\s+SIZE/);
+    expect(human.stdout).toMatch(/^Delivery\s+/m);
   });
 
   it('reconcile one Page or all of them', async () => {
