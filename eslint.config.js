@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint';
 
 /**
  * Data access has one home (docs/architecture.md): SQL and Prisma live in packages/db as named operations.
- * Apps call those operations; they never see the pool, the Prisma client or a driver. Tests may still read
+ * Apps and the other packages call those operations; they never see the pool, the Prisma client or a driver. Tests may still read
  * tables directly to assert on them.
  */
 const DATA_ACCESS_IN_DB = 'Data access lives in packages/db: call (or add) a named operation there.';
@@ -40,8 +40,9 @@ export default tseslint.config(
     },
   },
   {
-    files: ['apps/*/src/**/*.ts'],
-    ignores: ['**/*.test.ts', '**/test-support/**'],
+    // Every app and every package but db itself (and the test harnesses, which create and inspect databases).
+    files: ['apps/*/src/**/*.ts', 'packages/*/src/**/*.ts'],
+    ignores: ['**/*.test.ts', '**/test-support/**', 'packages/db/**', 'packages/testing/**', 'packages/system-tests/**'],
     rules: appDataAccessRules,
   },
 );
