@@ -21,11 +21,11 @@ const appDataAccessRules = {
   ],
   'no-restricted-syntax': [
     'error',
-    { selector: "MemberExpression[property.name='pool']", message: `No \`.pool\` in apps. ${DATA_ACCESS_IN_DB}` },
-    { selector: "MemberExpression[property.name='prisma']", message: `No \`.prisma\` in apps. ${DATA_ACCESS_IN_DB}` },
-    { selector: 'MemberExpression[property.name=/^\\$(queryRaw|executeRaw|queryRawUnsafe|executeRawUnsafe|transaction)$/]', message: `No raw Prisma in apps. ${DATA_ACCESS_IN_DB}` },
+    { selector: "MemberExpression[property.name='pool']", message: `No \`.pool\` outside packages/db. ${DATA_ACCESS_IN_DB}` },
+    { selector: "MemberExpression[property.name='prisma']", message: `No \`.prisma\` outside packages/db. ${DATA_ACCESS_IN_DB}` },
+    { selector: 'MemberExpression[property.name=/^\\$(queryRaw|executeRaw|queryRawUnsafe|executeRawUnsafe|transaction)$/]', message: `No raw Prisma outside packages/db. ${DATA_ACCESS_IN_DB}` },
     // SQL text handed to a transaction client (`client.query('UPDATE …')`) is data access too.
-    { selector: "CallExpression[callee.property.name='query'][arguments.0.type=/^(Literal|TemplateLiteral)$/]", message: `No SQL in apps. ${DATA_ACCESS_IN_DB}` },
+    { selector: "CallExpression[callee.property.name='query'][arguments.0.type=/^(Literal|TemplateLiteral)$/]", message: `No SQL outside packages/db. ${DATA_ACCESS_IN_DB}` },
   ],
 };
 
