@@ -1,5 +1,5 @@
 import type { Queue } from 'bullmq';
-import { reconcileCampaignSchedulers } from '@renotify/db';
+import { campaignSchedulerRows } from '@renotify/db';
 import {
   CAMPAIGN_RECONCILE_EVERY_MS,
   CAMPAIGN_RECONCILE_SCHEDULER_ID,
@@ -10,6 +10,7 @@ import {
   RECONCILE_SCHEDULER_ID,
   RETENTION_JOB,
   RETENTION_SCHEDULER_ID,
+  reconcileCampaignSchedulers,
   SWEEP_JOB,
   WebhooksJobName,
 } from '@renotify/queue';
@@ -114,7 +115,7 @@ export async function ensureSchedulers(
     if (spec.queue === QueueName.campaigns && !installed) campaignsQueueLost = true;
   }
   if (syncCampaigns && (campaignsQueueLost || updateChanged)) {
-    report.campaigns = await reconcileCampaignSchedulers(deps.db, deps.queues.campaigns);
+    report.campaigns = await reconcileCampaignSchedulers(campaignSchedulerRows(deps.db), deps.queues.campaigns);
   }
   return report;
 }
