@@ -23,3 +23,4 @@ export { mapStrings } from './strings.js';
 export * from './event-contract.js';
 // Not a rule, but free of I/O and needed by every layer above (db probes, queue producer, app readiness checks).
 export { withTimeout } from './timeout.js';
+export { DEFAULT_WEBHOOK_RETRY_DELAYS_MS, webhookRetryDelay } from './webhook-retry.js';
