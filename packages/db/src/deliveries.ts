@@ -277,11 +277,16 @@ export async function chainHeads(db: Database, sourceId: string, window: number,
 // ---------------------------------------------------------------------------------------------------------
 // Limits and recovery
 
-/** Per subscriber: SENT deliveries since `since` across topics, and the oldest of them (the per-person cap). */
+/**
+ * Per subscriber: SENT deliveries since `since` across topics, and the oldest of them (the per-person cap).
+ * Reads the people's tokens, then each token's deliveries ("Delivery_optInId_idx"): the cost follows the people
+ * of the batch, never the number of sends in the window.
+ */
 export async function capUsageSince(db: Database, subscriberIds: string[], since: Date): Promise<Map<string, { count: number; oldest: Date | null }>> {
   const { rows } = await db.pool.query<{ subscriberId: string; n: number; oldest: Date | null }>(
-    `SELECT o."subscriberId", count(*)::int AS n, min(d."finishedAt") AS oldest FROM "Delivery" d JOIN "OptIn" o ON o.id = d."optInId"
-     WHERE d.status = 'SENT' AND d."finishedAt" >= $2 AND o."subscriberId" = ANY($1::uuid[]) GROUP BY 1`,
+    `SELECT o."subscriberId", count(*)::int AS n, min(d."finishedAt") AS oldest
+     FROM "OptIn" o JOIN "Delivery" d ON d."optInId" = o.id
+     WHERE o."subscriberId" = ANY($1::uuid[]) AND d.status = 'SENT' AND d."finishedAt" >= $2 GROUP BY 1`,
     [subscriberIds, since],
   );
   return new Map(rows.map((row) => [row.subscriberId, { count: row.n, oldest: row.oldest }]));
@@ -305,18 +310,29 @@ export interface StalledSource {
 }
 
 /**
- * Sources with work due since before `staleBefore` AND no progress for as long: a live send (even a slow,
- * rate-limited one) claims or finishes something well within that time, and waiting rows of a progressively
- * released source are normal. Only a source that stopped moving has lost a job.
+ * Sources with PENDING rows due since before `dueBefore`, in source id order after `after` (a cursor, so a sweep
+ * that looks at `limit` sources at a time reaches every one). A skip scan over the partial index
+ * "Delivery_pending_due_idx": one probe per source with waiting rows, whatever the size of the table. Whether
+ * such a source is still moving (a slow, rate-limited send has old PENDING rows too) is the caller's question.
  */
-export async function findStalledSources(db: Database, staleBefore: Date, limit: number): Promise<StalledSource[]> {
+export async function findSourcesWithOverdueRows(db: Database, dueBefore: Date, after: string | null, limit: number): Promise<StalledSource[]> {
   const { rows } = await db.pool.query<StalledSource>(
-    `SELECT s."sourceType", s."sourceId", e.priority FROM (
-       SELECT DISTINCT "sourceType", "sourceId" FROM "Delivery"
-       WHERE status = 'PENDING' AND COALESCE("notBefore", "createdAt") < $1 LIMIT ${Number(limit)}
-     ) s LEFT JOIN "Event" e ON s."sourceType" = 'EVENT' AND e.id = s."sourceId"
-     WHERE NOT EXISTS (SELECT 1 FROM "Delivery" x WHERE x."sourceId" = s."sourceId" AND (x."claimedAt" >= $1 OR x."finishedAt" >= $1))`,
-    [staleBefore],
+    `WITH RECURSIVE sources AS (
+       (SELECT "sourceId" FROM "Delivery" WHERE status = 'PENDING' AND "sourceId" > $2 ORDER BY "sourceId" LIMIT 1)
+       UNION ALL
+       SELECT (SELECT d."sourceId" FROM "Delivery" d WHERE d.status = 'PENDING' AND d."sourceId" > s."sourceId" ORDER BY d."sourceId" LIMIT 1)
+       FROM sources s WHERE s."sourceId" IS NOT NULL
+     )
+     SELECT x."sourceType", s."sourceId", e.priority
+     FROM sources s
+     CROSS JOIN LATERAL (
+       SELECT d."sourceType" FROM "Delivery" d
+       WHERE d.status = 'PENDING' AND d."sourceId" = s."sourceId" AND COALESCE(d."notBefore", d."createdAt") < $1 LIMIT 1
+     ) x
+     LEFT JOIN "Event" e ON x."sourceType" = 'EVENT' AND e.id = s."sourceId"
+     WHERE s."sourceId" IS NOT NULL
+     LIMIT ${Number(limit)}`,
+    [dueBefore, after ?? ''],
   );
   return rows;
 }

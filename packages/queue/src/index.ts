@@ -4,6 +4,7 @@ export { defaultJobOptions, EVENTS_STREAM_MAX_LEN } from './defaults.js';
 export { createQueues, type Queues } from './queues.js';
 export * from './catalog.js';
 export { PageRateLimiter } from './rate-limiter.js';
+export { SourceProgress } from './source-progress.js';
 export * from './jobs/deliveries.js';
 export * from './jobs/outbound-webhooks.js';
 export * from './events.js';

@@ -20,7 +20,7 @@ import type { SendOutcome } from '@renotify/messenger';
 import { DISPATCH_JOB, PageRateLimiter, QueueName, SWEEP_JOB, type DispatchJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 import { defineProcessor, type ProcessorModule } from '../processors/define.js';
-import { releaseSuccessor, type ReleaseSource } from './release.js';
+import { recordProgress, releaseSuccessor, type ReleaseSource } from './release.js';
 import { planBatch, type CapUsage, type Eligible } from './plan.js';
 import { loadSourceMessage } from './sources.js';
 import { sweep } from './sweeper.js';
@@ -248,8 +248,12 @@ async function sendEligible(
     }
   };
 
-  await Promise.all([claimer(), ...Array.from({ length: concurrency }, sender)]);
+  // Settled, not all: when a claim fails (Postgres gone), the requests already in flight still finish and their
+  // outcomes are still written before the error ends the pass, so no row is left SENDING behind a live worker.
+  const settled = await Promise.allSettled([claimer(), ...Array.from({ length: concurrency }, sender)]);
   await writer.close();
+  const failure = settled.find((outcome): outcome is PromiseRejectedResult => outcome.status === 'rejected');
+  if (failure) throw failure.reason;
   if (halt) {
     deferred.addOutcomes(await haltRest(deps, halt, job, eligible.slice(index), clock(), report));
     return null;
@@ -452,6 +456,7 @@ export const deliveriesModule = (): ProcessorModule => {
           const pass = await dispatchBatch(ctx, dispatchJob);
           const { next, source, ...report } = pass;
           deps.logger.debug({ jobId: job.id, sourceId: dispatchJob.sourceId, batchNo: dispatchJob.batchNo, next: next.kind, ...report }, 'batch pass');
+          await recordProgress(deps, dispatchJob.sourceId);
           if ((next.kind === 'done' || next.kind === 'wake') && source) await releaseSuccessor(deps, source, dispatchJob.batchNo);
           if (next.kind === 'done') return report;
           // The job steps aside (BullMQ's delayed set, same id) instead of holding its slot while it waits.

@@ -5,6 +5,7 @@ import {
   DISPATCH_JOB,
   dispatchJobId,
   sourceWindow,
+  SourceProgress,
   type DispatchJob,
   type PriorityClass,
 } from '@renotify/queue';
@@ -41,6 +42,12 @@ export async function queueBatch(deps: WorkerDeps, source: ReleaseSource, batchN
   const job: DispatchJob = { sourceType: source.sourceType, sourceId: source.sourceId, batchNo };
   const priority = bullmqPriority(batchPriorityClass(source.sourceType, source.priority, kind));
   await deps.queues.deliveries.add(DISPATCH_JOB, job, { jobId: dispatchJobId(job), priority });
+  await recordProgress(deps, source.sourceId);
+}
+
+/** The source moved (a batch queued, a pass ended): the sweeper leaves it alone (see SourceProgress). */
+export function recordProgress(deps: WorkerDeps, sourceId: string): Promise<void> {
+  return new SourceProgress(deps.redis, deps.config.QUEUE_PREFIX).touch(sourceId);
 }
 
 /**

@@ -1,13 +1,17 @@
-import { findStalledSources, findUnfannedEvents, resetStaleSending } from '@renotify/db';
-import { eventJobId, FANOUT_JOB, priorityClassSchema, type FanoutJob } from '@renotify/queue';
+import { findSourcesWithOverdueRows, findUnfannedEvents, resetStaleSending, type StalledSource } from '@renotify/db';
+import { eventJobId, FANOUT_JOB, priorityClassSchema, SourceProgress, type FanoutJob } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 import { ensureChainHeads } from './release.js';
 
 /** The sweep's job name and scheduler id are in the job catalog. */
 export { SWEEP_JOB } from '@renotify/queue';
 const SWEEP_LIMIT = 1_000;
-/** Sources looked at per sweep; the rest wait for the next sweep (each costs one query and a few Redis calls). */
+/** Sources with overdue rows read per sweep (one index probe each); the sweep goes on from there next time. */
+const SWEEP_CANDIDATES = 1_000;
+/** Stalled sources repaired per sweep (each costs one query over its due rows and a few Redis calls). */
 const SWEEP_SOURCES = 100;
+/** A source that has not moved for this long is forgotten by the progress record (it finished, or is stalled). */
+const PROGRESS_MEMORY_MS = 24 * 3600_000;
 
 export interface SweepReport {
   staleSending: number;
@@ -42,6 +46,27 @@ async function ageWaitingJobs(deps: WorkerDeps, now: Date): Promise<number> {
   return aged;
 }
 
+/** Where the last sweep of this process stopped reading sources (source ids are visited in order, then again). */
+let sweepCursor: string | null = null;
+
+/**
+ * Sources with work due since before `staleBefore` AND no progress since then: a live send (even a slow,
+ * rate-limited one) queues or finishes a batch well within that time, and waiting rows of a progressively
+ * released source are normal. Only a source that stopped moving has lost a job. Candidates come from one skip
+ * scan of the waiting rows; progress from the SourceProgress record in Redis (no scan of the deliveries).
+ */
+async function stalledSources(deps: WorkerDeps, staleBefore: Date): Promise<StalledSource[]> {
+  const candidates = await findSourcesWithOverdueRows(deps.db, staleBefore, sweepCursor, SWEEP_CANDIDATES);
+  sweepCursor = candidates.length < SWEEP_CANDIDATES ? null : candidates.at(-1)!.sourceId;
+  const progress = new SourceProgress(deps.redis, deps.config.QUEUE_PREFIX);
+  await progress.forgetBefore(staleBefore.getTime() - PROGRESS_MEMORY_MS);
+  const moving = await progress.movedSince(
+    candidates.map((source) => source.sourceId),
+    staleBefore.getTime(),
+  );
+  return candidates.filter((source) => !moving.has(source.sourceId)).slice(0, SWEEP_SOURCES);
+}
+
 /**
  * Recovers what a crash or a Redis loss can leave behind, so nothing waits forever:
  * - deliveries still SENDING after STALE_SENDING_MS: a row is SENDING only while its request is in flight
@@ -56,7 +81,7 @@ async function ageWaitingJobs(deps: WorkerDeps, now: Date): Promise<number> {
 export async function sweep(deps: WorkerDeps, now = new Date()): Promise<SweepReport> {
   const staleBefore = new Date(now.getTime() - deps.config.STALE_SENDING_MS);
   const staleSending = await resetStaleSending(deps.db, staleBefore);
-  const sources = await findStalledSources(deps.db, staleBefore, SWEEP_SOURCES);
+  const sources = await stalledSources(deps, staleBefore);
   let requeuedBatches = 0;
   for (const source of sources) {
     const priority = priorityClassSchema.safeParse(source.priority);
