@@ -19,11 +19,11 @@ const WORKSPACE = ['config', 'domain', 'queue', 'client', 'db', 'messenger', 'ob
 const byName = new Map(WORKSPACE.map((entry) => [entry.manifest.name, entry]));
 
 /**
- * What integrators install: the typed HTTP client and the Redis producer SDK (README "API reference" and
+ * What integrators install: the typed HTTP client, the Redis producer SDK and the admin CLI (README, and
  * examples/). A package that can be published must also be installable: everything it depends on from the
  * workspace has to be publishable too, or `npm install` of it fails.
  */
-const PUBLISHED = ['@renotify/client', '@renotify/queue'];
+const PUBLISHED = ['@renotify/client', '@renotify/queue', '@renotify/cli'];
 
 function publishedClosure(names: string[]): string[] {
   const seen = new Set<string>();

@@ -74,7 +74,7 @@ export const webhookCommands: Command[] = [
     examples: ['renotify webhooks redrive 0b7c…-uuid'],
     positionals: ['endpointId'],
     async run(context) {
-      const result = await unwrap(context.api.POST('/v1/webhook-endpoints/{id}/redrive', { params: { path: { id: context.args[0]! } } }));
+      const result = await unwrap(context.api.POST('/v1/webhook-endpoints/{id}/redrive', { params: { path: { id: context.args[0]! } }, body: {} }));
       context.print(result, () => `Redrove ${result.redriven} dead message(s) of endpoint ${context.args[0]}.\n`);
     },
   },
