@@ -3,9 +3,11 @@ import { fileURLToPath } from 'node:url';
 import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkerConfig } from '@renotify/config';
+import { MetricName } from '@renotify/observability';
 import { QueueName } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
 import { processorModules } from '../../processors/index.js';
+import { parsePrometheus, sampleValue } from '../../test-support/prometheus.js';
 import { startWorker } from '../../server.js';
 import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from '../../test-support/stack.js';
 import { createOutboundWebhooksModule } from './module.js';
@@ -153,6 +155,7 @@ describe('outbound webhooks end to end', () => {
   }, 90_000);
 
   it('a failing endpoint is retried with backoff, then DEAD; redrive sends it again; dispatch never waits for it', async () => {
+    if (!stack.worker) await startTestWorker();
     const flaky = await addEndpoint('flaky', ['optin.stopped']);
     await behave('flaky', { status: 503 });
     const [token] = await seedTokens(stack, { kind: 'RECURRING', topic: 'hooks-deals', count: 1, psidPrefix: 'flaky-' });
@@ -181,6 +184,14 @@ describe('outbound webhooks end to end', () => {
     });
     const after = await verifiedHooks('flaky', flaky.secret);
     expect(after.at(-1)).toMatchObject({ id: dead.id, type: 'optin.stopped', answeredWith: 204, data: { optInId: token!.optInId, status: 'STOPPED' } });
+
+    // Metrics: attempts by outcome, latency, and the backlog gauge (nothing PENDING now).
+    const samples = parsePrometheus(await (await fetch(`${stack.worker!.url}/metrics`)).text());
+    expect(sampleValue(samples, MetricName.outboundWebhooks, { event_type: 'optin.stopped', outcome: 'retry' })).toBe(2);
+    expect(sampleValue(samples, MetricName.outboundWebhooks, { event_type: 'optin.stopped', outcome: 'dead' })).toBe(1);
+    expect(sampleValue(samples, MetricName.outboundWebhooks, { event_type: 'optin.stopped', outcome: 'sent' })).toBe(1);
+    expect(sampleValue(samples, `${MetricName.outboundWebhookDuration}_count`, { outcome: 'error' })).toBe(3);
+    expect(samples.some((sample) => sample.name === MetricName.outboundWebhookBacklog && sample.value === 0)).toBe(true);
 
     // A slow endpoint (every request hangs past the timeout) does not hold back Meta sends.
     await behave('flaky', { status: 204, latencyMs: 5_000 });
