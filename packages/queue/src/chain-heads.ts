@@ -16,6 +16,13 @@ export interface ChainHead {
   kind: 'ONE_TIME' | 'RECURRING';
 }
 
+/** Queues one batch under its fixed id, with the BullMQ priority of its class (an existing job makes it a no-op). */
+export async function queueDispatchBatch(deliveries: Queue, source: DispatchSource, batch: ChainHead): Promise<void> {
+  const job: DispatchJob = { sourceType: source.sourceType, sourceId: source.sourceId, batchNo: batch.batchNo };
+  const priority = bullmqPriority(batchPriorityClass(source.sourceType, source.priority, batch.kind));
+  await deliveries.add(DISPATCH_JOB, job, { jobId: dispatchJobId(job), priority });
+}
+
 /**
  * Gives each chain head of `source` a live dispatch job under its fixed id (`dispatchJobId`): adds the missing
  * ones, re-adds completed ones and retries those that failed for good (a kept failed job would turn a plain add
@@ -33,8 +40,7 @@ export async function queueChainHeads(deliveries: Queue, source: DispatchSource,
       queued++;
     } else if (state === 'unknown' || state === 'completed') {
       if (state === 'completed') await deliveries.remove(jobId);
-      const priority = bullmqPriority(batchPriorityClass(source.sourceType, source.priority, head.kind));
-      await deliveries.add(DISPATCH_JOB, job, { jobId, priority });
+      await queueDispatchBatch(deliveries, source, head);
       queued++;
     }
   }

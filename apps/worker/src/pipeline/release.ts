@@ -1,14 +1,5 @@
 import { batchHasDueRows, chainHeads, fanOut, nextDueBatchInChain, type FanOutResult, type FanOutSource, type TokenKind } from '@renotify/db';
-import {
-  batchPriorityClass,
-  bullmqPriority,
-  DISPATCH_JOB,
-  dispatchJobId,
-  sourceWindow,
-  SourceProgress,
-  type DispatchJob,
-  type PriorityClass,
-} from '@renotify/queue';
+import { queueChainHeads, queueDispatchBatch, sourceWindow, SourceProgress, type DispatchSource, type PriorityClass } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 
 /**
@@ -26,12 +17,7 @@ import type { WorkerDeps } from '../deps.js';
  */
 
 /** What the release needs to know about the source of a batch. */
-export interface ReleaseSource {
-  sourceType: DispatchJob['sourceType'];
-  sourceId: string;
-  /** The event's priority override; null for campaign runs and events without one. */
-  priority: PriorityClass | null;
-}
+export type ReleaseSource = DispatchSource;
 
 export function windowOf(deps: WorkerDeps, source: ReleaseSource): number {
   return sourceWindow(source.sourceType, source.priority, deps.config.DISPATCH_WINDOW);
@@ -39,9 +25,7 @@ export function windowOf(deps: WorkerDeps, source: ReleaseSource): number {
 
 /** Queues one batch under its fixed id, with the BullMQ priority of its class. */
 export async function queueBatch(deps: WorkerDeps, source: ReleaseSource, batchNo: number, kind: TokenKind): Promise<void> {
-  const job: DispatchJob = { sourceType: source.sourceType, sourceId: source.sourceId, batchNo };
-  const priority = bullmqPriority(batchPriorityClass(source.sourceType, source.priority, kind));
-  await deps.queues.deliveries.add(DISPATCH_JOB, job, { jobId: dispatchJobId(job), priority });
+  await queueDispatchBatch(deps.queues.deliveries, source, { batchNo, kind });
   await recordProgress(deps, source.sourceId);
 }
 
@@ -75,25 +59,12 @@ export async function releaseSuccessor(deps: WorkerDeps, source: ReleaseSource, 
 }
 
 /**
- * Makes sure each chain head of the source has a live job: adds the missing ones and retries those that
- * failed for good (a failed job keeps its id, which would block a plain add). Returns how many were queued.
+ * Makes sure each chain head of the source has a live job (see queueChainHeads): used when a source is replayed
+ * and by the sweeper after a crash or a Redis loss. Returns how many were queued.
  */
 export async function ensureChainHeads(deps: WorkerDeps, source: ReleaseSource, now = new Date()): Promise<number> {
   const heads = await chainHeads(deps.db, source.sourceId, windowOf(deps, source), now);
-  let queued = 0;
-  for (const head of heads) {
-    const jobId = dispatchJobId({ ...source, batchNo: head.batchNo });
-    const state = await deps.queues.deliveries.getJobState(jobId);
-    if (state === 'failed') {
-      await (await deps.queues.deliveries.getJob(jobId))?.retry('failed');
-      queued++;
-    } else if (state === 'unknown' || state === 'completed') {
-      if (state === 'completed') await deps.queues.deliveries.remove(jobId);
-      await queueBatch(deps, source, head.batchNo, head.kind);
-      queued++;
-    }
-  }
-  return queued;
+  return queueChainHeads(deps.queues.deliveries, source, heads);
 }
 
 /**
