@@ -3,8 +3,7 @@ import { appSecretProof } from '@renotify/messenger';
 import { fingerprint } from '@renotify/observability';
 import { QueueName, WebhooksJobName } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
-import { RECONCILE_SCHEDULER_ID, scheduleReconciliation } from '../processors/reconcile.js';
-import { http, startWebhookStack, type TestPage, type WebhookStack } from '../test-support/webhook-stack.js';
+import { http, RECONCILE_SCHEDULER_ID, scheduleReconciliation, startWebhookStack, type TestPage, type WebhookStack } from './support.js';
 
 const PAGE = '400000000000001';
 const RECONCILE_PAGE = '400000000000002';
