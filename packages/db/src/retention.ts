@@ -133,18 +133,22 @@ export async function withRetainedRunCounts<T extends Pick<CampaignRunReport, 'i
  * final counts stored. The (status, finishedAt) index finds them oldest first.
  */
 export async function purgeDeliveries(db: Database, days: number, limit: number): Promise<number> {
-  const finalAndOld = `status IN ${FINAL_DELIVERY_STATUSES} AND "finishedAt" < ${cutoff('$1')}`;
+  const finalAndOld = (alias: string) => `${alias}status IN ${FINAL_DELIVERY_STATUSES} AND ${alias}"finishedAt" < ${cutoff('$1')}`;
   return affected(
     db,
+    // The parent check is a LATERAL … LIMIT 1 so it stays one primary-key probe per candidate row: written as
+    // EXISTS, the planner may hash the whole parent table (every finalized event) on each batch.
     `DELETE FROM "Delivery" WHERE ctid = ANY(ARRAY(
        SELECT d.ctid FROM "Delivery" d
-       WHERE d.${finalAndOld}
-         AND CASE d."sourceType"
-               WHEN 'EVENT' THEN EXISTS (SELECT 1 FROM "Event" p WHERE p.id = d."sourceId" AND p."finalCounts" IS NOT NULL)
-               ELSE EXISTS (SELECT 1 FROM "CampaignRun" p WHERE p.id = d."sourceId"::uuid AND p."finalCounts" IS NOT NULL)
-             END
+       CROSS JOIN LATERAL (
+         SELECT 1 FROM "Event" p WHERE d."sourceType" = 'EVENT' AND p.id = d."sourceId" AND p."finalCounts" IS NOT NULL
+         UNION ALL
+         SELECT 1 FROM "CampaignRun" p WHERE d."sourceType" = 'CAMPAIGN_RUN' AND p.id = d."sourceId"::uuid AND p."finalCounts" IS NOT NULL
+         LIMIT 1
+       ) finalized
+       WHERE ${finalAndOld('d.')}
        LIMIT $2))
-     AND ${finalAndOld}`,
+     AND ${finalAndOld('')}`,
     [days, limit],
   );
 }
