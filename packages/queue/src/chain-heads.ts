@@ -1,6 +1,7 @@
 import type { Queue } from 'bullmq';
 import { DISPATCH_JOB, dispatchJobId, type DispatchJob } from './catalog.js';
 import { batchPriorityClass, bullmqPriority, type PriorityClass } from './jobs/deliveries.js';
+import { ensureLiveJob } from './live-job.js';
 
 /** A source of deliveries as the dispatch release sees it (see the worker's pipeline/release.ts). */
 export interface DispatchSource {
@@ -16,33 +17,29 @@ export interface ChainHead {
   kind: 'ONE_TIME' | 'RECURRING';
 }
 
+/** The dispatch job of one batch: its data, fixed id and the BullMQ priority of its class. */
+function dispatchJobOf(source: DispatchSource, batch: ChainHead) {
+  const job: DispatchJob = { sourceType: source.sourceType, sourceId: source.sourceId, batchNo: batch.batchNo };
+  return { job, opts: { jobId: dispatchJobId(job), priority: bullmqPriority(batchPriorityClass(source.sourceType, source.priority, batch.kind)) } };
+}
+
 /** Queues one batch under its fixed id, with the BullMQ priority of its class (an existing job makes it a no-op). */
 export async function queueDispatchBatch(deliveries: Queue, source: DispatchSource, batch: ChainHead): Promise<void> {
-  const job: DispatchJob = { sourceType: source.sourceType, sourceId: source.sourceId, batchNo: batch.batchNo };
-  const priority = bullmqPriority(batchPriorityClass(source.sourceType, source.priority, batch.kind));
-  await deliveries.add(DISPATCH_JOB, job, { jobId: dispatchJobId(job), priority });
+  const { job, opts } = dispatchJobOf(source, batch);
+  await deliveries.add(DISPATCH_JOB, job, opts);
 }
 
 /**
- * Gives each chain head of `source` a live dispatch job under its fixed id (`dispatchJobId`): adds the missing
- * ones, re-adds completed ones and retries those that failed for good (a kept failed job would turn a plain add
- * into a no-op). Live jobs are left alone. The heads come from the caller (computed in Postgres with the
- * source's window), so at most W batches of the source are ever queued. Returns how many were queued.
+ * Gives each chain head of `source` a live dispatch job under its fixed id (`dispatchJobId`; see ensureLiveJob:
+ * missing or completed ones are added, failed ones retried, live ones left alone). The heads come from the caller
+ * (computed in Postgres with the source's window), so at most W batches of the source are ever queued. Returns
+ * how many were queued.
  */
 export async function queueChainHeads(deliveries: Queue, source: DispatchSource, heads: readonly ChainHead[]): Promise<number> {
   let queued = 0;
   for (const head of heads) {
-    const job: DispatchJob = { sourceType: source.sourceType, sourceId: source.sourceId, batchNo: head.batchNo };
-    const jobId = dispatchJobId(job);
-    const state = await deliveries.getJobState(jobId);
-    if (state === 'failed') {
-      await (await deliveries.getJob(jobId))?.retry('failed');
-      queued++;
-    } else if (state === 'unknown' || state === 'completed') {
-      if (state === 'completed') await deliveries.remove(jobId);
-      await queueDispatchBatch(deliveries, source, head);
-      queued++;
-    }
+    const { job, opts } = dispatchJobOf(source, head);
+    if (await ensureLiveJob(deliveries, DISPATCH_JOB, job, opts)) queued++;
   }
   return queued;
 }

@@ -11,3 +11,4 @@ export * from './events.js';
 export * from './producer.js';
 export * from './campaign-schedulers.js';
 export * from './chain-heads.js';
+export { ensureLiveJob } from './live-job.js';

@@ -19,6 +19,7 @@ import { redactPayload, secretCandidates } from '@renotify/observability';
 import { withTimeout } from '@renotify/domain';
 import {
   ALL_QUEUES,
+  ensureLiveJob,
   jobCatalog,
   priorityClassSchema,
   queueChainHeads,
@@ -167,22 +168,6 @@ function jobOfDeadLetter(letter: StoredDeadLetter): JobToRedrive | { skip: strin
   return { queue: queue as QueueName, name: payload.data.name, data: payload.data.data, jobId: payload.data.jobId ?? `redrive_${letter.id}` };
 }
 
-/**
- * Queues the job again under its original id (the catalog's deterministic ids): a job still kept as failed is
- * retried, a completed one replaced, a live one left alone. The worker parses it again; still invalid, it
- * becomes a new dead letter.
- */
-async function requeueJob(deps: IngestDeps, job: JobToRedrive): Promise<void> {
-  const queue = deps.queues[job.queue];
-  const state = await queue.getJobState(job.jobId);
-  if (state === 'failed') {
-    await (await queue.getJob(job.jobId))?.retry('failed');
-  } else if (state === 'unknown' || state === 'completed') {
-    if (state === 'completed') await queue.remove(job.jobId);
-    await queue.add(job.name, job.data, { jobId: job.jobId });
-  }
-}
-
 export async function deadLetterRoutes(plainApp: FastifyInstance, { deps }: { deps: IngestDeps }) {
   const app = plainApp.withTypeProvider<ZodTypeProvider>();
   const listSchema = {
@@ -222,7 +207,9 @@ export async function deadLetterRoutes(plainApp: FastifyInstance, { deps }: { de
           continue;
         }
         try {
-          await withTimeout(requeueJob(deps, job), ENQUEUE_TIMEOUT_MS, 'requeueing a dead-lettered job');
+          // Under its original id (the catalog's deterministic ids); the worker parses it again and, still invalid,
+          // dead-letters it anew.
+          await withTimeout(ensureLiveJob(deps.queues[job.queue], job.name, job.data, { jobId: job.jobId }), ENQUEUE_TIMEOUT_MS, 'requeueing a dead-lettered job');
         } catch (error) {
           // What was queued so far stays queued and stamped: re-queueing under the same ids is harmless.
           await markDeadLettersRedriven(deps.db, redriven);
