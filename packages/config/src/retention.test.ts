@@ -7,7 +7,7 @@ describe('retention settings', () => {
   it('defaults: deliveries, events, campaign runs, dead letters and opt-in requests 90 days, webhook receipts 30, hourly', () => {
     const worker = loadWorkerConfig({}, quiet);
     expect(retentionDays(worker)).toEqual({ deliveries: 90, events: 90, campaignRuns: 90, webhookReceipts: 30, deadLetters: 90, optInRequests: 90 });
-    expect(worker.RETENTION_CRON).toBe('17 * * * *');
+    expect(worker.RETENTION_CRON).toBe('41 * * * *');
     expect(worker.RETENTION_BATCH_SIZE).toBe(5_000);
     // The ingest reads the same settings (GET /v1/retention reports them).
     expect(retentionDays(loadIngestConfig({ RETENTION_EVENTS_DAYS: '400' }, quiet)).events).toBe(400);

@@ -34,8 +34,8 @@ export const retentionFields = {
     atLeast(OPTIN_REQUEST_MIN_RETENTION_DAYS),
     `must be 0 (keep forever) or at least ${OPTIN_REQUEST_MIN_RETENTION_DAYS}: Meta's one-request-per-title-per-week rule reads these rows`,
   ),
-  /** When the retention job runs (cron, UTC): hourly by default, off the full hour. */
-  RETENTION_CRON: z.string().min(1).default('17 * * * *'),
+  /** When the retention job runs (cron, UTC): hourly by default, off the full hour and off the token reconciliation (:17). */
+  RETENTION_CRON: z.string().min(1).default('41 * * * *'),
   /** Rows per DELETE statement: small enough to keep each statement's locks and WAL burst short. */
   RETENTION_BATCH_SIZE: z.coerce.number().int().min(1).max(100_000).default(5_000),
   /** Pause between two batches, so replicas, vacuum and the hot path keep up. */

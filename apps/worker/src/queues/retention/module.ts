@@ -1,6 +1,20 @@
-import { QueueName, RETENTION_JOB } from '@renotify/queue';
+import { nextCronFire, QueueName, RETENTION_JOB } from '@renotify/queue';
 import { defineProcessor, type ProcessorModule } from '../../processors/define.js';
 import { runRetention } from './purge.js';
+
+/**
+ * Fails the worker's start on a RETENTION_CRON that BullMQ's parser refuses or that never fires: installed as a
+ * scheduler, a bad pattern would fail every scheduler check (and the probes with it) instead of one clear error.
+ */
+function checkRetentionCron(pattern: string): void {
+  let next: Date | null;
+  try {
+    next = nextCronFire({ pattern, tz: 'UTC' }, new Date());
+  } catch (error) {
+    throw new Error(`RETENTION_CRON "${pattern}" is not a cron pattern: ${error instanceof Error ? error.message : String(error)}`);
+  }
+  if (next === null) throw new Error(`RETENTION_CRON "${pattern}" never fires`);
+}
 
 /**
  * The `maintenance` queue: the `retention` job, fired by the `retention` scheduler (RETENTION_CRON, hourly by
@@ -13,6 +27,7 @@ export const retentionModule = (): ProcessorModule => {
     queue: QueueName.maintenance,
     concurrency: () => 1,
     create: (deps) => {
+      checkRetentionCron(deps.config.RETENTION_CRON);
       const stopping = new AbortController();
       running.add(stopping);
       return defineProcessor(QueueName.maintenance, deps, {

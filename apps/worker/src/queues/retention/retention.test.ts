@@ -1,7 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadWorkerConfig } from '@renotify/config';
 import { RETENTION_JOB } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
 import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from '../../test-support/stack.js';
+import { startWorker } from '../../server.js';
 import { runRetention } from './purge.js';
 
 /*
@@ -178,6 +180,10 @@ describe('retention job', () => {
     const next = await runRetentionJob();
     expect(next.get('deadLetters')).toMatchObject({ deleted: 5, caughtUp: true });
     expect(await count(`SELECT count(*)::int AS n FROM "DeadLetter" WHERE kind = 'retention-stop'`)).toBe(0);
+  });
+
+  it('refuses to start a worker whose RETENTION_CRON BullMQ cannot parse, naming the variable', async () => {
+    await expect(startWorker(loadWorkerConfig({ ...stack.env, RETENTION_CRON: 'every hour' }, { warn: () => undefined }))).rejects.toThrow(/RETENTION_CRON "every hour"/);
   });
 
   it('GET /v1/retention reports every table, its setting, size and the next scheduled run', async () => {
