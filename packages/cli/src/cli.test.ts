@@ -59,6 +59,9 @@ describe('runCli (in-process)', () => {
         } else if (request.url === '/v1/optin-requests') {
           const refusal = { error: { code: 'invalid_request', message: 'Invalid request body', details: [{ path: 'title', message: 'Too big' }, { path: 'psid', message: 'Required' }] } };
           response.writeHead(400, { 'content-type': 'application/json' }).end(JSON.stringify(refusal));
+        } else if (request.url === '/v1/events/busy') {
+          const unavailable = { error: { code: 'storage_unavailable', message: 'Postgres did not answer', retryable: true, retryAfterSeconds: 5 } };
+          response.writeHead(503, { 'content-type': 'application/json', 'retry-after': '5' }).end(JSON.stringify(unavailable));
         } else if (request.url === '/v1/events/e2') {
           const delivery = { id: 'd1', optInId: 'optin-7', batchNo: 1, status: 'SENT', skipReason: null, attempts: 1, lastErrorCode: null, finishedAt: '2030-01-01T00:00:00.000Z' };
           const event = { id: 'e2', pageId: '1', type: 'CUSTOM', topic: 'deals', status: 'FANNED_OUT', counts: { byStatus: { SENT: 1 }, bySkipReason: {} }, deliveries: [delivery], nextCursor: null };
@@ -140,6 +143,15 @@ describe('runCli (in-process)', () => {
     const asJson = capture({ RENOTIFY_URL: url });
     expect(await runCli([...args, '--json'], asJson.io)).toBe(ExitCode.apiError);
     expect(JSON.parse(asJson.stderr())).toEqual({ error: { status: 400, code: 'invalid_request', message: 'Invalid request body', details: [{ path: 'title', message: 'Too big' }, { path: 'psid', message: 'Required' }] } });
+  });
+
+  it('says when to retry after a 429 or 503', async () => {
+    const run = capture({ RENOTIFY_URL: url });
+    expect(await runCli(['events', 'show', 'busy'], run.io)).toBe(ExitCode.apiError);
+    expect(run.stderr()).toBe('Error: storage_unavailable: Postgres did not answer (HTTP 503)\nRetry in 5 s.\n');
+    const asJson = capture({ RENOTIFY_URL: url });
+    expect(await runCli(['events', 'show', 'busy', '--json'], asJson.io)).toBe(ExitCode.apiError);
+    expect(JSON.parse(asJson.stderr()).error).toMatchObject({ status: 503, code: 'storage_unavailable', retryAfterSeconds: 5 });
   });
 
   it('keeps every command option apart from the global ones (--url, --api-key, --json, --help)', () => {

@@ -64,7 +64,8 @@ function findCommand(argv: string[]): { command: Command | undefined; rest: stri
 /** `code: message`, then one line per problem the API listed (`details` is always a list of {path, message}). */
 function describeApiError(error: ApiError): string {
   const details = error.details.map((detail) => `  - ${detail.path ? `${detail.path}: ` : ''}${detail.message}\n`).join('');
-  return `Error: ${error.code}: ${error.message} (HTTP ${error.status})\n${details}`;
+  const retry = error.retryAfterSeconds === undefined ? '' : `Retry in ${error.retryAfterSeconds} s.\n`;
+  return `Error: ${error.code}: ${error.message} (HTTP ${error.status})\n${details}${retry}`;
 }
 
 function reportError(error: unknown, io: Io, json: boolean): number {
@@ -75,7 +76,8 @@ function reportError(error: unknown, io: Io, json: boolean): number {
   }
   if (error instanceof ApiError) {
     if (json) {
-      io.stderr.write(`${JSON.stringify({ error: { status: error.status, code: error.code, message: error.message, details: error.details } })}\n`);
+      const { status, code, message, details, retryAfterSeconds } = error;
+      io.stderr.write(`${JSON.stringify({ error: { status, code, message, details, retryAfterSeconds } })}\n`);
     } else {
       io.stderr.write(describeApiError(error));
       if (error.status === 401) io.stderr.write('Check --api-key / RENOTIFY_API_KEY.\n');

@@ -44,7 +44,7 @@ export async function unwrap<T>(call: Promise<{ data?: T; error?: unknown; respo
   }
   const { data, error, response } = result;
   if (response.ok) return data as T;
-  if (isErrorBody(error)) throw new ApiError(response.status, error.error.code, error.error.message, error.error.details ?? []);
+  if (isErrorBody(error)) throw new ApiError(response.status, error.error.code, error.error.message, error.error.details ?? [], error.error.retryAfterSeconds);
   const text = typeof error === 'string' ? error.trim().slice(0, 300) : '';
   throw new ApiError(response.status, `http_${response.status}`, text || `HTTP ${response.status} without a body`);
 }
