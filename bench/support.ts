@@ -220,3 +220,46 @@ export async function pgCounters(db: Database, databaseName: string): Promise<Pg
  * long before reading pg_stat_database counts every statement that ran before.
  */
 export const settleStats = () => new Promise((resolve) => setTimeout(resolve, 2_500));
+
+const PG_WALDUMP = '/usr/lib/postgresql/15/bin/pg_waldump';
+const lsnText = (bytes: bigint) => `${(bytes >> 32n).toString(16).toUpperCase()}/${(bytes & 0xffffffffn).toString(16).toUpperCase()}`;
+
+/**
+ * The WAL written for ONE database between two positions, read from the WAL itself with pg_waldump: every record
+ * touching a relation of that database, plus the commit records of their transactions (full-page images included).
+ * The LSN difference counts every database of the cluster, and on a machine shared with other work that is mostly
+ * theirs. Null when the WAL cannot be read (not on this machine, or already recycled).
+ */
+export async function walBytesOfDatabase(db: Database, databaseName: string, from: bigint, to: bigint): Promise<number | null> {
+  if (to <= from) return 0;
+  try {
+    const { rows } = await db.pool.query<{ oid: string; dir: string }>(
+      `SELECT oid::text AS oid, current_setting('data_directory') AS dir FROM pg_database WHERE datname = $1`,
+      [databaseName],
+    );
+    const { oid, dir } = rows[0]!;
+    if (!existsSync(PG_WALDUMP) || !existsSync(path.join(dir, 'pg_wal'))) return null;
+    const child = spawn(PG_WALDUMP, ['-p', path.join(dir, 'pg_wal'), '-s', lsnText(from), '-e', lsnText(to)], { stdio: ['ignore', 'pipe', 'ignore'] });
+    const ours = new RegExp(` rel \\d+/${oid}/`);
+    const transactions = new Set<string>();
+    let bytes = 0;
+    let records = 0;
+    const { createInterface } = await import('node:readline');
+    for await (const line of createInterface({ input: child.stdout! })) {
+      records++;
+      const total = /len \(rec\/tot\):\s*\d+\/\s*(\d+), tx:\s*(\d+)/.exec(line);
+      if (!total) continue;
+      if (ours.test(line)) {
+        bytes += Number(total[1]);
+        if (total[2] !== '0') transactions.add(total[2]!);
+      } else if (line.includes('rmgr: Transaction') && transactions.has(total[2]!)) {
+        bytes += Number(total[1]);
+      }
+    }
+    const code = await new Promise<number | null>((resolve) => (child.exitCode !== null ? resolve(child.exitCode) : child.once('exit', resolve)));
+    // pg_waldump exits 1 after the last record when `to` is not a record boundary: fine once records were read.
+    return code === 0 || records > 0 ? bytes : null;
+  } catch {
+    return null;
+  }
+}
