@@ -8,6 +8,7 @@ import { createWebhookEndpoint, updateWebhookEndpoint } from './webhook-endpoint
 import {
   claimDueWebhookMessages,
   loadWebhookMessageToSend,
+  pruneSentWebhookMessages,
   recordInboundMessageWebhooks,
   recordWebhookAttempt,
   redriveWebhookMessages,
@@ -181,5 +182,10 @@ describe('webhook outbox', () => {
     await updateWebhookEndpoint(db, endpoint.id, { enabled: false });
     await q(`UPDATE "WebhookOutbox" SET "enqueuedAt" = NULL`);
     expect(await claimDueWebhookMessages(db, { limit: 10, leaseMs: 60_000 })).toEqual([]); // a paused endpoint's rows wait
+
+    // SENT rows go once older than the kept period; the PENDING one (m.2) stays.
+    expect(await pruneSentWebhookMessages(db, { before: new Date(Date.now() - 60_000), limit: 10 })).toBe(0);
+    expect(await pruneSentWebhookMessages(db, { before: new Date(Date.now() + 60_000), limit: 10 })).toBe(1);
+    expect(await q(`SELECT status FROM "WebhookOutbox"`)).toEqual([{ status: 'PENDING' }]);
   });
 });

@@ -185,3 +185,17 @@ export async function recordInboundMessageWebhooks(client: Queryable, message: I
   );
   return rowCount ?? 0;
 }
+
+/**
+ * Deletes up to `limit` SENT messages sent before `before` (the outbox is a ledger of what is owed, not an archive).
+ * `nextAttemptAt` ≤ `sentAt` for a SENT row, so the (status, nextAttemptAt) index finds them without a scan.
+ */
+export async function pruneSentWebhookMessages(db: Database, { before, limit }: { before: Date; limit: number }): Promise<number> {
+  const { rowCount } = await db.pool.query(
+    `DELETE FROM "WebhookOutbox" WHERE id IN (
+       SELECT id FROM "WebhookOutbox" WHERE status = 'SENT' AND "nextAttemptAt" < $1 AND "sentAt" < $1 LIMIT $2
+     )`,
+    [before, limit],
+  );
+  return rowCount ?? 0;
+}

@@ -2,7 +2,7 @@ import { countPendingWebhookMessages } from '@renotify/db';
 import { DEFAULT_WEBHOOK_RETRY_DELAYS_MS, OutboundWebhooksJobName, QueueName } from '@renotify/queue';
 import type { WorkerDeps } from '../../deps.js';
 import { defineProcessor, type ProcessorModule } from '../../processors/define.js';
-import { relayDueWebhooks, type RelaySettings } from './relay.js';
+import { pruneSentWebhooks, relayDueWebhooks, type RelaySettings } from './relay.js';
 import { sendOutboundWebhook, type SendSettings } from './send.js';
 
 /*
@@ -17,6 +17,8 @@ export interface OutboundWebhooksOptions extends Partial<SendSettings>, Partial<
   concurrency?: number;
   /** How often the relay looks for due outbox rows. */
   relayEveryMs?: number;
+  /** How often (at most) a relay run also deletes SENT messages older than `keepSentMs`. */
+  pruneEveryMs?: number;
 }
 
 const DEFAULTS = {
@@ -27,6 +29,8 @@ const DEFAULTS = {
   batchSize: 500,
   maxRounds: 10,
   leaseMs: 60_000,
+  keepSentMs: 7 * 24 * 3_600_000,
+  pruneEveryMs: 60_000,
 } as const;
 
 /** A module whose queue carries the outbox relay scheduler (read by schedulers.ts). */
@@ -42,9 +46,15 @@ export function createOutboundWebhooksModule(options: OutboundWebhooksOptions = 
     concurrency: () => settings.concurrency,
     create(deps: WorkerDeps) {
       deps.metrics.readOutboundWebhookBacklog(() => countPendingWebhookMessages(deps.db));
+      let prunedAt = 0;
       return defineProcessor(QueueName.outboundWebhooks, deps, {
         [OutboundWebhooksJobName.send]: (data) => sendOutboundWebhook(deps, data.messageId, settings),
-        [OutboundWebhooksJobName.relay]: async () => ({ queued: await relayDueWebhooks(deps, settings) }),
+        [OutboundWebhooksJobName.relay]: async () => {
+          const queued = await relayDueWebhooks(deps, settings);
+          if (Date.now() - prunedAt < settings.pruneEveryMs) return { queued };
+          prunedAt = Date.now();
+          return { queued, pruned: await pruneSentWebhooks(deps, settings) };
+        },
       });
     },
   };

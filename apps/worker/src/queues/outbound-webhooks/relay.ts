@@ -1,4 +1,4 @@
-import { claimDueWebhookMessages } from '@renotify/db';
+import { claimDueWebhookMessages, pruneSentWebhookMessages } from '@renotify/db';
 import { OutboundWebhooksJobName, QueueName, type SendWebhookJob } from '@renotify/queue';
 import type { WorkerDeps } from '../../deps.js';
 
@@ -8,6 +8,8 @@ export interface RelaySettings {
   maxRounds: number;
   /** A row queued this long ago and still PENDING is queued again (its job was lost with Redis or a killed worker). */
   leaseMs: number;
+  /** SENT messages are kept this long (listed by GET /v1/webhook-endpoints/:id/messages), then deleted. */
+  keepSentMs: number;
 }
 
 /**
@@ -26,4 +28,9 @@ export async function relayDueWebhooks(deps: WorkerDeps, settings: RelaySettings
     if (ids.length < settings.batchSize) break;
   }
   return queued;
+}
+
+/** Deletes SENT messages older than `keepSentMs`, a bounded batch per call. */
+export function pruneSentWebhooks(deps: WorkerDeps, settings: Pick<RelaySettings, 'keepSentMs'>): Promise<number> {
+  return pruneSentWebhookMessages(deps.db, { before: new Date(Date.now() - settings.keepSentMs), limit: 1_000 });
 }
