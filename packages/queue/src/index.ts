@@ -12,3 +12,4 @@ export * from './producer.js';
 export * from './campaign-schedulers.js';
 export * from './chain-heads.js';
 export { ensureLiveJob } from './live-job.js';
+export * from './invalid-jobs.js';

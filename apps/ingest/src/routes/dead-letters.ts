@@ -13,20 +13,17 @@ import {
   type DeadLetterCursor,
   type DeadLetterRow,
   type RedrivenDelivery,
-  type StoredDeadLetter,
 } from '@renotify/db';
 import { redactPayload, secretCandidates } from '@renotify/observability';
 import { withTimeout } from '@renotify/domain';
 import {
-  ALL_QUEUES,
   ensureLiveJob,
-  jobCatalog,
+  jobOfDeadLetter,
   priorityClassSchema,
   queueChainHeads,
   sourceWindow,
   whenRedisReady,
   type DispatchSource,
-  type QueueName,
 } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
 import { HttpError, sendUnavailable } from '../http-errors.js';
@@ -82,12 +79,6 @@ const redriveResponseSchema = z.object({
   /** Selected dead letters that were not redriven, and why (only with deadLetterIds). */
   skipped: z.array(z.object({ id: z.string(), reason: z.string() })).optional(),
 });
-
-/** What the worker's `deadLetter` stores for a job it could not read (apps/worker/src/processors/define.ts). */
-const INVALID_JOB_DEAD_LETTER = 'job';
-const invalidJobPayloadSchema = z.looseObject({ jobId: z.string().nullish(), name: z.string(), data: z.unknown(), queue: z.string().optional() });
-/** Older rows carry the queue in the reason only: "invalid <queue>/<name> job: …". */
-const INVALID_JOB_REASON = /^invalid ([a-z-]+)\/[^ ]+ job/;
 
 /** Times Postgres and JavaScript both represent (Postgres has no year 0; JavaScript dates end in 275760). */
 const CURSOR_YEARS = { min: 1970, max: 9999 };
@@ -153,19 +144,6 @@ async function releaseRedrivenSources(deps: IngestDeps, rows: readonly RedrivenD
     const heads = await chainHeads(deps.db, source.sourceId, sourceWindow(source.sourceType, source.priority, deps.config.DISPATCH_WINDOW), now);
     await queueChainHeads(deps.queues.deliveries, source, heads);
   }
-}
-
-type JobToRedrive = { queue: QueueName; name: string; data: unknown; jobId: string };
-
-/** The job a dead letter of kind "job" held, or why it cannot be queued again. */
-function jobOfDeadLetter(letter: StoredDeadLetter): JobToRedrive | { skip: string } {
-  if (letter.kind !== INVALID_JOB_DEAD_LETTER) return { skip: `a ${letter.kind.toUpperCase()} dead letter cannot be redriven; fix the source and send it again` };
-  const payload = invalidJobPayloadSchema.safeParse(letter.payload);
-  const queue = payload.success ? (payload.data.queue ?? INVALID_JOB_REASON.exec(letter.reason)?.[1]) : undefined;
-  if (!payload.success || !queue || !(ALL_QUEUES as readonly string[]).includes(queue)) return { skip: 'the dead letter does not name its queue and job' };
-  const known = jobCatalog[queue as QueueName].jobs as Record<string, unknown>;
-  if (!(payload.data.name in known)) return { skip: `"${payload.data.name}" is not a job of the ${queue} queue` };
-  return { queue: queue as QueueName, name: payload.data.name, data: payload.data.data, jobId: payload.data.jobId ?? `redrive_${letter.id}` };
 }
 
 export async function deadLetterRoutes(plainApp: FastifyInstance, { deps }: { deps: IngestDeps }) {

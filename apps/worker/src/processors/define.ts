@@ -1,6 +1,6 @@
 import { UnrecoverableError, type Job } from 'bullmq';
 import { recordDeadLetter } from '@renotify/db';
-import { jobCatalog, type JobContract, type JobDataOf, type JobNameOf, type QueueName } from '@renotify/queue';
+import { invalidJobDeadLetter, jobCatalog, type JobContract, type JobDataOf, type JobNameOf, type QueueName } from '@renotify/queue';
 import type { WorkerDeps } from '../deps.js';
 
 /** `token` is the job's lock token, needed to move the running job (e.g. `job.moveToDelayed`). */
@@ -22,17 +22,14 @@ export type JobHandlers<Q extends QueueName> = {
   [N in JobNameOf<Q>]: (data: JobDataOf<Q, N>, job: Job, token?: string) => Promise<unknown>;
 };
 
-/** DeadLetter kind of jobs that could not be read (unknown name, data failing its schema). */
-export const INVALID_JOB_DEAD_LETTER = 'job';
-
-/** Records an unreadable job as a DeadLetter row (with its data, for a human to look at) and logs it once. */
+/**
+ * Records an unreadable job as a DeadLetter row (with its queue, id and data: a human can look at it, and the
+ * admin API's redrive can queue it again, see packages/queue invalid-jobs.ts) and logs it once.
+ */
 export async function deadLetter(deps: WorkerDeps, job: Job, reason: string): Promise<{ invalid: true }> {
   deps.logger.warn({ jobId: job.id, queue: job.queueName, name: job.name, reason }, 'invalid job dead-lettered');
-  await recordDeadLetter(deps.db, INVALID_JOB_DEAD_LETTER, `invalid ${job.queueName}/${job.name} job: ${reason}`, {
-    jobId: job.id ?? null,
-    name: job.name,
-    data: job.data,
-  });
+  const letter = invalidJobDeadLetter(job, reason);
+  await recordDeadLetter(deps.db, letter.kind, letter.reason, letter.payload);
   return { invalid: true };
 }
 
