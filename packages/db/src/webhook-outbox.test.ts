@@ -183,6 +183,13 @@ describe('webhook outbox', () => {
     await q(`UPDATE "WebhookOutbox" SET "enqueuedAt" = NULL`);
     expect(await claimDueWebhookMessages(db, { limit: 10, leaseMs: 60_000 })).toEqual([]); // a paused endpoint's rows wait
 
+    // Erasing a person (the Subscriber row goes) deletes the messages that name them, sent or not.
+    await updateWebhookEndpoint(db, endpoint.id, { enabled: true });
+    await withTransaction(db, (client) => recordInboundMessageWebhooks(client, { ...message, psid: 'erased', mid: 'm.3' }));
+    await q(`INSERT INTO "Subscriber" ("pageId", psid, "updatedAt") VALUES ($1, 'erased', now()), ($2, 'p9', now())`, [PAGE, QUIET_PAGE]);
+    await q(`DELETE FROM "Subscriber" WHERE psid IN ('erased', 'p9')`); // p9 of another Page: its namesake here stays
+    expect((await q<{ psid: string }>(`SELECT payload->>'psid' AS psid FROM "WebhookOutbox"`)).map((row) => row.psid)).toEqual(['p9', 'p9']);
+
     // SENT rows go once older than the kept period; the PENDING one (m.2) stays.
     expect(await pruneSentWebhookMessages(db, { before: new Date(Date.now() - 60_000), limit: 10 })).toBe(0);
     expect(await pruneSentWebhookMessages(db, { before: new Date(Date.now() + 60_000), limit: 10 })).toBe(1);
