@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseEvents, type EventInput } from '@renotify/domain';
 import { createTestDatabase, type TestDatabase } from '@renotify/testing';
 import { createDatabase, type Database } from './client.js';
-import { acceptEvents, createKnownPages, findUnknownPageIds, getEventSummary } from './events.js';
+import { acceptEvents, createKnownPages, findUnknownPageIds, getEventSummary, startEventFanOut } from './events.js';
 
 function events(input: unknown): EventInput[] {
   const result = parseEvents(input);
@@ -126,5 +126,12 @@ describe('event repository', () => {
     expect(summary?.receivedAt).toBeInstanceOf(Date);
     expect(Math.abs((summary?.receivedAt.getTime() ?? 0) - Date.now())).toBeLessThan(60_000);
     expect(await getEventSummary(db, 'nope')).toBeNull();
+  });
+
+  it('never fans out again an event whose counts the retention job stored (its deliveries may be gone)', async () => {
+    await acceptEvents(db, events([custom('evt-finalized')]));
+    expect(await startEventFanOut(db, 'evt-finalized')).toMatchObject({ pageId: 'page-1', status: 'ACCEPTED' });
+    await db.pool.query(`UPDATE "Event" SET status = 'FANNED_OUT', "finalCounts" = '[]' WHERE id = 'evt-finalized'`);
+    expect(await startEventFanOut(db, 'evt-finalized')).toBeNull();
   });
 });

@@ -211,9 +211,15 @@ export interface EventToFanOut {
 
 /** Reads the event and, when it was ACCEPTED, marks it FANNING_OUT. Null when no such event. */
 export async function startEventFanOut(db: Database, eventId: string): Promise<EventToFanOut | null> {
-  const { rows } = await db.pool.query<EventToFanOut>('SELECT "pageId", topic, status, priority FROM "Event" WHERE id = $1', [eventId]);
-  const event = rows[0];
-  if (!event) return null;
+  const { rows } = await db.pool.query<EventToFanOut & { finalized: boolean }>(
+    'SELECT "pageId", topic, status, priority, "finalCounts" IS NOT NULL AS finalized FROM "Event" WHERE id = $1',
+    [eventId],
+  );
+  const row = rows[0];
+  // Finalized: every delivery was final and the retention job stored the counts; its deliveries may be purged
+  // already, so a replay (an SDK re-publish, a late job) would find no rows to conflict with and send again.
+  if (!row || row.finalized) return null;
+  const { finalized: _finalized, ...event } = row;
   if (event.status === 'ACCEPTED') await db.pool.query(`UPDATE "Event" SET status = 'FANNING_OUT' WHERE id = $1 AND status = 'ACCEPTED'`, [eventId]);
   return event;
 }
