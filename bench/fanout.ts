@@ -38,7 +38,7 @@ import {
   rssMbOf,
   settleStats,
   startChild,
-  walBytesOfDatabase,
+  startWalMeter,
   startPrivateRedis,
   startSandbox,
   stopChildren,
@@ -198,6 +198,7 @@ const backgroundStarted = performance.now();
 await settleStats();
 const costBefore = await pgCounters(db, database.name);
 const costBeforeAt = performance.now();
+const walMeter = startWalMeter(db, database.name, costBefore.walLsnBytes);
 const backgroundWalBytesPerSec = Number(costBefore.walLsnBytes - backgroundStartLsn) / ((performance.now() - backgroundStarted) / 1000);
 const redisCommandsBefore = await redisCommandCount(redis);
 const workerStatementsBefore = workerStatements();
@@ -227,7 +228,7 @@ const costSeconds = (performance.now() - costBeforeAt) / 1000;
 // one INSERT for the event excluded.
 const workerStatementCount = workerStatements() - workerStatementsBefore;
 const walBytes = Number(costAfter.walLsnBytes - costBefore.walLsnBytes);
-const ownWalBytes = await walBytesOfDatabase(db, database.name, costBefore.walLsnBytes, costAfter.walLsnBytes);
+const ownWalBytes = await walMeter.stop(costAfter.walLsnBytes);
 const cost = {
   rowsWrittenPerDelivery: round((costAfter.rowsWritten - costBefore.rowsWritten) / N, 2),
   // With autocommit each statement is its own transaction; the bench's polls (one each) and counter reads are taken off.

@@ -263,3 +263,36 @@ export async function walBytesOfDatabase(db: Database, databaseName: string, fro
     return null;
   }
 }
+
+/**
+ * walBytesOfDatabase over a long run: the WAL is read in slices every few seconds while the run goes on, before
+ * checkpoints recycle its segments (a 100k-send run writes more than max_wal_size on a busy cluster).
+ */
+export function startWalMeter(db: Database, databaseName: string, from: bigint, everyMs = 3_000) {
+  let last = from;
+  let bytes: number | null = 0;
+  let reading: Promise<void> = Promise.resolve();
+  const readUpTo = (to: bigint) => {
+    reading = reading.then(async () => {
+      if (bytes === null || to <= last) return;
+      const slice = await walBytesOfDatabase(db, databaseName, last, to);
+      bytes = slice === null ? null : bytes + slice;
+      last = to;
+    });
+    return reading;
+  };
+  const timer = setInterval(() => {
+    void db.pool
+      .query<{ lsn: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS lsn`)
+      .then(({ rows }) => readUpTo(BigInt(rows[0]!.lsn)))
+      .catch(() => undefined);
+  }, everyMs);
+  return {
+    /** The database's WAL bytes from `from` to `to`, or null when a slice could not be read. */
+    async stop(to: bigint): Promise<number | null> {
+      clearInterval(timer);
+      await readUpTo(to);
+      return bytes;
+    },
+  };
+}

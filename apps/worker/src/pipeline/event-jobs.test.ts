@@ -1,12 +1,12 @@
 import { Queue } from 'bullmq';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acceptEvents } from '@renotify/db';
-import { eventJobId, FANOUT_JOB, fanoutJobId, parseEvents, type FanoutJob } from '@renotify/queue';
+import { createEventProducer, eventJobId, FANOUT_JOB, fanoutJobId, parseEvents, type FanoutJob } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
 import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from '../test-support/stack.js';
 import { fanOutEventsOfJob } from './events.js';
 
-const backInStock = (id: string, productId: string) => ({ id, type: 'back_in_stock', pageId: TEST_PAGE.id, productId, productName: 'Trail Sneaker' });
+const backInStock = (id: string, productId: string) => ({ id, type: 'back_in_stock' as const, pageId: TEST_PAGE.id, productId, productName: 'Trail Sneaker' });
 
 /** The fanout job contract: one job per intake flush carrying event ids, and the one-id shape of older releases. */
 describe('fanout jobs (events queue)', () => {
@@ -76,6 +76,28 @@ describe('fanout jobs (events queue)', () => {
     expect(await deliveryCounts(stack.db, 'retried-1')).toEqual({ SENT: 2 });
     // Not replayed at all (a replay re-reads every token and stamps the event again).
     expect(await fannedOutAt()).toEqual(firstFannedOutAt);
+  });
+
+  it('the producer SDK path still works next to it: published events are stored once and fanned out once', async () => {
+    await seedTokens(stack, { kind: 'ONE_TIME', topic: 'back_in_stock:sdk', count: 3, psidPrefix: 'sdk-' });
+    const producer = createEventProducer({ redisUrl: stack.env.REDIS_URL as string, prefix: stack.env.QUEUE_PREFIX as string });
+    try {
+      expect(await producer.publish([backInStock('sdk-1', 'sdk'), backInStock('sdk-1', 'sdk')])).toEqual({ eventIds: ['sdk-1'] });
+      await waitFor(async () => (await stack.db.pool.query(`SELECT status FROM "Event" WHERE id = 'sdk-1'`)).rows[0]?.status === 'FANNED_OUT', {
+        what: 'sdk-1 fanned out',
+      });
+      await settled('sdk-1');
+      // Published again after it was done: the id is the idempotency key, nothing is sent twice.
+      await producer.publish(backInStock('sdk-1', 'sdk'));
+      await waitFor(async () => (await stack.ingest.deps.queues.events.getJobCountByTypes('waiting', 'active', 'prioritized', 'delayed')) === 0, {
+        what: 'the events queue to drain',
+      });
+    } finally {
+      await producer.close();
+    }
+    expect(await deliveryCounts(stack.db, 'sdk-1')).toEqual({ SENT: 3 });
+    const { rows } = await stack.db.pool.query(`SELECT count(*)::int AS n FROM "Event" WHERE id = 'sdk-1'`);
+    expect(rows[0].n).toBe(1);
   });
 
   it('keeps only the ids that failed in the job before it fails, so its retry redoes just those', async () => {
