@@ -170,13 +170,16 @@ async function sendEligible(
 ): Promise<NextStep | null> {
   const { deps } = ctx;
   const concurrency = deps.config.SEND_CONCURRENCY;
-  // A chunk's sends start together: at most one second of the Page's rate (its burst), and half the requests
-  // in flight, so the next chunk is claimed while the previous one is still being sent.
-  const chunkSize = Math.max(1, Math.min(Math.ceil(concurrency / 2), Math.ceil(page.sendRatePerSec)));
+  // A chunk's sends start together: at most one second of the Page's rate (its burst) and SEND_CONCURRENCY rows
+  // (the next chunk is claimed once fewer than a chunk wait, while the requests before it are in flight). Bigger
+  // chunks cost fewer statements per send; the bound on a row's SENDING age stays two rounds of requests.
+  const chunkSize = Math.max(1, Math.min(concurrency, Math.ceil(page.sendRatePerSec)));
   const retry = { maxAttempts: deps.config.DELIVERY_MAX_ATTEMPTS, baseMs: deps.config.DELIVERY_RETRY_BASE_MS };
   const writer = new OutcomeWriter(deps, chunkSize, clock);
   const ready: ClaimedRow[] = [];
-  const signal = new Signal();
+  // Two signals, so a sender taking a row wakes only the claimer, and a claimed chunk wakes the senders once.
+  const claimedRows = new Signal();
+  const roomToClaim = new Signal();
   let reserved = job.reservedPermits ?? 0;
   let index = 0;
   let claiming = true;
@@ -186,7 +189,7 @@ async function sendEligible(
   const claimer = async () => {
     try {
       while (index < eligible.length && !halt) {
-        while (ready.length >= chunkSize && !halt) await signal.wait();
+        while (ready.length >= chunkSize && !halt) await roomToClaim.wait();
         if (halt) return;
         if (ctx.stopping()) {
           stop = { kind: 'resume' };
@@ -217,11 +220,11 @@ async function sendEligible(
         const { claimed, lost } = await claim(deps.db, requests, claimedAt);
         report.skipped += lost.length;
         for (const row of claimed) ready.push({ row, claimedAt });
-        signal.notify();
+        claimedRows.notify();
       }
     } finally {
       claiming = false;
-      signal.notify();
+      claimedRows.notify();
     }
   };
 
@@ -230,10 +233,10 @@ async function sendEligible(
       const next = ready.shift();
       if (!next) {
         if (!claiming) return;
-        await signal.wait();
+        await claimedRows.wait();
         continue;
       }
-      signal.notify(); // room for the claimer
+      if (ready.length < chunkSize) roomToClaim.notify();
       const answer = await sendOne(deps, page, next.row, messageJson);
       const meaning = interpret(next.row, answer, retry, clock(), policy);
       if (meaning.pausePageUntil && halt?.kind !== 'page_paused') {
