@@ -92,8 +92,38 @@ export async function forgetIdempotentAnswersMentioning(redis: Redis, prefix: st
     cursor = next;
     if (keys.length === 0) continue;
     const values = await redis.mget(...keys);
-    const mentioning = keys.filter((_key, index) => needles.some((needle) => values[index]?.includes(needle)));
+    const mentioning = keys.filter((_key, index) => answerNames(values[index], needles));
     if (mentioning.length > 0) forgotten += await redis.del(...mentioning);
   } while (cursor !== '0');
   return forgotten;
+}
+
+/**
+ * True when a stored answer's body holds one of `needles` as a whole JSON string value ("psid": "7"), not merely
+ * as a substring: a short PSID such as "7" must not make every other client's answer that contains the digit
+ * forgotten (their retries would then run again and create twice). A body that is not JSON is matched as text.
+ */
+function answerNames(stored: string | null | undefined, needles: readonly string[]): boolean {
+  if (!stored || !needles.some((needle) => stored.includes(needle))) return false;
+  let body: string;
+  try {
+    const answer = storedAnswer.safeParse(JSON.parse(stored));
+    if (!answer.success || answer.data.state !== 'done') return false;
+    body = answer.data.body;
+  } catch {
+    return false;
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(body);
+  } catch {
+    return needles.some((needle) => body.includes(needle));
+  }
+  const wanted = new Set(needles);
+  const holds = (value: unknown, depth: number): boolean => {
+    if (typeof value === 'string') return wanted.has(value);
+    if (value === null || typeof value !== 'object' || depth > 32) return false;
+    return Object.values(value).some((item) => holds(item, depth + 1));
+  };
+  return holds(parsed, 0);
 }

@@ -143,14 +143,19 @@ export interface Outcome {
   ambiguous?: boolean;
 }
 
-/** Every outcome of a batch in one UPDATE; only rows still SENDING (or PENDING for pre-send skips) change. */
+/**
+ * Every outcome of a batch in one UPDATE; only rows still SENDING (or PENDING for pre-send skips) change.
+ * A row whose person was erased while its send was in flight (optInId already NULL) gets its status, but never
+ * Meta's message id or error text back: the erase removed those (packages/db subscribers.ts eraseSubscriber).
+ */
 export async function recordOutcomes(db: Database, outcomes: Outcome[], now: Date, fromStatus: 'SENDING' | 'PENDING'): Promise<void> {
   if (outcomes.length === 0) return;
   await db.pool.query(
     `UPDATE "Delivery" d
-     SET status = v.status::"DeliveryStatus", "skipReason" = v.skip, "messageId" = v.mid,
+     SET status = v.status::"DeliveryStatus", "skipReason" = v.skip,
+         "messageId" = CASE WHEN d."optInId" IS NULL THEN NULL ELSE v.mid END,
          "lastErrorCode" = COALESCE(v.code, d."lastErrorCode"), "lastErrorSubcode" = COALESCE(v.sub, d."lastErrorSubcode"),
-         "lastError" = COALESCE(v.err, d."lastError"), "notBefore" = v.nb,
+         "lastError" = CASE WHEN d."optInId" IS NULL THEN NULL ELSE COALESCE(v.err, d."lastError") END, "notBefore" = v.nb,
          "ambiguousAttempt" = d."ambiguousAttempt" OR v.amb,
          "finishedAt" = CASE WHEN v.status = 'PENDING' THEN NULL ELSE $10::timestamp END
      FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::timestamp[], $9::boolean[])
@@ -220,7 +225,7 @@ export async function haltSource(db: Database, sourceId: string, reason: string,
 }
 
 // ---------------------------------------------------------------------------------------------------------
-// Progressive release (apps/worker pipeline/release.ts): which batches of a source are due
+// Progressive release (apps/worker queues/deliveries/release.ts): which batches of a source are due
 
 /** "Due" rows of a batch: waiting to be sent now, or being sent. Deferred rows (notBefore later) are not. */
 const DUE = (alias: string, nowParam: string) =>
@@ -292,10 +297,17 @@ export async function capUsageSince(db: Database, subscriberIds: string[], since
   return new Map(rows.map((row) => [row.subscriberId, { count: row.n, oldest: row.oldest }]));
 }
 
-/** Deliveries SENDING since before `claimedBefore` belong to a dead worker: back to PENDING, marked ambiguous. */
+/**
+ * Deliveries SENDING since before `claimedBefore` belong to a dead worker: back to PENDING, marked ambiguous.
+ * One whose person was erased meanwhile (optInId NULL) has nobody to send to: it ends SKIPPED (STOPPED), like the
+ * erase's waiting rows, instead of waiting forever for a batch load that can no longer find its token.
+ */
 export async function resetStaleSending(db: Database, claimedBefore: Date): Promise<number> {
   const { rowCount } = await db.pool.query(
-    `UPDATE "Delivery" SET status = 'PENDING', "ambiguousAttempt" = true, "notBefore" = NULL
+    `UPDATE "Delivery" SET "ambiguousAttempt" = true, "notBefore" = NULL,
+       status = CASE WHEN "optInId" IS NULL THEN 'SKIPPED'::"DeliveryStatus" ELSE 'PENDING'::"DeliveryStatus" END,
+       "skipReason" = CASE WHEN "optInId" IS NULL THEN 'STOPPED' ELSE "skipReason" END,
+       "finishedAt" = CASE WHEN "optInId" IS NULL THEN now() AT TIME ZONE 'UTC' ELSE "finishedAt" END
      WHERE status = 'SENDING' AND "claimedAt" < $1`,
     [claimedBefore],
   );

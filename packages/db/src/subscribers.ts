@@ -183,6 +183,32 @@ export async function updateSubscriberSettings(db: Database, pageId: string, psi
   return getSubscriber(db, pageId, psid);
 }
 
+/*
+ * lockOrderNote: a dispatch claim (deliveries.ts claim) locks its PENDING deliveries, then updates their tokens.
+ * Stop and erase take the same order (the person's deliveries, then their tokens); the opposite order deadlocked
+ * with a claim in flight, and Postgres aborted the erase (a 500 to the business).
+ */
+
+/** Postgres errors that mean "a concurrent transaction got in the way; the same transaction again will pass". */
+const LOCK_CONFLICT_CODES = new Set([
+  '40P01', // deadlock detected
+  '40001', // serialization failure
+  '23503', // a fan-out inserted a delivery for a token being deleted (its foreign key check saw the token go)
+]);
+const LOCK_CONFLICT_ATTEMPTS = 3;
+
+/** Runs a whole transaction again (up to 3 times) when a concurrent one made it fail; stop and erase are idempotent. */
+async function retryOnLockConflict<T>(run: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await run();
+    } catch (error) {
+      const code = (error as { code?: unknown }).code;
+      if (attempt >= LOCK_CONFLICT_ATTEMPTS || typeof code !== 'string' || !LOCK_CONFLICT_CODES.has(code)) throw error;
+    }
+  }
+}
+
 export interface StopReport {
   /** Tokens that were ACTIVE and are now STOPPED. */
   stoppedTokens: number;
@@ -197,23 +223,24 @@ export interface StopReport {
  * Idempotent: a second call stops nothing more.
  */
 export async function stopSubscriber(db: Database, pageId: string, psid: string, now: Date, actor: string): Promise<StopReport | null> {
-  return withTransaction(db, async (client) => {
+  return retryOnLockConflict(() => withTransaction(db, async (client) => {
     const subscriber = (await client.query<{ id: string }>(`SELECT id FROM "Subscriber" WHERE "pageId" = $1 AND psid = $2 FOR UPDATE`, [pageId, psid])).rows[0];
     if (!subscriber) return null;
-    const stopped = await client.query<{ id: string }>(
-      `UPDATE "OptIn" SET status = 'STOPPED', "statusAt" = GREATEST("statusAt", $2::timestamp), "updatedAt" = now()
-       WHERE "subscriberId" = $1 AND status = 'ACTIVE' RETURNING id`,
-      [subscriber.id, now],
-    );
+    // Deliveries before tokens: the order a dispatch claim locks them in (see lockOrderNote).
     const skipped = await client.query(
       `UPDATE "Delivery" d SET status = 'SKIPPED', "skipReason" = 'STOPPED', "finishedAt" = $2::timestamp, "notBefore" = NULL
        FROM "OptIn" o WHERE o."subscriberId" = $1 AND d."optInId" = o.id AND d.status = 'PENDING'`,
       [subscriber.id, now],
     );
+    const stopped = await client.query<{ id: string }>(
+      `UPDATE "OptIn" SET status = 'STOPPED', "statusAt" = GREATEST("statusAt", $2::timestamp), "updatedAt" = now()
+       WHERE "subscriberId" = $1 AND status = 'ACTIVE' RETURNING id`,
+      [subscriber.id, now],
+    );
     const report = { stoppedTokens: stopped.rowCount ?? 0, skippedDeliveries: skipped.rowCount ?? 0 };
     await recordAudit(client, { action: 'SUBSCRIBER_STOPPED', pageId, actor, details: { ...report } });
     return report;
-  });
+  }));
 }
 
 /** Counts of what an erase removed or anonymised (the audit entry's details). */
@@ -235,12 +262,14 @@ export interface EraseReport {
  * Idempotent: a second call finds nothing and records an entry with zero counts.
  */
 export async function eraseSubscriber(db: Database, pageId: string, psid: string, now: Date, actor: string): Promise<EraseReport> {
-  return withTransaction(db, async (client) => {
+  return retryOnLockConflict(() => withTransaction(db, async (client) => {
+    // The subscriber row lock also keeps new tokens of this person out until the erase commits (their foreign key
+    // needs it). The tokens themselves are not locked here: deliveries are locked first (lockOrderNote).
     const people = (
       await client.query<{ id: string; userRef: string | null }>(`SELECT id, "userRef" FROM "Subscriber" WHERE "pageId" = $1 AND psid = $2 FOR UPDATE`, [pageId, psid])
     ).rows;
     const ids = people.map((person) => person.id);
-    const tokens = (await client.query<{ id: string; token: string }>(`SELECT id, token FROM "OptIn" WHERE "subscriberId" = ANY($1::uuid[]) FOR UPDATE`, [ids])).rows;
+    const tokens = (await client.query<{ id: string; token: string }>(`SELECT id, token FROM "OptIn" WHERE "subscriberId" = ANY($1::uuid[])`, [ids])).rows;
     const optInIds = tokens.map((token) => token.id);
     // Every string that identifies the person in raw payloads.
     const needles = [psid, ...people.flatMap((person) => (person.userRef ? [person.userRef] : [])), ...tokens.map((token) => token.token)];
@@ -277,5 +306,5 @@ export async function eraseSubscriber(db: Database, pageId: string, psid: string
     };
     await recordAudit(client, { action: 'SUBSCRIBER_ERASED', pageId, actor, details: { ...report } });
     return report;
-  });
+  }));
 }

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
-import { recordOutcomes } from '@renotify/db';
+import { recordOutcomes, resetStaleSending } from '@renotify/db';
 import { createLogger, fingerprint } from '@renotify/observability';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { startIngest, type RunningIngest } from '../index.js';
@@ -127,5 +127,89 @@ describe('Subscribers API under review', () => {
     for (const [method, path] of [['GET', base], ['PATCH', `${base}/scoped-1`], ['POST', `${base}/scoped-1/stop`], ['DELETE', `${base}/scoped-1`]] as const) {
       expect((await fetch(`${ingest.url}${path}`, { method })).status).toBe(401);
     }
+  });
+
+  it('erase: outbox rows and an in-flight send leave no trace; an erase waiting on a dispatch claim neither deadlocks nor fails', async () => {
+    await query(
+      `INSERT INTO "WebhookEndpoint" ("pageId", url, events, "secretCipher", "updatedAt")
+       VALUES ($1, 'http://127.0.0.1:9/hook', ARRAY['delivery.sent', 'delivery.failed', 'delivery.dead', 'delivery.skipped'], 'not-a-real-cipher', now())`,
+      [PAGE],
+    );
+    const erased = await person(PAGE, 'erase-review-5531');
+    const [sent, sending, pending] = await insertDeliveries(ingest.deps.db.pool, [
+      { sourceId: 'evt-review-1', optInId: erased.optInId, pageId: PAGE, batchNo: 0, status: 'SENDING' },
+      { sourceId: 'evt-review-2', optInId: erased.optInId, pageId: PAGE, batchNo: 0, status: 'SENDING' },
+      { sourceId: 'evt-review-3', optInId: erased.optInId, pageId: PAGE, batchNo: 0, status: 'PENDING' },
+    ]);
+    // A send that finished before the erase: its delivery.sent webhook names the PSID.
+    await recordOutcomes(ingest.deps.db, [{ deliveryId: sent!, status: 'SENT', messageId: 'm_before-erase-5531' }], new Date(), 'SENDING');
+    expect(await query(`SELECT 1 FROM "WebhookOutbox" WHERE payload->>'psid' = 'erase-review-5531'`)).toHaveLength(1);
+
+    // A dispatch claim holds the person's delivery (claim locks deliveries first, then updates their tokens).
+    const claimer = await ingest.deps.db.pool.connect();
+    try {
+      await claimer.query('BEGIN');
+      await claimer.query(`SELECT id FROM "Delivery" WHERE id = $1 FOR UPDATE`, [pending]);
+      const erase = api('DELETE', `/v1/pages/${PAGE}/subscribers/erase-review-5531`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      // The claim goes on to its token: this must not wait for the erase (it would deadlock: erase waits for us).
+      await claimer.query(`UPDATE "OptIn" SET "lastSentAt" = now() WHERE id = $1`, [erased.optInId]);
+      await claimer.query('COMMIT');
+      expect((await erase).status).toBe(204);
+    } finally {
+      claimer.release();
+    }
+
+    // The send that was in flight during the erase comes back: its outcome is recorded, without personal data.
+    await recordOutcomes(ingest.deps.db, [{ deliveryId: sending!, status: 'SENT', messageId: 'm_after-erase-5531' }], new Date(), 'SENDING');
+    const rows = await query<{ status: string; optInId: string | null; messageId: string | null }>(
+      `SELECT status, "optInId", "messageId" FROM "Delivery" WHERE id = ANY($1::uuid[]) ORDER BY "sourceId"`,
+      [[sent, sending, pending]],
+    );
+    expect(rows).toEqual([
+      { status: 'SENT', optInId: null, messageId: null },
+      { status: 'SENT', optInId: null, messageId: null },
+      { status: 'SKIPPED', optInId: null, messageId: null },
+    ]);
+    const outbox = await query<{ row: string }>(`SELECT t::text AS row FROM "WebhookOutbox" t`);
+    expect(outbox.length).toBeGreaterThan(0);
+    for (const { row } of outbox) for (const needle of ['erase-review-5531', erased.token, 'm_before-erase-5531', 'm_after-erase-5531']) expect(row).not.toContain(needle);
+  });
+
+  it('a send in flight when its person was erased, whose worker then died, ends SKIPPED instead of waiting forever', async () => {
+    const erased = await person(PAGE, 'erase-stale-4410');
+    const [stale] = await insertDeliveries(ingest.deps.db.pool, [{ sourceId: 'evt-review-stale', optInId: erased.optInId, pageId: PAGE, batchNo: 0, status: 'SENDING' }]);
+    await query(`UPDATE "Delivery" SET "claimedAt" = now() - interval '1 hour' WHERE id = $1`, [stale]);
+    expect((await api('DELETE', `/v1/pages/${PAGE}/subscribers/erase-stale-4410`)).status).toBe(204);
+    // The sweeper's recovery of a dead worker's sends: back to PENDING would be a row no batch load can find again.
+    await resetStaleSending(ingest.deps.db, new Date(Date.now() - 60_000));
+    const [row] = await query<{ status: string; skipReason: string | null; ambiguousAttempt: boolean }>(`SELECT status, "skipReason", "ambiguousAttempt" FROM "Delivery" WHERE id = $1`, [stale]);
+    expect(row).toEqual({ status: 'SKIPPED', skipReason: 'STOPPED', ambiguousAttempt: true });
+  });
+
+  it('erase forgets the stored Idempotency-Key answers naming the PSID, and only those', async () => {
+    await person(PAGE, '7');
+    const prefix = ingest.deps.config.QUEUE_PREFIX;
+    const answer = (body: unknown) => JSON.stringify({ state: 'done', fingerprint: 'f', status: 201, contentType: 'application/json', body: JSON.stringify(body) });
+    await ingest.deps.redis.set(`${prefix}:idempotency:review-names-psid`, answer({ id: 'req-1', pageId: PAGE, psid: '7' }), 'EX', 600);
+    await ingest.deps.redis.set(`${prefix}:idempotency:review-unrelated`, answer({ id: 'cmp-17', name: 'Sale 2027', count: 7 }), 'EX', 600);
+    expect((await api('DELETE', `/v1/pages/${PAGE}/subscribers/7`)).status).toBe(204);
+    expect(await ingest.deps.redis.exists(`${prefix}:idempotency:review-names-psid`)).toBe(0);
+    // Another client's answer that merely contains the digit is still replayed to its retries.
+    expect(await ingest.deps.redis.exists(`${prefix}:idempotency:review-unrelated`)).toBe(1);
+  });
+
+  it('the ingest log never names a person: no PSID, user_ref or token in any line of this file', async () => {
+    const erased = await person(PAGE, 'logged-psid-9917');
+    await api('PATCH', `/v1/pages/${PAGE}/subscribers/logged-psid-9917`, { timezone: 'Asia/Tokyo' });
+    await api('POST', `/v1/pages/${PAGE}/subscribers/logged-psid-9917/stop`);
+    await api('PATCH', `/v1/pages/${PAGE}/subscribers/missing-psid-9917`, { locale: 'en_US' });
+    await api('DELETE', `/v1/pages/${PAGE}/subscribers/logged-psid-9917`);
+    await api('DELETE', `/v1/pages/${PAGE}/subscribers/logged-psid-9917`);
+    await api('PATCH', `/v1/pages/${PAGE}/subscribers/bad%00psid-9917`, { locale: 'en_US' });
+    await ingest.app.close();
+    const everything = logs.join('\n');
+    expect(everything).toContain('subscriber erased');
+    for (const needle of ['psid-9917', 'erase-review-5531', 'scoped-1', erased.token]) expect(everything).not.toContain(needle);
   });
 });
