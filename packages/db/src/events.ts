@@ -14,7 +14,8 @@ export interface AcceptedEvents {
 }
 
 /**
- * Stores events with ONE set-based statement: `INSERT … SELECT FROM json_to_recordset(…) ON CONFLICT (id) DO NOTHING`.
+ * Stores events with ONE set-based statement: `INSERT … SELECT FROM json_to_recordset(…) ON CONFLICT (id) DO NOTHING
+ * RETURNING id` (and a second one, reading statuses, only when some ids were already stored).
  * The caller must have checked that every pageId exists (see createKnownPages): an unknown one fails the
  * whole statement on the foreign key, so nothing is half-stored.
  */
@@ -37,36 +38,34 @@ export async function acceptEvents(db: Database, events: readonly EventInput[]):
       priority: event.priority ?? null,
     })),
   );
-  // The final SELECT reads "Event" in the statement's snapshot, i.e. without the rows the CTE inserts:
-  // `previous_status` is the status of an already-stored event, NULL for a new one (or one a concurrent
-  // request is inserting right now, which we treat as still pending).
-  const { rows } = await db.pool.query<{ id: string; inserted: boolean; previous_status: string | null }>(
-    `WITH input AS (
-       SELECT * FROM json_to_recordset($1::json)
-         AS t(id text, "pageId" text, type text, topic text, payload jsonb, message jsonb, priority text)
-     ), inserted AS (
-       INSERT INTO "Event" (id, "pageId", type, topic, payload, message, priority, "receivedAt")
-       SELECT id, "pageId", type, topic, payload, message, priority, now() AT TIME ZONE 'UTC' FROM input
-       ON CONFLICT (id) DO NOTHING
-       RETURNING id
-     )
-     SELECT input.id, inserted.id IS NOT NULL AS inserted, existing.status AS previous_status
-     FROM input
-     LEFT JOIN inserted ON inserted.id = input.id
-     LEFT JOIN "Event" existing ON existing.id = input.id`,
+  const { rows: inserted } = await db.pool.query<{ id: string }>(
+    `INSERT INTO "Event" (id, "pageId", type, topic, payload, message, priority, "receivedAt")
+     SELECT id, "pageId", type, topic, payload, message, priority, now() AT TIME ZONE 'UTC'
+     FROM json_to_recordset($1::json) AS t(id text, "pageId" text, type text, topic text, payload jsonb, message jsonb, priority text)
+     ON CONFLICT (id) DO NOTHING
+     RETURNING id`,
     [rowsJson],
   );
-  const byId = new Map(rows.map((row) => [row.id, row]));
+  const insertedIds = new Set(inserted.map((row) => row.id));
+  // Duplicates are the exception (a producer's retry): only then read their status, to re-enqueue those still
+  // ACCEPTED (their first job may be the lost one). Read after the insert, an id a concurrent request is inserting
+  // shows ACCEPTED or not yet at all; both are treated as still pending.
+  const duplicateIds = unique.filter((event) => !insertedIds.has(event.id)).map((event) => event.id);
+  const statusOf = new Map<string, string>();
+  if (duplicateIds.length > 0) {
+    const { rows } = await db.pool.query<{ id: string; status: string }>('SELECT id, status FROM "Event" WHERE id = ANY($1::text[])', [duplicateIds]);
+    for (const row of rows) statusOf.set(row.id, row.status);
+  }
   const result: AcceptedEvents = { accepted: [], duplicates: [], pendingFanout: [] };
   for (const { id } of unique) {
-    const row = byId.get(id);
-    if (row?.inserted) {
+    if (insertedIds.has(id)) {
       result.accepted.push(id);
       result.pendingFanout.push(id);
       continue;
     }
     result.duplicates.push(id);
-    if (row?.previous_status === 'ACCEPTED' || row?.previous_status == null) result.pendingFanout.push(id);
+    const status = statusOf.get(id);
+    if (status === 'ACCEPTED' || status === undefined) result.pendingFanout.push(id);
   }
   return result;
 }
