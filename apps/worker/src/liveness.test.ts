@@ -5,7 +5,7 @@ import { createQueues, createRedis, QueueName, type Queues } from '@renotify/que
 import { createTestRedis, createTestServices, waitFor, type TestServices } from '@renotify/testing';
 import type { Redis } from 'ioredis';
 import { bullmqHeartbeatProbe, Liveness } from './liveness.js';
-import type { ProcessorModule } from './processors/index.js';
+import type { ProcessorModule } from './queues/index.js';
 import { PrivateRedis } from './test-support/private-redis.js';
 import { startWorker, type RunningWorker } from './server.js';
 

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedis } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
-import { SWEEP_JOB } from './pipeline/sweeper.js';
+import { SWEEP_JOB } from './queues/deliveries/sweeper.js';
 import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from './test-support/stack.js';
 import { PrivateRedis } from './test-support/private-redis.js';
 

@@ -15,7 +15,7 @@ import {
   WebhooksJobName,
 } from '@renotify/queue';
 import type { WorkerDeps } from './deps.js';
-import type { ProcessorModule } from './processors/define.js';
+import type { ProcessorModule } from './queues/define.js';
 
 /*
  * Every BullMQ job scheduler the worker relies on, declared in one place. Schedulers live only in Redis: a Redis

@@ -6,7 +6,7 @@ import { startWorkerHttp } from './http.js';
 import { bullmqHeartbeatProbe, Liveness } from './liveness.js';
 import { BacklogSampler } from './metrics/backlog.js';
 import { metricsRoutes } from './metrics/routes.js';
-import { processorModules, type JobProcessor, type ProcessorModule } from './processors/index.js';
+import { processorModules, type JobProcessor, type ProcessorModule } from './queues/index.js';
 import { declaredSchedulers, SchedulerGuard } from './schedulers.js';
 
 export interface RunningWorker {

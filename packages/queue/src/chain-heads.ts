@@ -3,7 +3,7 @@ import { DISPATCH_JOB, dispatchJobId, type DispatchJob } from './catalog.js';
 import { batchPriorityClass, bullmqPriority, type PriorityClass } from './jobs/deliveries.js';
 import { ensureLiveJob } from './live-job.js';
 
-/** A source of deliveries as the dispatch release sees it (see the worker's pipeline/release.ts). */
+/** A source of deliveries as the dispatch release sees it (see the worker's queues/deliveries/release.ts). */
 export interface DispatchSource {
   sourceType: DispatchJob['sourceType'];
   sourceId: string;

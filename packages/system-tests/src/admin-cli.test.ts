@@ -8,7 +8,7 @@ import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack
  * The CLI as users run it: its own process, talking to the running stack over HTTP. `--conditions=source` resolves
  * the workspace packages (@renotify/client) to their TypeScript source, as the tests do, so no build is needed.
  */
-const CLI_MAIN = fileURLToPath(new URL('../../../packages/cli/src/main.ts', import.meta.url));
+const CLI_MAIN = fileURLToPath(new URL('../../cli/src/main.ts', import.meta.url));
 const REPO_ROOT = fileURLToPath(new URL('../../..', import.meta.url));
 
 interface CliResult {

@@ -4,4 +4,4 @@ export * from '../../../apps/worker/src/test-support/stack.js';
 export * from '../../../apps/worker/src/test-support/webhook-stack.js';
 export { WorkerRoute } from '../../../apps/worker/src/metrics/routes.js';
 // The reconciliation scheduler, for the opt-in request system test that checks the all-Pages run it installs.
-export { RECONCILE_SCHEDULER_ID, scheduleReconciliation } from '../../../apps/worker/src/processors/reconcile.js';
+export { RECONCILE_SCHEDULER_ID, scheduleReconciliation } from '../../../apps/worker/src/queues/webhooks/reconcile.js';

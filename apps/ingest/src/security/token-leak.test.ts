@@ -59,7 +59,7 @@ describe('tokens never leave through API responses or ingest logs', () => {
     expect((await webhook(optinBody(TOKENS.malformed).slice(0, -5))).status).toBe(400);
     expect((await webhook(optinBody(TOKENS.unstorable, '\\u0000'))).status).toBe(200);
 
-    // What the worker dead-letters (same shapes as apps/worker/src/tokens/apply-receipt.ts), and a token stored in
+    // What the worker dead-letters (same shapes as apps/worker/src/queues/webhooks/apply-receipt.ts), and a token stored in
     // OptIn that appears in a payload under a name that says nothing.
     const pool = ingest.deps.db.pool;
     const subscriber = await pool.query<{ id: string }>(`INSERT INTO "Subscriber" ("pageId", psid, "updatedAt") VALUES ($1, 'psid-2', now()) RETURNING id`, [PAGE]);

@@ -3,7 +3,7 @@ import { startIngest, type RunningIngest } from '@renotify/ingest';
 import { buildSandbox, type Sandbox } from '@renotify/messenger-sandbox';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { startWorker, type RunningWorker } from '../server.js';
-import { createWebhooksProcessorModule, type WebhooksProcessorOptions } from '../processors/webhooks.js';
+import { createWebhooksProcessorModule, type WebhooksProcessorOptions } from '../queues/webhooks/module.js';
 
 export interface HttpResult {
   status: number;

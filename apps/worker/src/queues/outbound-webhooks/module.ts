@@ -1,7 +1,7 @@
 import { countPendingWebhookMessages } from '@renotify/db';
 import { DEFAULT_WEBHOOK_RETRY_DELAYS_MS, OutboundWebhooksJobName, QueueName } from '@renotify/queue';
 import type { WorkerDeps } from '../../deps.js';
-import { defineProcessor, type ProcessorModule } from '../../processors/define.js';
+import { defineProcessor, type ProcessorModule } from '../define.js';
 import { pruneSentWebhooks, relayDueWebhooks, type RelaySettings } from './relay.js';
 import { sendOutboundWebhook, type SendSettings } from './send.js';
 

@@ -6,7 +6,7 @@ import { loadWorkerConfig } from '@renotify/config';
 import { MetricName } from '@renotify/observability';
 import { QueueName } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
-import { processorModules } from '../../processors/index.js';
+import { processorModules } from '../index.js';
 import { parsePrometheus, sampleValue } from '../../test-support/prometheus.js';
 import { startWorker } from '../../server.js';
 import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from '../../test-support/stack.js';

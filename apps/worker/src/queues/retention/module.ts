@@ -1,5 +1,5 @@
 import { nextCronFire, QueueName, RETENTION_JOB } from '@renotify/queue';
-import { defineProcessor, type ProcessorModule } from '../../processors/define.js';
+import { defineProcessor, type ProcessorModule } from '../define.js';
 import { runRetention } from './purge.js';
 
 /**

@@ -18,8 +18,8 @@ import {
 import { applySend, resolvePagePolicy, retryDelayMs, SkipReason, type Policy } from '@renotify/domain';
 import type { SendOutcome } from '@renotify/messenger';
 import { DISPATCH_JOB, PageRateLimiter, QueueName, SWEEP_JOB, type DispatchJob } from '@renotify/queue';
-import type { WorkerDeps } from '../deps.js';
-import { defineProcessor, type ProcessorModule } from '../processors/define.js';
+import type { WorkerDeps } from '../../deps.js';
+import { defineProcessor, type ProcessorModule } from '../define.js';
 import { recordProgress, releaseSuccessor, type ReleaseSource } from './release.js';
 import { planBatch, type CapUsage, type Eligible } from './plan.js';
 import { loadSourceMessage } from './sources.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@renotify/testing';
-import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from '../test-support/stack.js';
+import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from '../../test-support/stack.js';
 
 /**
  * A code 100 is not always about the token (messenger-platform.md §3.3): a wrong appsecret_proof or a bad

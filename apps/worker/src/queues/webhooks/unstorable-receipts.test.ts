@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { storeWebhookReceipt } from '@renotify/db';
 import { QueueName, WebhooksJobName } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
-import { startWebhookStack, type WebhookStack } from '../test-support/webhook-stack.js';
+import { startWebhookStack, type WebhookStack } from '../../test-support/webhook-stack.js';
 
 const PAGE = '320000000000001';
 

@@ -3,8 +3,8 @@ import { loadWorkerConfig } from '@renotify/config';
 import { createCampaignRun } from '@renotify/db';
 import { campaignRunJobId, CampaignJobName, campaignSchedulerId, scheduleSignature } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
-import { startWorker } from '../server.js';
-import { allFinal, deliveryCounts, messagesByPsid, seedTokens, startStack, TEST_PAGE, type Stack } from '../test-support/stack.js';
+import { startWorker } from '../../server.js';
+import { allFinal, deliveryCounts, messagesByPsid, seedTokens, startStack, TEST_PAGE, type Stack } from '../../test-support/stack.js';
 import { executeRun, fireOccurrence, requeueStalledRuns } from './runner.js';
 
 const DAY_MS = 86_400_000;

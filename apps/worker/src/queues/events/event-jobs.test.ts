@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { acceptEvents } from '@renotify/db';
 import { createEventProducer, eventJobId, FANOUT_JOB, fanoutJobId, parseEvents, type FanoutJob } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
-import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from '../test-support/stack.js';
+import { allFinal, deliveryCounts, seedTokens, startStack, TEST_PAGE, type Stack } from '../../test-support/stack.js';
 import { fanOutEventsOfJob } from './events.js';
 
 const backInStock = (id: string, productId: string) => ({ id, type: 'back_in_stock' as const, pageId: TEST_PAGE.id, productId, productName: 'Trail Sneaker' });

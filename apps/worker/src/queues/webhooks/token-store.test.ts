@@ -4,7 +4,7 @@ import { startIngest } from '@renotify/ingest';
 import { signPayload, toMetaJson } from '@renotify/messenger';
 import { fingerprint } from '@renotify/observability';
 import { waitFor } from '@renotify/testing';
-import { http, startWebhookStack, type WebhookStack } from '../test-support/webhook-stack.js';
+import { http, startWebhookStack, type WebhookStack } from '../../test-support/webhook-stack.js';
 
 const DAY_MS = 24 * 3600_000;
 const PAGE = '300000000000001';

@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fingerprint } from '@renotify/observability';
 import { nextAllowedTime } from '@renotify/domain';
 import { waitFor } from '@renotify/testing';
-import { deliveryCounts, messagesByPsid, seedTokens, startStack, TEST_PAGE, type Stack } from '../test-support/stack.js';
+import { deliveryCounts, messagesByPsid, seedTokens, startStack, TEST_PAGE, type Stack } from '../../test-support/stack.js';
 
 const PAGE = TEST_PAGE.id;
 const backInStock = (id: string, productId: string) => ({ id, type: 'back_in_stock', pageId: PAGE, productId, productName: 'Trail Sneaker' });

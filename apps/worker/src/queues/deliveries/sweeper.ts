@@ -1,6 +1,6 @@
 import { findSourcesWithOverdueRows, findUnfannedEvents, resetStaleSending, type StalledSource } from '@renotify/db';
 import { eventJobId, FANOUT_JOB, priorityClassSchema, SourceProgress, type FanoutJob } from '@renotify/queue';
-import type { WorkerDeps } from '../deps.js';
+import type { WorkerDeps } from '../../deps.js';
 import { ensureChainHeads } from './release.js';
 
 /** The sweep's job name and scheduler id are in the job catalog. */

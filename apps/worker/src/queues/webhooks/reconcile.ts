@@ -2,7 +2,7 @@ import type { Job, Queue } from 'bullmq';
 import { listLivePageIds, reconcilePageTokens, type ReconcileReport } from '@renotify/db';
 import { fingerprint } from '@renotify/observability';
 import { RECONCILE_SCHEDULER_ID, WebhooksJobName, type ReconcileJob } from '@renotify/queue';
-import type { WorkerDeps } from '../deps.js';
+import type { WorkerDeps } from '../../deps.js';
 
 export { RECONCILE_SCHEDULER_ID } from '@renotify/queue';
 

@@ -1,7 +1,7 @@
 import type { Job } from 'bullmq';
 import { campaignSchedulerRows } from '@renotify/db';
 import { CampaignJobName, QueueName, reconcileCampaignSchedulers } from '@renotify/queue';
-import { defineProcessor, type ProcessorModule } from '../processors/define.js';
+import { defineProcessor, type ProcessorModule } from '../define.js';
 import { executeRun, fireOccurrence, requeueStalledRuns } from './runner.js';
 
 // Periodic repair from the database (schedulers Redis lost, a sync that failed after a commit, runs whose job

@@ -1,6 +1,6 @@
 import { batchHasDueRows, chainHeads, fanOut, nextDueBatchInChain, type FanOutResult, type FanOutSource, type TokenKind } from '@renotify/db';
 import { queueChainHeads, queueDispatchBatch, sourceWindow, SourceProgress, type DispatchSource, type PriorityClass } from '@renotify/queue';
-import type { WorkerDeps } from '../deps.js';
+import type { WorkerDeps } from '../../deps.js';
 
 /**
  * Progressive release of a source's batches (fair dispatch, README "Delivery semantics").

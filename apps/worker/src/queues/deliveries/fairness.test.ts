@@ -6,11 +6,11 @@ import { createPage } from '@renotify/db';
 import { createLogger } from '@renotify/observability';
 import { DISPATCH_JOB } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
-import { closeWorkerDeps, createWorkerDeps } from '../deps.js';
-import { allFinal, deliveryCounts, messagesByPsid, seedTokens, startStack, TEST_PAGE, type Stack } from '../test-support/stack.js';
+import { closeWorkerDeps, createWorkerDeps } from '../../deps.js';
+import { allFinal, deliveryCounts, messagesByPsid, seedTokens, startStack, TEST_PAGE, type Stack } from '../../test-support/stack.js';
 import { AGING_MS, sweep } from './sweeper.js';
 
-const workerMain = fileURLToPath(new URL('../main.ts', import.meta.url));
+const workerMain = fileURLToPath(new URL('../../main.ts', import.meta.url));
 const SMALL_PAGE = { id: '200000000000002', name: 'Small Shop', accessToken: 'small-page-access-token', appSecret: 'small-app-secret' };
 
 /** A real worker process (the entry point production runs), so signals behave as in production. */

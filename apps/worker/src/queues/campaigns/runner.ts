@@ -14,8 +14,8 @@ import {
 } from '@renotify/db';
 import { pickTimeZone } from '@renotify/domain';
 import { campaignRunJobId, CampaignJobName, scheduleSignature, syncCampaignScheduler, type CampaignOccurrenceJob } from '@renotify/queue';
-import type { WorkerDeps } from '../deps.js';
-import { fanOutAndRelease } from '../pipeline/release.js';
+import type { WorkerDeps } from '../../deps.js';
+import { fanOutAndRelease } from '../deliveries/release.js';
 import { localTimeOccurrencesInSlot } from './local-time.js';
 import { builtinVariables, renderCampaignMessage } from './message.js';
 

@@ -1,9 +1,9 @@
-import { deliveriesModule } from '../pipeline/dispatch.js';
-import { eventsModule } from '../pipeline/events.js';
-import { webhooksProcessor } from './webhooks.js';
-import { campaignsModule } from '../campaigns/module.js';
-import { createOutboundWebhooksModule } from '../queues/outbound-webhooks/module.js';
-import { retentionModule } from '../queues/retention/module.js';
+import { deliveriesModule } from './deliveries/dispatch.js';
+import { eventsModule } from './events/events.js';
+import { webhooksProcessor } from './webhooks/module.js';
+import { campaignsModule } from './campaigns/module.js';
+import { createOutboundWebhooksModule } from './outbound-webhooks/module.js';
+import { retentionModule } from './retention/module.js';
 
 import type { ProcessorModule } from './define.js';
 

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@renotify/testing';
-import { startWebhookStack, type WebhookStack } from '../test-support/webhook-stack.js';
+import { startWebhookStack, type WebhookStack } from '../../test-support/webhook-stack.js';
 
 const PAGE_A = '310000000000001';
 const PAGE_B = '310000000000002';

@@ -2,10 +2,10 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitFor } from '@renotify/testing';
-import { allFinal, deliveryCounts, messagesByPsid, seedTokens, startStack, TEST_PAGE, type Stack } from '../test-support/stack.js';
+import { allFinal, deliveryCounts, messagesByPsid, seedTokens, startStack, TEST_PAGE, type Stack } from '../../test-support/stack.js';
 
 const TOKENS = 10_000;
-const workerMain = fileURLToPath(new URL('../main.ts', import.meta.url));
+const workerMain = fileURLToPath(new URL('../../main.ts', import.meta.url));
 
 /** A real worker process (the same entry point production runs), so SIGKILL kills it mid-instruction. */
 function spawnWorker(stack: Stack): ChildProcess {

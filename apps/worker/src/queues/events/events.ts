@@ -2,9 +2,9 @@ import type { Job } from 'bullmq';
 import { acceptEvents, findUnknownPageIds, finishEventFanOut, startEventFanOut } from '@renotify/db';
 import { matchingTopics, parseTopic } from '@renotify/domain';
 import { FANOUT_JOB, fanoutEventIds, priorityClassSchema, PUBLISH_JOB, QueueName, type FanoutJob } from '@renotify/queue';
-import type { WorkerDeps } from '../deps.js';
-import { deadLetter, defineProcessor, type ProcessorModule } from '../processors/define.js';
-import { fanOutAndRelease } from './release.js';
+import type { WorkerDeps } from '../../deps.js';
+import { deadLetter, defineProcessor, type ProcessorModule } from '../define.js';
+import { fanOutAndRelease } from '../deliveries/release.js';
 
 /**
  * Fans one stored event out to its matching tokens, one-time tokens first. Batches are released

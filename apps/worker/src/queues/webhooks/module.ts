@@ -1,8 +1,8 @@
 import { findStaleWebhookReceipts } from '@renotify/db';
 import { QueueName, WebhooksJobName, type WebhookReceiptJob } from '@renotify/queue';
-import type { WorkerDeps } from '../deps.js';
-import { processWebhookReceipt } from '../tokens/apply-receipt.js';
-import { defineProcessor, type ProcessorModule } from './define.js';
+import type { WorkerDeps } from '../../deps.js';
+import { processWebhookReceipt } from './apply-receipt.js';
+import { defineProcessor, type ProcessorModule } from '../define.js';
 import { runReconcileJob } from './reconcile.js';
 
 export interface WebhooksProcessorOptions {

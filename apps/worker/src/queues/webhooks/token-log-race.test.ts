@@ -3,9 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkerConfig } from '@renotify/config';
 import { createLogger } from '@renotify/observability';
 import { waitFor } from '@renotify/testing';
-import { createWebhooksProcessorModule } from '../processors/webhooks.js';
-import { startWorker } from '../server.js';
-import { startWebhookStack, type WebhookStack } from '../test-support/webhook-stack.js';
+import { createWebhooksProcessorModule } from './module.js';
+import { startWorker } from '../../server.js';
+import { startWebhookStack, type WebhookStack } from '../../test-support/webhook-stack.js';
 
 const PAGE = '330000000000001';
 const RACES = 60;
