@@ -286,14 +286,16 @@ export async function eraseSubscriber(db: Database, pageId: string, psid: string
     const requests = await client.query(`DELETE FROM "OptInRequest" WHERE "subscriberId" = ANY($1::uuid[])`, [ids]);
     const deletedTokens = await client.query(`DELETE FROM "OptIn" WHERE id = ANY($1::uuid[])`, [optInIds]);
     const subscribers = await client.query(`DELETE FROM "Subscriber" WHERE id = ANY($1::uuid[])`, [ids]);
-    // strpos, not LIKE: identifiers may contain LIKE's wildcards.
+    // strpos, not LIKE: identifiers may contain LIKE's wildcards. In JSON the identifiers are whole string values,
+    // so they are looked for with their quotes (to_json): a PSID "55" must not take another person's receipt that
+    // merely contains "1553", possibly one not processed yet (that webhook would be lost).
     const receipts = await client.query(
-      `DELETE FROM "WebhookReceipt" WHERE strpos("rawBody", $1) > 0 AND EXISTS (SELECT 1 FROM unnest($2::text[]) n WHERE strpos("rawBody", n) > 0)`,
+      `DELETE FROM "WebhookReceipt" WHERE strpos("rawBody", $1) > 0 AND EXISTS (SELECT 1 FROM unnest($2::text[]) n WHERE strpos("rawBody", to_json(n)::text) > 0)`,
       [pageId, needles],
     );
     const deadLetters = await client.query(
       `DELETE FROM "DeadLetter" WHERE (strpos(payload::text, $1) > 0 OR strpos(reason, $1) > 0)
-         AND EXISTS (SELECT 1 FROM unnest($2::text[]) n WHERE strpos(payload::text, n) > 0 OR strpos(reason, n) > 0)`,
+         AND EXISTS (SELECT 1 FROM unnest($2::text[]) n WHERE strpos(payload::text, to_json(n)::text) > 0 OR strpos(reason, n) > 0)`,
       [pageId, needles],
     );
     const report: EraseReport = {

@@ -187,6 +187,19 @@ describe('Subscribers API under review', () => {
     expect(row).toEqual({ status: 'SKIPPED', skipReason: 'STOPPED', ambiguousAttempt: true });
   });
 
+  it('erase takes the receipts and dead letters naming the person, not those that merely contain their PSID as a substring', async () => {
+    await person(PAGE, '55');
+    const body = (psid: string) => JSON.stringify({ object: 'page', entry: [{ id: PAGE, time: 1, messaging: [{ sender: { id: psid }, recipient: { id: PAGE }, message: { text: 'hi' } }] }] });
+    await query(`INSERT INTO "WebhookReceipt" ("bodySha256", "rawBody", "processedAt") VALUES ('review-sha-55', $1, now()), ('review-sha-1553', $2, NULL)`, [body('55'), body('1553')]);
+    await query(`INSERT INTO "DeadLetter" (kind, reason, payload) VALUES ('webhook', 'review: bad entry', $1::jsonb), ('webhook', 'review: other bad entry', $2::jsonb)`, [
+      JSON.stringify({ pageId: PAGE, event: { sender: { id: '55' } } }),
+      JSON.stringify({ pageId: PAGE, event: { sender: { id: '9551' } } }),
+    ]);
+    expect((await api('DELETE', `/v1/pages/${PAGE}/subscribers/55`)).status).toBe(204);
+    expect(await query(`SELECT "bodySha256" FROM "WebhookReceipt" WHERE "bodySha256" LIKE 'review-sha-%'`)).toEqual([{ bodySha256: 'review-sha-1553' }]);
+    expect(await query(`SELECT reason FROM "DeadLetter" WHERE reason LIKE 'review: %'`)).toEqual([{ reason: 'review: other bad entry' }]);
+  });
+
   it('erase forgets the stored Idempotency-Key answers naming the PSID, and only those', async () => {
     await person(PAGE, '7');
     const prefix = ingest.deps.config.QUEUE_PREFIX;
