@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
-import { recordOutcomes, resetStaleSending } from '@renotify/db';
+import { claim, loadPendingBatch, recordOutcomes, resetStaleSending } from '@renotify/db';
 import { createLogger, fingerprint } from '@renotify/observability';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { startIngest, type RunningIngest } from '../index.js';
@@ -174,6 +174,38 @@ describe('Subscribers API under review', () => {
     const outbox = await query<{ row: string }>(`SELECT t::text AS row FROM "WebhookOutbox" t`);
     expect(outbox.length).toBeGreaterThan(0);
     for (const { row } of outbox) for (const needle of ['erase-review-5531', erased.token, 'm_before-erase-5531', 'm_after-erase-5531']) expect(row).not.toContain(needle);
+  });
+
+  it('stop during a dispatch claim: the claimed send goes ahead, the stop neither deadlocks nor fails, nothing is claimed after it', async () => {
+    const stopped = await person(PAGE, 'stop-review-3307');
+    await query(`UPDATE "OptIn" SET kind = 'RECURRING', frequency = 'DAILY' WHERE id = $1`, [stopped.optInId]);
+    const [inClaim, later] = await insertDeliveries(ingest.deps.db.pool, [
+      { sourceId: 'evt-review-stop-1', optInId: stopped.optInId, pageId: PAGE, batchNo: 0, status: 'PENDING' },
+      { sourceId: 'evt-review-stop-2', optInId: stopped.optInId, pageId: PAGE, batchNo: 0, status: 'PENDING' },
+    ]);
+    // A worker loaded the later batch before the stop and claims it after.
+    const [loadedEarlier] = await loadPendingBatch(ingest.deps.db, 'evt-review-stop-2', 0);
+    expect(loadedEarlier?.id).toBe(later);
+
+    const claimer = await ingest.deps.db.pool.connect();
+    try {
+      await claimer.query('BEGIN');
+      await claimer.query(`SELECT id FROM "Delivery" WHERE id = $1 FOR UPDATE`, [inClaim]);
+      const stop = api('POST', `/v1/pages/${PAGE}/subscribers/stop-review-3307/stop`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await claimer.query(`UPDATE "OptIn" SET "lastSentAt" = now() WHERE id = $1`, [stopped.optInId]);
+      await claimer.query(`UPDATE "Delivery" SET status = 'SENDING', "claimedAt" = now() WHERE id = $1`, [inClaim]);
+      await claimer.query('COMMIT');
+      const answer = await stop;
+      expect(answer.status).toBe(200);
+      expect(answer.json).toEqual({ stoppedTokens: 1, skippedDeliveries: 1 });
+    } finally {
+      claimer.release();
+    }
+    const result = await claim(ingest.deps.db, [{ row: loadedEarlier!, nextEligibleAt: new Date(Date.now() + 86_400_000) }], new Date());
+    expect(result.claimed).toEqual([]);
+    const rows = await query<{ status: string }>(`SELECT status FROM "Delivery" WHERE id = ANY($1::uuid[]) ORDER BY "sourceId"`, [[inClaim, later]]);
+    expect(rows.map((row) => row.status)).toEqual(['SENDING', 'SKIPPED']);
   });
 
   it('a send in flight when its person was erased, whose worker then died, ends SKIPPED instead of waiting forever', async () => {
