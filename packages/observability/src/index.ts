@@ -1,4 +1,4 @@
-export { createLogger, redactDatabaseText, redactUrl, serializeError, REDACTED_PATHS, type Logger, type LoggerSettings } from './logger.js';
+export { createLogger, redactDatabaseText, redactRequestUrl, redactUrl, serializeError, PERSONAL_KEYS, REDACTED_PATHS, type Logger, type LoggerSettings } from './logger.js';
 export { fingerprint } from './fingerprint.js';
 export { redactPayload, secretCandidates, isSecretKey, REDACTED, type PayloadRedactionOptions } from './redact-payload.js';
 export { installGracefulShutdown, type ShutdownOptions, type ShutdownStep } from './shutdown.js';

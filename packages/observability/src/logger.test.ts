@@ -1,6 +1,6 @@
 import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { createLogger, fingerprint, redactDatabaseText, redactUrl } from './index.js';
+import { createLogger, fingerprint, redactDatabaseText, redactRequestUrl, redactUrl } from './index.js';
 
 function capture() {
   const lines: Record<string, unknown>[] = [];
@@ -37,6 +37,19 @@ describe('logger redaction', () => {
   it('redacts access tokens in URLs', () => {
     expect(redactUrl('/v24.0/me/messages?access_token=EAAB&x=1')).toBe('/v24.0/me/messages?access_token=[Redacted]&x=1');
     expect(redactUrl('/healthz')).toBe('/healthz');
+  });
+
+  it('never writes the person: psid / userRef / user_ref fields, and PSIDs in request URLs (path or query)', () => {
+    const { lines, logger } = capture();
+    logger.info({ pageId: 'p-1', psid: 'psid-4711', sender: { user_ref: 'ref-4712' }, entry: { person: { userRef: 'ref-4713' } } }, 'opt-in request sent');
+    logger.info({ req: { method: 'DELETE', url: '/v1/pages/p-1/subscribers/psid-4714?x=1', id: 'r1' } }, 'request');
+    const text = JSON.stringify(lines);
+    for (const person of ['psid-4711', 'ref-4712', 'ref-4713', 'psid-4714']) expect(text).not.toContain(person);
+    expect(lines[0]).toMatchObject({ pageId: 'p-1', psid: '[Redacted]' });
+    expect(lines[1]).toMatchObject({ req: { url: '/v1/pages/p-1/subscribers/[Redacted]?x=1' } });
+    expect(redactRequestUrl('/v1/pages/1/subscribers/123/stop')).toBe('/v1/pages/1/subscribers/[Redacted]/stop');
+    expect(redactRequestUrl('/v1/pages/1/subscribers?windowOpen=true&limit=5')).toBe('/v1/pages/1/subscribers?windowOpen=true&limit=5');
+    expect(redactRequestUrl('/v1/pages/1/optins?psid=123&access_token=EAAB')).toBe('/v1/pages/1/optins?psid=[Redacted]&access_token=[Redacted]');
   });
 
   it('fingerprints are stable, short and differ per token', () => {

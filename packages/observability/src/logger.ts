@@ -22,10 +22,16 @@ export const SECRET_KEYS = [
   'encryptionKey',
 ];
 
+/**
+ * Keys that name a person (Meta's Page-scoped user id, the checkbox plugin's user_ref). Not secrets, but personal
+ * data: an erase (DELETE …/subscribers/:psid) cannot reach log files, so log lines never carry them.
+ */
+export const PERSONAL_KEYS = ['psid', 'userRef', 'user_ref'];
+
 export const REDACTED_PATHS = [
-  ...SECRET_KEYS,
-  ...SECRET_KEYS.map((key) => `*.${key}`),
-  ...SECRET_KEYS.map((key) => `*.*.${key}`),
+  ...[...SECRET_KEYS, ...PERSONAL_KEYS],
+  ...[...SECRET_KEYS, ...PERSONAL_KEYS].map((key) => `*.${key}`),
+  ...[...SECRET_KEYS, ...PERSONAL_KEYS].map((key) => `*.*.${key}`),
   'req.headers.authorization',
   'req.headers["x-hub-signature-256"]',
   'headers.authorization',
@@ -34,6 +40,16 @@ export const REDACTED_PATHS = [
 /** Strips access tokens that may sit in a URL's query string (Graph API style). */
 export function redactUrl(url: string): string {
   return url.replace(/([?&](?:access_token|appsecret_proof)=)[^&]*/g, '$1[Redacted]');
+}
+
+/**
+ * A request URL as logged: no access token, and no person. The Subscribers API carries the PSID as a path
+ * segment (`/v1/pages/1/subscribers/<psid>/stop`), and a PSID or user_ref may come as a query parameter.
+ */
+export function redactRequestUrl(url: string): string {
+  return redactUrl(url)
+    .replace(/([?&](?:psid|user_ref|userRef)=)[^&#]*/g, '$1[Redacted]')
+    .replace(/(\/subscribers\/)[^/?#]+/g, '$1[Redacted]');
 }
 
 /*
@@ -111,7 +127,7 @@ export function createLogger({ name, level = 'info', destination }: LoggerSettin
       req: (req: { method?: string; url?: string; id?: string }) => ({
         id: req.id,
         method: req.method,
-        url: req.url ? redactUrl(req.url) : req.url,
+        url: req.url ? redactRequestUrl(req.url) : req.url,
       }),
     },
   };
