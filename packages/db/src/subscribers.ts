@@ -74,11 +74,14 @@ export async function linkUserRefToPsid(client: Queryable, pageId: string, userR
   if (byPsid.userRef !== null) return 'conflict';
   await client.query(`UPDATE "OptIn" SET "subscriberId" = $2, "updatedAt" = now() WHERE "subscriberId" = $1`, [byRef.id, byPsid.id]);
   await client.query(`UPDATE "OptInRequest" SET "subscriberId" = $2 WHERE "subscriberId" = $1`, [byRef.id, byPsid.id]);
-  await client.query(`DELETE FROM "Subscriber" WHERE id = $1`, [byRef.id]);
+  // The user_ref moves before the emptied row goes: deleting a row that still names someone is an erase to the
+  // outbox trigger (migration 20261201500000), which would drop the person's unsent webhooks (optin.created).
+  await client.query(`UPDATE "Subscriber" SET "userRef" = NULL WHERE id = $1`, [byRef.id]);
   await client.query(
     `UPDATE "Subscriber" SET "userRef" = $2, "lastUserMessageAt" = GREATEST("lastUserMessageAt", $3), "updatedAt" = now() WHERE id = $1`,
     [byPsid.id, userRef, byRef.lastUserMessageAt],
   );
+  await client.query(`DELETE FROM "Subscriber" WHERE id = $1`, [byRef.id]);
   return 'merged';
 }
 

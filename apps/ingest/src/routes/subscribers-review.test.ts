@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
-import { claim, loadPendingBatch, recordOutcomes, resetStaleSending } from '@renotify/db';
+import { claim, linkUserRefToPsid, loadPendingBatch, recordOutcomes, resetStaleSending, withTransaction } from '@renotify/db';
 import { createLogger, fingerprint } from '@renotify/observability';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { startIngest, type RunningIngest } from '../index.js';
@@ -242,6 +242,24 @@ describe('Subscribers API under review', () => {
     expect(await ingest.deps.redis.exists(`${prefix}:idempotency:review-names-psid`)).toBe(0);
     // Another client's answer that merely contains the digit is still replayed to its retries.
     expect(await ingest.deps.redis.exists(`${prefix}:idempotency:review-unrelated`)).toBe(1);
+  });
+
+  it('a checkbox user_ref merged into the PSID row keeps its unsent outbound webhooks (merge is not an erase)', async () => {
+    const page = '700100400';
+    await insertPage(ingest.deps.db.pool, page);
+    await query(
+      `INSERT INTO "WebhookEndpoint" ("pageId", url, events, "secretCipher", "updatedAt") VALUES ($1, 'http://127.0.0.1:9/hook', ARRAY['optin.created'], 'not-a-real-cipher', now())`,
+      [page],
+    );
+    await query(`INSERT INTO "Subscriber" ("pageId", psid, "updatedAt") VALUES ($1, 'merge-psid-6620', now())`, [page]);
+    const [byRef] = await query<{ id: string }>(`INSERT INTO "Subscriber" ("pageId", "userRef", "updatedAt") VALUES ($1, 'merge-ref-6620', now()) RETURNING id`, [page]);
+    await query(
+      `INSERT INTO "OptIn" ("pageId", "subscriberId", kind, topic, token, "tokenFingerprint", "statusAt", "updatedAt") VALUES ($1, $2, 'ONE_TIME', 'deals', $3, 'fp', now(), now())`,
+      [page, byRef!.id, `tok-${randomUUID()}`],
+    );
+    expect(await query(`SELECT 1 FROM "WebhookOutbox" WHERE "pageId" = $1 AND payload->>'userRef' = 'merge-ref-6620'`, [page])).toHaveLength(1);
+    expect(await withTransaction(ingest.deps.db, (client) => linkUserRefToPsid(client, page, 'merge-ref-6620', 'merge-psid-6620'))).toBe('merged');
+    expect(await query(`SELECT status FROM "WebhookOutbox" WHERE "pageId" = $1 AND payload->>'userRef' = 'merge-ref-6620'`, [page])).toEqual([{ status: 'PENDING' }]);
   });
 
   it('the ingest log never names a person: no PSID, user_ref or token in any line of this file', async () => {
