@@ -8,6 +8,11 @@ declare module 'fastify' {
   interface FastifyContextConfig {
     /** POSTs that create something: an `Idempotency-Key` header makes a retry answer the first response. */
     idempotent?: boolean;
+    /**
+     * The stored answer names the person of the body's `pageId` + `psid` (an opt-in request's does): it is indexed
+     * under them, so erasing that person forgets it without reading every stored answer.
+     */
+    idempotentAnswerNamesPerson?: boolean;
   }
   interface FastifyRequest {
     idempotency?: { redisKey: string; fingerprint: string };
@@ -66,7 +71,15 @@ export function registerIdempotency(scope: FastifyInstance, redis: Redis, prefix
     try {
       if (reply.statusCode >= 200 && reply.statusCode < 300 && typeof payload === 'string') {
         const contentType = String(reply.getHeader('content-type') ?? 'application/json; charset=utf-8');
-        await redis.set(claim.redisKey, JSON.stringify({ state: 'done', fingerprint: claim.fingerprint, status: reply.statusCode, contentType, body: payload }), 'EX', IDEMPOTENCY_TTL_SECONDS);
+        const stored = redis.multi().set(claim.redisKey, JSON.stringify({ state: 'done', fingerprint: claim.fingerprint, status: reply.statusCode, contentType, body: payload }), 'EX', IDEMPOTENCY_TTL_SECONDS);
+        const person = request.routeOptions.config.idempotentAnswerNamesPerson ? personOf(request.body) : undefined;
+        if (person) {
+          const index = personIndexKey(prefix, person.pageId, person.psid);
+          stored.sadd(index, claim.redisKey).expire(index, IDEMPOTENCY_TTL_SECONDS);
+        }
+        const results = await stored.exec();
+        const failed = results?.find(([error]) => error)?.[0];
+        if (failed) throw failed;
       } else {
         await redis.del(claim.redisKey);
       }
@@ -78,52 +91,26 @@ export function registerIdempotency(scope: FastifyInstance, redis: Redis, prefix
   });
 }
 
-/**
- * Forgets stored answers that mention any of `needles` (an erased person's PSID or tokens: an opt-in request's
- * answer names its PSID). Those keys then run again on a retry instead of replaying personal data. Returns how
- * many were forgotten. SCAN, not KEYS: the store holds at most a day of keys and is shared with the queues.
- */
-export async function forgetIdempotentAnswersMentioning(redis: Redis, prefix: string, needles: readonly string[]): Promise<number> {
-  if (needles.length === 0) return 0;
-  let forgotten = 0;
-  let cursor = '0';
-  do {
-    const [next, keys] = await redis.scan(cursor, 'MATCH', `${prefix}:idempotency:*`, 'COUNT', 500);
-    cursor = next;
-    if (keys.length === 0) continue;
-    const values = await redis.mget(...keys);
-    const mentioning = keys.filter((_key, index) => answerNames(values[index], needles));
-    if (mentioning.length > 0) forgotten += await redis.del(...mentioning);
-  } while (cursor !== '0');
-  return forgotten;
-}
+const personOfBody = z.object({ pageId: z.string(), psid: z.string() });
+const personOf = (body: unknown) => {
+  const parsed = personOfBody.safeParse(body);
+  return parsed.success ? parsed.data : undefined;
+};
+
+/** The set of stored answers naming one person of one Page; hashed, so no PSID appears in a Redis key name. */
+const personIndexKey = (prefix: string, pageId: string, psid: string) =>
+  `${prefix}:idempotency-person:${createHash('sha256').update(`${pageId}\u0000${psid}`).digest('hex')}`;
 
 /**
- * True when a stored answer's body holds one of `needles` as a whole JSON string value ("psid": "7"), not merely
- * as a substring: a short PSID such as "7" must not make every other client's answer that contains the digit
- * forgotten (their retries would then run again and create twice). A body that is not JSON is matched as text.
+ * Forgets the stored answers naming the person `psid` of `pageId` (an erase: an opt-in request's answer names its
+ * PSID). Those keys then run again on a retry instead of replaying personal data. Returns how many were forgotten.
+ * One index read per erase, whatever the number of stored answers (a scan of every answer, each erase, would
+ * grow with the event intake's keys); answers of another Page or another person stay replayable.
  */
-function answerNames(stored: string | null | undefined, needles: readonly string[]): boolean {
-  if (!stored || !needles.some((needle) => stored.includes(needle))) return false;
-  let body: string;
-  try {
-    const answer = storedAnswer.safeParse(JSON.parse(stored));
-    if (!answer.success || answer.data.state !== 'done') return false;
-    body = answer.data.body;
-  } catch {
-    return false;
-  }
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(body);
-  } catch {
-    return needles.some((needle) => body.includes(needle));
-  }
-  const wanted = new Set(needles);
-  const holds = (value: unknown, depth: number): boolean => {
-    if (typeof value === 'string') return wanted.has(value);
-    if (value === null || typeof value !== 'object' || depth > 32) return false;
-    return Object.values(value).some((item) => holds(item, depth + 1));
-  };
-  return holds(parsed, 0);
+export async function forgetIdempotentAnswersNaming(redis: Redis, prefix: string, pageId: string, psid: string): Promise<number> {
+  const index = personIndexKey(prefix, pageId, psid);
+  const keys = await redis.smembers(index);
+  const forgotten = keys.length > 0 ? await redis.del(...keys) : 0;
+  await redis.del(index);
+  return forgotten;
 }

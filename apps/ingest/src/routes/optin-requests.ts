@@ -110,7 +110,7 @@ export async function optInRequestRoutes(plainApp: FastifyInstance, { deps }: { 
     body: requestBody,
     response: { 201: sentRequestSchema, ...errorResponses },
   };
-  app.post('/v1/optin-requests', { config: { idempotent: true }, schema }, async (request, reply) => {
+  app.post('/v1/optin-requests', { config: { idempotent: true, idempotentAnswerNamesPerson: true }, schema }, async (request, reply) => {
     const body = request.body;
     const topic = resolveTopic(body);
     const template = buildTemplate(body, topic);

@@ -2,7 +2,8 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
-import { claim, linkUserRefToPsid, loadPendingBatch, recordOutcomes, resetStaleSending, withTransaction } from '@renotify/db';
+import { claim, linkUserRefToPsid, loadPendingBatch, recordOutcomes, resetStaleSending, upsertSubscriberByPsid, withTransaction } from '@renotify/db';
+import { buildSandbox, type Sandbox } from '@renotify/messenger-sandbox';
 import { createLogger, fingerprint } from '@renotify/observability';
 import { createTestServices, type TestServices } from '@renotify/testing';
 import { startIngest, type RunningIngest } from '../index.js';
@@ -20,6 +21,8 @@ const OTHER_PAGE = '700100300';
 describe('Subscribers API under review', () => {
   let services: TestServices;
   let ingest: RunningIngest;
+  let sandbox: Sandbox;
+  let sandboxUrl = '';
   const logs: string[] = [];
   const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const base: Record<string, string> = body === undefined ? { authorization: auth.authorization } : auth;
@@ -43,12 +46,15 @@ describe('Subscribers API under review', () => {
   beforeAll(async () => {
     services = await createTestServices('subscribersreview');
     const destination = new Writable({ write: (chunk, _encoding, done) => (logs.push(String(chunk)), done()) });
-    ingest = await startIngest(loadIngestConfig({ ...services.env, LOG_LEVEL: 'debug' }), createLogger({ name: 'ingest', level: 'debug', destination }));
+    sandbox = buildSandbox({ seed: 5, sendRatePerSecond: null });
+    sandboxUrl = await sandbox.listen(0, '127.0.0.1');
+    ingest = await startIngest(loadIngestConfig({ ...services.env, LOG_LEVEL: 'debug', GRAPH_API_BASE_URL: sandboxUrl }), createLogger({ name: 'ingest', level: 'debug', destination }));
     await insertPage(ingest.deps.db.pool, PAGE);
     await insertPage(ingest.deps.db.pool, OTHER_PAGE);
   });
   afterAll(async () => {
     await ingest?.close();
+    await sandbox?.close();
     await services?.cleanup();
   });
 
@@ -232,16 +238,31 @@ describe('Subscribers API under review', () => {
     expect(await query(`SELECT reason FROM "DeadLetter" WHERE reason LIKE 'review: %'`)).toEqual([{ reason: 'review: other bad entry' }]);
   });
 
-  it('erase forgets the stored Idempotency-Key answers naming the PSID, and only those', async () => {
-    await person(PAGE, '7');
-    const prefix = ingest.deps.config.QUEUE_PREFIX;
-    const answer = (body: unknown) => JSON.stringify({ state: 'done', fingerprint: 'f', status: 201, contentType: 'application/json', body: JSON.stringify(body) });
-    await ingest.deps.redis.set(`${prefix}:idempotency:review-names-psid`, answer({ id: 'req-1', pageId: PAGE, psid: '7' }), 'EX', 600);
-    await ingest.deps.redis.set(`${prefix}:idempotency:review-unrelated`, answer({ id: 'cmp-17', name: 'Sale 2027', count: 7 }), 'EX', 600);
-    expect((await api('DELETE', `/v1/pages/${PAGE}/subscribers/7`)).status).toBe(204);
-    expect(await ingest.deps.redis.exists(`${prefix}:idempotency:review-names-psid`)).toBe(0);
-    // Another client's answer that merely contains the digit is still replayed to its retries.
-    expect(await ingest.deps.redis.exists(`${prefix}:idempotency:review-unrelated`)).toBe(1);
+  it("erase forgets the stored Idempotency-Key answers naming the person (an opt-in request's), and only those", async () => {
+    const page = { id: '700100500', name: 'Review Shop', accessToken: 'review-page-token', appSecret: 'review-app-secret' };
+    const sandboxCall = (path: string, body: unknown) => fetch(`${sandboxUrl}/__sandbox${path}`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+    expect((await sandboxCall('/pages', page)).status).toBe(201);
+    expect((await api('POST', '/v1/pages', page)).status).toBe(201);
+    for (const psid of ['7', '77']) {
+      expect((await sandboxCall(`/pages/${page.id}/users`, { psid })).status).toBeLessThan(300);
+      await upsertSubscriberByPsid(ingest.deps.db.pool, page.id, psid, new Date());
+    }
+    const ask = (psid: string, key: string) =>
+      api('POST', '/v1/optin-requests', { pageId: page.id, psid, kind: 'one_time', topic: 'restock', title: 'Back in stock' }, { 'idempotency-key': key });
+    expect((await ask('7', 'review-ask-7')).status).toBe(201);
+    expect((await ask('77', 'review-ask-77')).status).toBe(201);
+    expect((await ask('7', 'review-ask-7')).text).toBeTruthy();
+
+    expect((await api('DELETE', `/v1/pages/${page.id}/subscribers/7`)).status).toBe(204);
+    // The erased person's answer is forgotten: the retry runs again (and finds nobody) instead of replaying the PSID.
+    const retried = await ask('7', 'review-ask-7');
+    expect(retried.status).not.toBe(201);
+    expect(retried.text).not.toContain('"psid":"7"');
+    // Another person's answer (whose PSID contains the digit) is still replayed to its retries.
+    const other = await api('POST', '/v1/optin-requests', { pageId: page.id, psid: '77', kind: 'one_time', topic: 'restock', title: 'Back in stock' }, { 'idempotency-key': 'review-ask-77' });
+    expect(other.status).toBe(201);
+    const keys = await ingest.deps.redis.keys(`${ingest.deps.config.QUEUE_PREFIX}:idempotency-person:*`);
+    for (const key of keys) expect(key).not.toContain('77');
   });
 
   it('a checkbox user_ref merged into the PSID row keeps its unsent outbound webhooks (merge is not an erase)', async () => {

@@ -6,7 +6,7 @@ import { isValidTimeZone } from '@renotify/domain';
 import { fingerprint } from '@renotify/observability';
 import type { IngestDeps } from '../deps.js';
 import { notFound } from '../http-errors.js';
-import { forgetIdempotentAnswersMentioning } from '../idempotency.js';
+import { forgetIdempotentAnswersNaming } from '../idempotency.js';
 import { pageParams } from './pages.js';
 import { errorResponses, limitQuery, noContent, pageOf, timestamp } from './schemas.js';
 
@@ -167,7 +167,7 @@ export async function subscriberRoutes(plainApp: FastifyInstance, { deps }: { de
       await requirePage(id);
       const report = await eraseSubscriber(deps.db, id, psid, new Date(), actorOf(request));
       // Stored Idempotency-Key answers (24 h in Redis) may name the PSID (an opt-in request's answer does).
-      const idempotentAnswers = await forgetIdempotentAnswersMentioning(deps.redis, deps.config.QUEUE_PREFIX, [psid]);
+      const idempotentAnswers = await forgetIdempotentAnswersNaming(deps.redis, deps.config.QUEUE_PREFIX, id, psid);
       request.log.info({ pageId: id, ...report, idempotentAnswers }, 'subscriber erased');
       return reply.status(204).send();
     },
