@@ -214,6 +214,26 @@ describe('Subscribers API under review', () => {
     expect(rows.map((row) => row.status)).toEqual(['SENDING', 'SKIPPED']);
   });
 
+  it('erase during a fan-out that writes a delivery for the person: the erase still answers 204 and that delivery is anonymous too', async () => {
+    const erased = await person(PAGE, 'erase-fanout-8150');
+    const fanout = await ingest.deps.db.pool.connect();
+    try {
+      await fanout.query('BEGIN');
+      await fanout.query(
+        `INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo") VALUES ('EVENT', 'evt-review-fanout', $1, $2, 0)`,
+        [erased.optInId, PAGE],
+      );
+      const erase = api('DELETE', `/v1/pages/${PAGE}/subscribers/erase-fanout-8150`);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      await fanout.query('COMMIT');
+      expect((await erase).status).toBe(204);
+    } finally {
+      fanout.release();
+    }
+    expect(await query(`SELECT status, "optInId" FROM "Delivery" WHERE "sourceId" = 'evt-review-fanout'`)).toEqual([{ status: 'SKIPPED', optInId: null }]);
+    expect(await query(`SELECT 1 FROM "OptIn" WHERE id = $1`, [erased.optInId])).toHaveLength(0);
+  });
+
   it('a send in flight when its person was erased, whose worker then died, ends SKIPPED instead of waiting forever', async () => {
     const erased = await person(PAGE, 'erase-stale-4410');
     const [stale] = await insertDeliveries(ingest.deps.db.pool, [{ sourceId: 'evt-review-stale', optInId: erased.optInId, pageId: PAGE, batchNo: 0, status: 'SENDING' }]);
