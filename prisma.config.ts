@@ -25,6 +25,23 @@ export default defineConfig(classic ? {
   // migrate deploy needs; the CLI gets adapter-pg 7 through the npm alias @prisma/adapter-pg-cli.
   async adapter() {
     const { PrismaPg } = await import('@prisma/adapter-pg-cli');
-    return new PrismaPg({ connectionString: databaseUrl });
+    const factory = new PrismaPg({ connectionString: databaseUrl });
+    // adapter-pg's executeScript splits a migration on every ";", which breaks function bodies ($$ … $$, the
+    // outbound-webhook triggers) and comments. Postgres runs a whole multi-statement script in one simple query
+    // (one implicit transaction, so a failed migration leaves nothing half-applied): send it whole.
+    const connect = factory.connect.bind(factory);
+    factory.connect = async () => {
+      const adapter = await connect();
+      const whole = adapter as unknown as { client: { query(sql: string): Promise<unknown> }; onError(error: unknown): never };
+      adapter.executeScript = async (script: string) => {
+        try {
+          await whole.client.query(script);
+        } catch (error) {
+          whole.onError(error);
+        }
+      };
+      return adapter;
+    };
+    return factory;
   },
 });

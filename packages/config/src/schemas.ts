@@ -34,6 +34,12 @@ export const commonSchema = z.object({
   /** Where the Graph API lives: the local Messenger sandbox by default, https://graph.facebook.com in production. */
   GRAPH_API_BASE_URL: url('http://127.0.0.1:3100'),
   SHUTDOWN_TIMEOUT_MS: positiveInt(10_000),
+  /**
+   * Outbound webhook endpoints may point at loopback, private or link-local addresses (a receiver on the same
+   * network, tests). Unset: allowed unless NODE_ENV=production (see webhookTargetsMayBePrivate). When not allowed,
+   * such URLs are refused at create, and every connection re-checks the address DNS gave (SSRF guard).
+   */
+  WEBHOOK_ENDPOINTS_ALLOW_PRIVATE: z.enum(['true', 'false', '1', '0']).optional(),
   /** Retention per kind of row, and the retention job's schedule (retention.ts, docs/retention.md). */
   ...retentionFields,
 });
@@ -95,3 +101,10 @@ export type CommonConfig = z.infer<typeof commonSchema>;
 export type IngestConfig = z.infer<typeof ingestSchema>;
 export type WorkerConfig = z.infer<typeof workerSchema>;
 export type SandboxConfig = z.infer<typeof sandboxSchema>;
+
+/** Whether outbound webhook endpoints may be non-public addresses (WEBHOOK_ENDPOINTS_ALLOW_PRIVATE, else not in production). */
+export function webhookTargetsMayBePrivate(config: Pick<CommonConfig, 'NODE_ENV' | 'WEBHOOK_ENDPOINTS_ALLOW_PRIVATE'>): boolean {
+  const flag = config.WEBHOOK_ENDPOINTS_ALLOW_PRIVATE;
+  if (flag === undefined) return config.NODE_ENV !== 'production';
+  return flag === 'true' || flag === '1';
+}

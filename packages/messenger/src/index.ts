@@ -83,3 +83,4 @@ export {
   type WebhookEvent,
   type WebhookReject,
 } from './webhooks/parse.js';
+export { createOutboundPost, isPrivateAddress, lookupPublicOnly, outboundUrlProblem, OutboundAddressError, type OutboundPost } from './outbound-address.js';

@@ -12,7 +12,7 @@ ALTER TABLE "Page" ADD CONSTRAINT "Page_userCap_whole" CHECK (("userCapMaxSends"
 -- Erasing a person (GDPR) keeps their deliveries as anonymous counts: the token reference goes.
 ALTER TABLE "Delivery" ALTER COLUMN "optInId" DROP NOT NULL;
 
--- Audit trail of requests that change personal data (who, when, what counts; never the PSID).
+-- Audit trail of requests that change personal data (who, when, what counts, never the PSID).
 CREATE TABLE "AuditLog" (
     "id" UUID NOT NULL DEFAULT gen_random_uuid(),
     "at" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,

@@ -28,7 +28,8 @@ describe('webhook endpoints API', () => {
 
   beforeAll(async () => {
     services = await createTestServices('ingestwebhookendpoints');
-    ingest = await startIngest(loadIngestConfig(services.env));
+    // As in production: endpoints must be public addresses (the SSRF guard is on).
+    ingest = await startIngest(loadIngestConfig({ ...services.env, WEBHOOK_ENDPOINTS_ALLOW_PRIVATE: 'false' }));
     await insertPage(ingest.deps.db.pool, PAGE);
     await insertPage(ingest.deps.db.pool, OTHER_PAGE);
   });
@@ -64,6 +65,11 @@ describe('webhook endpoints API', () => {
       [{ pageId: PAGE, url: 'https://example.test/x', events: [] }, 'events'],
       [{ pageId: PAGE, url: 'https://example.test/x', events: ['delivery.sent'], secret: 'plain' }, 'secret'],
       [{ pageId: PAGE, url: 'https://example.test/x', events: ['delivery.sent'], extra: 1 }, 'extra'],
+      [{ pageId: PAGE, url: 'http://169.254.169.254/latest/meta-data', events: ['delivery.sent'] }, 'url'],
+      [{ pageId: PAGE, url: 'http://127.0.0.1:6379/', events: ['delivery.sent'] }, 'url'],
+      [{ pageId: PAGE, url: 'http://localhost:3000/hook', events: ['delivery.sent'] }, 'url'],
+      [{ pageId: PAGE, url: 'http://[::1]/hook', events: ['delivery.sent'] }, 'url'],
+      [{ pageId: PAGE, url: 'http://10.0.0.5/hook', events: ['delivery.sent'] }, 'url'],
     ];
     for (const [body, path] of cases) {
       const answer = await call('POST', '/v1/webhook-endpoints', body);
@@ -71,6 +77,11 @@ describe('webhook endpoints API', () => {
       expect(answer.body.error.code).toBe('invalid_request');
       expect(answer.body.error.details.map((detail: { path: string }) => detail.path)).toContain(path);
     }
+    const moved = await call('POST', '/v1/webhook-endpoints', { pageId: PAGE, url: 'https://example.test/moved', events: ['delivery.sent'] });
+    const inward = await call('PATCH', `/v1/webhook-endpoints/${moved.body.id}`, { url: 'http://169.254.169.254/' });
+    expect(inward.status).toBe(400);
+    expect(inward.body.error.details[0].message).toMatch(/non-public address/);
+    await call('DELETE', `/v1/webhook-endpoints/${moved.body.id}`);
     const unknownPage = await call('POST', '/v1/webhook-endpoints', { pageId: '424242', url: 'https://example.test/x', events: ['delivery.sent'] });
     expect(unknownPage.status).toBe(404);
     expect((await call('GET', '/v1/webhook-endpoints/not-a-uuid')).status).toBe(400);

@@ -13,6 +13,8 @@ import {
   rotateWebhookEndpointSecret,
   updateWebhookEndpoint,
 } from '@renotify/db';
+import { webhookTargetsMayBePrivate } from '@renotify/config';
+import { outboundUrlProblem } from '@renotify/messenger';
 import { WEBHOOK_EVENT_TYPES, webhookEventTypeSchema } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
 import { HttpError, notFound } from '../http-errors.js';
@@ -141,11 +143,24 @@ export async function webhookEndpointRoutes(plainApp: FastifyInstance, { deps }:
     return endpoint;
   };
 
+  // SSRF guard (WEBHOOK_ENDPOINTS_ALLOW_PRIVATE): a literal inward address or localhost is refused here with the
+  // reason; a name that resolves inward is refused by the worker when it connects.
+  const privateAllowed = webhookTargetsMayBePrivate(deps.config);
+  const refuseInwardUrl = (url: string) => {
+    const problem = privateAllowed ? null : outboundUrlProblem(url);
+    if (problem) {
+      throw new HttpError(400, 'invalid_request', 'Invalid request body', [
+        { path: 'url', message: `${problem}; endpoints must be public addresses (WEBHOOK_ENDPOINTS_ALLOW_PRIVATE allows others)` },
+      ]);
+    }
+  };
+
   app.post(
     '/v1/webhook-endpoints',
     { schema: { tags, summary: 'Add an outbound webhook endpoint to a Page', body: createBody, response: { 201: withSecret, ...errorResponses } } },
     async (request, reply) => {
       const body = request.body;
+      refuseInwardUrl(body.url);
       if (!(await getPage(deps.db, body.pageId))) throw notFound(`Page ${body.pageId}`);
       const secret = body.secret ?? generateWebhookSecret();
       const endpoint = await createWebhookEndpoint(deps.db, deps.secrets, { ...body, secret });
@@ -175,6 +190,7 @@ export async function webhookEndpointRoutes(plainApp: FastifyInstance, { deps }:
     { schema: { tags, summary: 'Change a webhook endpoint', params, body: patchBody, response: { 200: webhookEndpointSchema, ...errorResponses } } },
     async (request) => {
       const { id } = request.params;
+      if (request.body.url !== undefined) refuseInwardUrl(request.body.url);
       const endpoint = await updateWebhookEndpoint(deps.db, id, request.body);
       if (!endpoint) throw notFound(`Webhook endpoint ${id}`);
       request.log.info({ endpointId: id, fields: Object.keys(request.body) }, 'webhook endpoint updated');

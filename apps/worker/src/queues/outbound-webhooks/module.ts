@@ -1,4 +1,6 @@
+import { webhookTargetsMayBePrivate } from '@renotify/config';
 import { countPendingWebhookMessages } from '@renotify/db';
+import { createOutboundPost } from '@renotify/messenger';
 import { DEFAULT_WEBHOOK_RETRY_DELAYS_MS, OutboundWebhooksJobName, QueueName } from '@renotify/queue';
 import type { WorkerDeps } from '../../deps.js';
 import { defineProcessor, type ProcessorModule } from '../define.js';
@@ -47,8 +49,9 @@ export function createOutboundWebhooksModule(options: OutboundWebhooksOptions = 
     create(deps: WorkerDeps) {
       deps.metrics.readOutboundWebhookBacklog(() => countPendingWebhookMessages(deps.db));
       let prunedAt = 0;
+      const post = settings.post ?? createOutboundPost({ allowPrivate: webhookTargetsMayBePrivate(deps.config) });
       return defineProcessor(QueueName.outboundWebhooks, deps, {
-        [OutboundWebhooksJobName.send]: (data) => sendOutboundWebhook(deps, data.messageId, settings),
+        [OutboundWebhooksJobName.send]: (data) => sendOutboundWebhook(deps, data.messageId, { ...settings, post }),
         [OutboundWebhooksJobName.relay]: async () => {
           const queued = await relayDueWebhooks(deps, settings);
           if (Date.now() - prunedAt < settings.pruneEveryMs) return { queued };

@@ -1,11 +1,14 @@
 import { Webhook } from 'standardwebhooks';
 import { loadWebhookMessageToSend, recordWebhookAttempt, type WebhookAttemptOutcome, type WebhookMessageToSend } from '@renotify/db';
+import { OutboundAddressError, type OutboundPost } from '@renotify/messenger';
 import { webhookRetryDelay } from '@renotify/queue';
 import type { WorkerDeps } from '../../deps.js';
 
 export interface SendSettings {
   /** A request that has not answered by then counts as a failed attempt. */
   timeoutMs: number;
+  /** How the POST is made (the SSRF-guarded client from @renotify/messenger). */
+  post: OutboundPost;
   /** Wait before each retry (see DEFAULT_WEBHOOK_RETRY_DELAYS_MS); its length is the number of retries. */
   retryDelaysMs: readonly number[];
 }
@@ -26,16 +29,22 @@ export function signedHeaders(message: Pick<WebhookMessageToSend, 'id' | 'secret
   };
 }
 
-/** One POST; any answer but 2xx (redirects included: they are not followed) is a failed attempt. */
-async function post(url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ ok: boolean; statusCode: number | null; error?: string }> {
+/**
+ * One POST; any answer but 2xx (redirects included: they are not followed) is a failed attempt. An endpoint whose
+ * address is not public (SSRF guard, WEBHOOK_ENDPOINTS_ALLOW_PRIVATE) fails the attempt with the reason.
+ */
+async function post(send: OutboundPost, url: string, headers: Record<string, string>, body: string, timeoutMs: number): Promise<{ ok: boolean; statusCode: number | null; error?: string }> {
   try {
-    const response = await fetch(url, { method: 'POST', headers, body, redirect: 'manual', signal: AbortSignal.timeout(timeoutMs) });
+    const response = await send(url, { headers, body, timeoutMs });
     const text = await response.text().catch(() => '');
     if (response.status >= 200 && response.status < 300) return { ok: true, statusCode: response.status };
     return { ok: false, statusCode: response.status, error: `HTTP ${response.status}${text ? `: ${text.slice(0, 200)}` : ''}` };
   } catch (error) {
     const name = (error as { name?: string } | null)?.name;
-    const reason = name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : ((error as { cause?: { code?: string } }).cause?.code ?? (error instanceof Error ? error.message : String(error)));
+    if (error instanceof OutboundAddressError) return { ok: false, statusCode: null, error: error.message };
+    const cause = (error as { cause?: unknown }).cause;
+    if (cause instanceof OutboundAddressError) return { ok: false, statusCode: null, error: cause.message };
+    const reason = name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : ((cause as { code?: string } | undefined)?.code ?? (error instanceof Error ? error.message : String(error)));
     return { ok: false, statusCode: null, error: reason };
   }
 }
@@ -54,7 +63,7 @@ export async function sendOutboundWebhook(deps: WorkerDeps, messageId: string, s
 
   const body = webhookBody(message);
   const stop = deps.metrics.outboundWebhookDuration.startTimer();
-  const answer = await post(message.url, signedHeaders(message, body, new Date()), body, settings.timeoutMs);
+  const answer = await post(settings.post, message.url, signedHeaders(message, body, new Date()), body, settings.timeoutMs);
   stop({ outcome: answer.ok ? 'ok' : 'error' });
 
   const outcome: WebhookAttemptOutcome = answer.ok
