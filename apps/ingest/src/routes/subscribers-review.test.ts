@@ -305,6 +305,14 @@ describe('Subscribers API under review', () => {
 
   it('the ingest log never names a person: no PSID, user_ref or token in any line of this file', async () => {
     const erased = await person(PAGE, 'logged-psid-9917');
+    // An opt-in request logs what it sent: the person must not be in that line either.
+    const page = { id: '700100600', name: 'Logged Shop', accessToken: 'logged-page-token', appSecret: 'logged-app-secret' };
+    const sandboxCall = (path: string, body: unknown) => fetch(`${sandboxUrl}/__sandbox${path}`, { method: 'POST', headers: auth, body: JSON.stringify(body) });
+    expect((await sandboxCall('/pages', page)).status).toBe(201);
+    expect((await api('POST', '/v1/pages', page)).status).toBe(201);
+    expect((await sandboxCall(`/pages/${page.id}/users`, { psid: 'asked-psid-9917' })).status).toBeLessThan(300);
+    await upsertSubscriberByPsid(ingest.deps.db.pool, page.id, 'asked-psid-9917', new Date());
+    expect((await api('POST', '/v1/optin-requests', { pageId: page.id, psid: 'asked-psid-9917', kind: 'one_time', topic: 'restock', title: 'Back soon' })).status).toBe(201);
     await api('PATCH', `/v1/pages/${PAGE}/subscribers/logged-psid-9917`, { timezone: 'Asia/Tokyo' });
     await api('POST', `/v1/pages/${PAGE}/subscribers/logged-psid-9917/stop`);
     await api('PATCH', `/v1/pages/${PAGE}/subscribers/missing-psid-9917`, { locale: 'en_US' });
@@ -314,6 +322,7 @@ describe('Subscribers API under review', () => {
     await ingest.app.close();
     const everything = logs.join('\n');
     expect(everything).toContain('subscriber erased');
+    expect(everything).toContain('opt-in request sent');
     for (const needle of ['psid-9917', 'erase-review-5531', 'scoped-1', erased.token]) expect(everything).not.toContain(needle);
   });
 });
