@@ -67,6 +67,8 @@ export {
 } from './message-schema.js';
 /** Webhook fields Renotify needs the app subscribed to on each Page (messenger-platform.md §4). */
 export const REQUIRED_WEBHOOK_FIELDS = ['messages', 'messaging_optins', 'messaging_postbacks'] as const;
+/** Webhook fields for Meta's delivery and read receipts (optional: delivered/read counts need them). */
+export const RECEIPT_WEBHOOK_FIELDS = ['message_deliveries', 'message_reads'] as const;
 export { signPayload, toMetaJson, verifySignature } from './webhooks/signature.js';
 export {
   parseWebhookPayload,

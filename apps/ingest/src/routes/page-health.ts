@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { lastWebhookReceivedAt, loadPageForSending, type SendingPage } from '@renotify/db';
-import { checkGraphVersion, REQUIRED_WEBHOOK_FIELDS, type GraphClient, type GraphResult } from '@renotify/messenger';
+import { checkGraphVersion, RECEIPT_WEBHOOK_FIELDS, REQUIRED_WEBHOOK_FIELDS, type GraphClient, type GraphResult } from '@renotify/messenger';
 import type { IngestDeps } from '../deps.js';
 import { notFound } from '../http-errors.js';
 import { pageParams } from './pages.js';
@@ -78,7 +78,10 @@ async function checkSubscription(graph: GraphClient, page: SendingPage): Promise
     .sort((a, b) => a.missing.length - b.missing.length)[0]!;
   const name = best.app.name ?? best.app.id ?? 'the app';
   if (best.missing.length > 0) return problem('webhook_subscription', `${name} is subscribed without ${best.missing.join(', ')}`, fix);
-  return ok('webhook_subscription', `${name} is subscribed to ${REQUIRED_WEBHOOK_FIELDS.join(', ')}`);
+  // Receipts are optional (sends work without them), but without these fields delivered/read counts stay 0.
+  const noReceipts = RECEIPT_WEBHOOK_FIELDS.filter((field) => !best.app.subscribedFields.includes(field));
+  const receipts = noReceipts.length ? `; without ${noReceipts.join(', ')}, delivered/read counts and delivery.delivered/read webhooks stay empty` : '';
+  return ok('webhook_subscription', `${name} is subscribed to ${REQUIRED_WEBHOOK_FIELDS.join(', ')}${receipts}`);
 }
 
 function checkVersion(page: SendingPage, now: Date): HealthCheck {
