@@ -194,5 +194,11 @@ describe('webhook outbox', () => {
     expect(await pruneSentWebhookMessages(db, { before: new Date(Date.now() - 60_000), limit: 10 })).toBe(0);
     expect(await pruneSentWebhookMessages(db, { before: new Date(Date.now() + 60_000), limit: 10 })).toBe(1);
     expect(await q(`SELECT status FROM "WebhookOutbox"`)).toEqual([{ status: 'PENDING' }]);
+
+    // DEAD rows go once older than the dead-letter retention; without one (null) they stay redrivable.
+    await q(`UPDATE "WebhookOutbox" SET status = 'DEAD', "nextAttemptAt" = now() - interval '2 days'`);
+    expect(await pruneSentWebhookMessages(db, { before: new Date(Date.now() + 60_000), deadBefore: null, limit: 10 })).toBe(0);
+    expect(await pruneSentWebhookMessages(db, { before: new Date(Date.now() + 60_000), deadBefore: new Date(Date.now() - 3 * 86_400_000), limit: 10 })).toBe(0);
+    expect(await pruneSentWebhookMessages(db, { before: new Date(Date.now() + 60_000), deadBefore: new Date(Date.now() - 86_400_000), limit: 10 })).toBe(1);
   });
 });

@@ -190,12 +190,18 @@ export async function recordInboundMessageWebhooks(client: Queryable, message: I
  * Deletes up to `limit` SENT messages sent before `before` (the outbox is a ledger of what is owed, not an archive).
  * `nextAttemptAt` ≤ `sentAt` for a SENT row, so the (status, nextAttemptAt) index finds them without a scan.
  */
-export async function pruneSentWebhookMessages(db: Database, { before, limit }: { before: Date; limit: number }): Promise<number> {
+export async function pruneSentWebhookMessages(
+  db: Database,
+  { before, deadBefore = null, limit }: { before: Date; deadBefore?: Date | null; limit: number },
+): Promise<number> {
+  // DEAD messages stay redrivable as long as dead letters do (RETENTION_DEAD_LETTERS_DAYS; null = forever).
   const { rowCount } = await db.pool.query(
     `DELETE FROM "WebhookOutbox" WHERE id IN (
-       SELECT id FROM "WebhookOutbox" WHERE status = 'SENT' AND "nextAttemptAt" < $1 AND "sentAt" < $1 LIMIT $2
+       (SELECT id FROM "WebhookOutbox" WHERE status = 'SENT' AND "nextAttemptAt" < $1 AND "sentAt" < $1 LIMIT $2)
+       UNION ALL
+       (SELECT id FROM "WebhookOutbox" WHERE $3::timestamp IS NOT NULL AND status = 'DEAD' AND "nextAttemptAt" < $3 LIMIT $2)
      )`,
-    [before, limit],
+    [before, limit, deadBefore],
   );
   return rowCount ?? 0;
 }

@@ -32,5 +32,7 @@ export async function relayDueWebhooks(deps: WorkerDeps, settings: RelaySettings
 
 /** Deletes SENT messages older than `keepSentMs`, a bounded batch per call. */
 export function pruneSentWebhooks(deps: WorkerDeps, settings: Pick<RelaySettings, 'keepSentMs'>): Promise<number> {
-  return pruneSentWebhookMessages(deps.db, { before: new Date(Date.now() - settings.keepSentMs), limit: 1_000 });
+  const deadDays = deps.config.RETENTION_DEAD_LETTERS_DAYS;
+  const deadBefore = deadDays > 0 ? new Date(Date.now() - deadDays * 86_400_000) : null;
+  return pruneSentWebhookMessages(deps.db, { before: new Date(Date.now() - settings.keepSentMs), deadBefore, limit: 1_000 });
 }
