@@ -30,6 +30,7 @@ import {
   accessTokenOf,
   appSecretProofOf,
   cpuMsOf,
+  emulateAutoanalyze,
   freePort,
   pgCounters,
   redisCommandCount,
@@ -87,6 +88,8 @@ const redisHandle = { url: privateRedis.url, prefix: 'benchfanout' };
 const env = { DATABASE_URL: database.url, REDIS_URL: redisHandle.url, QUEUE_PREFIX: redisHandle.prefix, GRAPH_API_BASE_URL: sandboxUrl, LOG_LEVEL: 'warn' };
 const db: Database = createDatabase(database.url, { maxConnections: 4 });
 const secrets = new SecretBox(loadIngestConfig(env).ENCRYPTION_KEY);
+// On a cluster without autovacuum, statistics are refreshed as autoanalyze would (see emulateAutoanalyze).
+const stopAutoanalyze = await emulateAutoanalyze(db);
 
 async function storePage(pageId: string, tokens: Array<{ psid: string; token: string }>) {
   await createPage(db, secrets, { id: pageId, name: `bench ${pageId}`, accessToken: accessTokenOf(pageId), appSecret: APP_SECRET, sendRatePerSec: 1_000_000 });
@@ -335,6 +338,7 @@ const naiveSendsPerSec = await naiveRun(PAGES.naive, 1);
 const naiveConcurrentSendsPerSec = await naiveRun(PAGES.naiveConcurrent, SEND_CONCURRENCY);
 await naiveDb.close();
 
+stopAutoanalyze();
 await ingest.close();
 await db.close();
 redis.disconnect();

@@ -15,7 +15,20 @@ import { loadIngestConfig } from '@renotify/config';
 import { createDatabase, createPage, SecretBox, type Database } from '@renotify/db';
 import { startIngest } from '@renotify/ingest';
 import { createTestDatabase } from '@renotify/testing';
-import { APP_SECRET, accessTokenOf, freePort, round, rssMbOf, startChild, startPrivateRedis, startSandbox, stopChildren, storeTokens, waitHealthy } from './support.js';
+import {
+  APP_SECRET,
+  accessTokenOf,
+  emulateAutoanalyze,
+  freePort,
+  round,
+  rssMbOf,
+  startChild,
+  startPrivateRedis,
+  startSandbox,
+  stopChildren,
+  storeTokens,
+  waitHealthy,
+} from './support.js';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
@@ -32,6 +45,13 @@ const TOPIC = 'back_in_stock:scale';
 const SEND_CONCURRENCY = 64;
 
 const log = (message: string) => console.log(`[scale] ${message}`);
+// Interrupted (Ctrl-C, a timeout): the sandbox, worker and redis-server children go too.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    stopChildren();
+    process.exit(130);
+  });
+}
 const sandbox = await startSandbox();
 const database = await createTestDatabase('benchscale');
 const privateRedis = await startPrivateRedis();
@@ -41,6 +61,8 @@ const secrets = new SecretBox(loadIngestConfig(env).ENCRYPTION_KEY);
 const redis = new Redis(privateRedis.url);
 const redisMemoryMb = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0) / 1024 / 1024;
 
+// On a cluster without autovacuum, statistics are refreshed as autoanalyze would (see emulateAutoanalyze).
+const stopAutoanalyze = await emulateAutoanalyze(db);
 const ingest = await startIngest(loadIngestConfig({ ...env, INGEST_PORT: '0' }));
 const workerPort = await freePort();
 const worker = startChild('apps/worker/src/main.ts', { ...env, WORKER_PORT: String(workerPort), SEND_CONCURRENCY: String(SEND_CONCURRENCY), WORKER_CONCURRENCY: '4' });
@@ -115,8 +137,10 @@ async function run(pageId: string, tokens: number, label: string): Promise<RunRe
     body: JSON.stringify({ id: eventId, type: 'back_in_stock', pageId, productId: 'scale', productName: 'Scale Sneaker' }),
   });
   if (response.status !== 202) throw new Error(`event rejected: ${response.status} ${await response.text()}`);
+  // Counting a million rows is work for Postgres too: large runs are polled less often.
+  const pollMs = Math.min(2_000, Math.max(250, tokens / 1_000));
   for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, 250));
+    await new Promise((resolve) => setTimeout(resolve, pollMs));
     workerRssMbMax = Math.max(workerRssMbMax, rssMbOf(worker.pid));
     const { rows } = await db.pool.query<{ open: number; total: number }>(
       `SELECT count(*) FILTER (WHERE status IN ('PENDING','SENDING'))::int AS open, count(*)::int AS total FROM "Delivery" WHERE "sourceId" = $1`,
@@ -153,6 +177,7 @@ if (HISTORY > 0) {
   historyRun = await run(pageId, HISTORY_TOKENS, `history-${historyRows}`);
 }
 
+stopAutoanalyze();
 await ingest.close();
 worker.kill('SIGTERM');
 await new Promise((resolve) => worker.once('exit', resolve));

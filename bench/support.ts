@@ -296,3 +296,25 @@ export function startWalMeter(db: Database, databaseName: string, from: bigint, 
     },
   };
 }
+
+/**
+ * Production Postgres runs autovacuum, whose analyze refreshes a table's statistics once 10 % of it changed
+ * (checked every minute). Where autovacuum is off (this development cluster), a large fan-out would run all
+ * its claims on statistics from before it, which no deployment sees. This does what autoanalyze would do, for
+ * the bench database only, and nothing when autovacuum is on. Returns a stop function.
+ */
+export async function emulateAutoanalyze(db: Database, everyMs = 30_000): Promise<() => void> {
+  const { rows } = await db.pool.query<{ on: string }>(`SELECT current_setting('autovacuum') AS on`);
+  if (rows[0]?.on === 'on') return () => undefined;
+  const timer = setInterval(() => {
+    void db.pool
+      .query<{ relname: string }>(
+        `SELECT relname FROM pg_stat_user_tables WHERE n_mod_since_analyze > 50 + 0.1 * greatest(n_live_tup, 1)`,
+      )
+      .then(async ({ rows: stale }) => {
+        for (const { relname } of stale) await db.pool.query(`ANALYZE "${relname.replace(/"/g, '""')}"`);
+      })
+      .catch(() => undefined);
+  }, everyMs);
+  return () => clearInterval(timer);
+}
