@@ -1850,192 +1850,6 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
-    "/v1/pages/{id}/subscribers": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** List a Page's subscribers (who may be asked now, with their window end) */
-        get: {
-            parameters: {
-                query?: {
-                    /** @description true: only people whose 24h standard messaging window is open now (they can be sent an opt-in request); false: only the others */
-                    windowOpen?: "true" | "false";
-                    /** @description Only people holding an ACTIVE token for this topic */
-                    topic?: string;
-                    cursor?: string;
-                    limit?: number;
-                };
-                header?: never;
-                path: {
-                    id: string | number;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            items: components["schemas"]["SubscriberSummary"][];
-                            /** @description Pass as `cursor` for the next page; null on the last page */
-                            nextCursor: string | null;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Default Response */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/pages/{id}/subscribers/{psid}/stop": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        get?: never;
-        put?: never;
-        /**
-         * Stop all of a subscriber's tokens on the business's side (idempotent)
-         * @description ACTIVE tokens become STOPPED and are never sent again; waiting deliveries are SKIPPED. A later opt-in or resume by the person through Meta applies as usual (it is their choice). A second call stops nothing more.
-         */
-        post: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path: {
-                    id: string | number;
-                    psid: string;
-                };
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": {
-                            /** @description Tokens that were ACTIVE and are now STOPPED */
-                            stoppedTokens: number;
-                            /** @description Waiting deliveries now SKIPPED (reason STOPPED) */
-                            skippedDeliveries: number;
-                        };
-                    };
-                };
-                /** @description Default Response */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Default Response */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
-    "/v1/retention": {
-        parameters: {
-            query?: never;
-            header?: never;
-            path?: never;
-            cookie?: never;
-        };
-        /** Table sizes, retention settings, and the next and last purge */
-        get: {
-            parameters: {
-                query?: never;
-                header?: never;
-                path?: never;
-                cookie?: never;
-            };
-            requestBody?: never;
-            responses: {
-                /** @description Default Response */
-                200: {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["RetentionStatus"];
-                    };
-                };
-                /** @description Default Response */
-                "4XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-                /** @description Default Response */
-                "5XX": {
-                    headers: {
-                        [name: string]: unknown;
-                    };
-                    content: {
-                        "application/json": components["schemas"]["Error"];
-                    };
-                };
-            };
-        };
-        put?: never;
-        post?: never;
-        delete?: never;
-        options?: never;
-        head?: never;
-        patch?: never;
-        trace?: never;
-    };
     "/v1/webhook-endpoints": {
         parameters: {
             query?: never;
@@ -2488,6 +2302,192 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/v1/pages/{id}/subscribers": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** List a Page's subscribers (who may be asked now, with their window end) */
+        get: {
+            parameters: {
+                query?: {
+                    /** @description true: only people whose 24h standard messaging window is open now (they can be sent an opt-in request); false: only the others */
+                    windowOpen?: "true" | "false";
+                    /** @description Only people holding an ACTIVE token for this topic */
+                    topic?: string;
+                    cursor?: string;
+                    limit?: number;
+                };
+                header?: never;
+                path: {
+                    id: string | number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            items: components["schemas"]["SubscriberSummary"][];
+                            /** @description Pass as `cursor` for the next page; null on the last page */
+                            nextCursor: string | null;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/pages/{id}/subscribers/{psid}/stop": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Stop all of a subscriber's tokens on the business's side (idempotent)
+         * @description ACTIVE tokens become STOPPED and are never sent again; waiting deliveries are SKIPPED. A later opt-in or resume by the person through Meta applies as usual (it is their choice). A second call stops nothing more.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: string | number;
+                    psid: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            /** @description Tokens that were ACTIVE and are now STOPPED */
+                            stoppedTokens: number;
+                            /** @description Waiting deliveries now SKIPPED (reason STOPPED) */
+                            skippedDeliveries: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/v1/retention": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Table sizes, retention settings, and the next and last purge */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["RetentionStatus"];
+                    };
+                };
+                /** @description Default Response */
+                "4XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+                /** @description Default Response */
+                "5XX": {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": components["schemas"]["Error"];
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
 }
 export type webhooks = Record<string, never>;
 export interface components {
@@ -2754,6 +2754,47 @@ export interface components {
                 fix?: string;
             }[];
         };
+        WebhookEndpointInput: {
+            id: string;
+            pageId: string;
+            url: string;
+            events: string[];
+            enabled: boolean;
+            description: string | null;
+            createdAt: unknown;
+            updatedAt: unknown;
+        };
+        WebhookEndpointWithSecretInput: {
+            id: string;
+            pageId: string;
+            url: string;
+            events: string[];
+            enabled: boolean;
+            description: string | null;
+            createdAt: unknown;
+            updatedAt: unknown;
+            /** @description The signing secret: shown only in this answer, keep it */
+            secret: string;
+        };
+        WebhookMessageInput: {
+            /** @description The webhook-id header of every attempt */
+            id: string;
+            endpointId: string;
+            pageId: string;
+            eventType: string;
+            /** @description The body's "data" */
+            data: unknown;
+            /** @enum {string} */
+            status: "PENDING" | "SENT" | "DEAD";
+            attempts: number;
+            /** @description When PENDING: the next attempt is due then */
+            nextAttemptAt: unknown | null;
+            lastStatusCode: number | null;
+            lastError: string | null;
+            occurredAt: unknown;
+            createdAt: unknown;
+            sentAt: unknown | null;
+        };
         SubscriberSummaryInput: {
             id: string;
             psid: string | null;
@@ -2806,47 +2847,6 @@ export interface components {
             };
             batchSize: number;
             tables: components["schemas"]["RetainedTableInput"][];
-        };
-        WebhookEndpointInput: {
-            id: string;
-            pageId: string;
-            url: string;
-            events: string[];
-            enabled: boolean;
-            description: string | null;
-            createdAt: unknown;
-            updatedAt: unknown;
-        };
-        WebhookEndpointWithSecretInput: {
-            id: string;
-            pageId: string;
-            url: string;
-            events: string[];
-            enabled: boolean;
-            description: string | null;
-            createdAt: unknown;
-            updatedAt: unknown;
-            /** @description The signing secret: shown only in this answer, keep it */
-            secret: string;
-        };
-        WebhookMessageInput: {
-            /** @description The webhook-id header of every attempt */
-            id: string;
-            endpointId: string;
-            pageId: string;
-            eventType: string;
-            /** @description The body's "data" */
-            data: unknown;
-            /** @enum {string} */
-            status: "PENDING" | "SENT" | "DEAD";
-            attempts: number;
-            /** @description When PENDING: the next attempt is due then */
-            nextAttemptAt: unknown | null;
-            lastStatusCode: number | null;
-            lastError: string | null;
-            occurredAt: unknown;
-            createdAt: unknown;
-            sentAt: unknown | null;
         };
         Problem: {
             /** @description The field, dot-separated; "(body)" for the whole body */
@@ -3126,6 +3126,53 @@ export interface components {
                 fix?: string;
             }[];
         };
+        WebhookEndpoint: {
+            id: string;
+            pageId: string;
+            url: string;
+            events: string[];
+            enabled: boolean;
+            description: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+        };
+        WebhookEndpointWithSecret: {
+            id: string;
+            pageId: string;
+            url: string;
+            events: string[];
+            enabled: boolean;
+            description: string | null;
+            /** Format: date-time */
+            createdAt: string;
+            /** Format: date-time */
+            updatedAt: string;
+            /** @description The signing secret: shown only in this answer, keep it */
+            secret: string;
+        };
+        WebhookMessage: {
+            /** @description The webhook-id header of every attempt */
+            id: string;
+            endpointId: string;
+            pageId: string;
+            eventType: string;
+            /** @description The body's "data" */
+            data: unknown;
+            /** @enum {string} */
+            status: "PENDING" | "SENT" | "DEAD";
+            attempts: number;
+            /** @description When PENDING: the next attempt is due then */
+            nextAttemptAt: string | null;
+            lastStatusCode: number | null;
+            lastError: string | null;
+            /** Format: date-time */
+            occurredAt: string;
+            /** Format: date-time */
+            createdAt: string;
+            sentAt: string | null;
+        };
         SubscriberSummary: {
             id: string;
             psid: string | null;
@@ -3180,53 +3227,6 @@ export interface components {
             };
             batchSize: number;
             tables: components["schemas"]["RetainedTable"][];
-        };
-        WebhookEndpoint: {
-            id: string;
-            pageId: string;
-            url: string;
-            events: string[];
-            enabled: boolean;
-            description: string | null;
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-        };
-        WebhookEndpointWithSecret: {
-            id: string;
-            pageId: string;
-            url: string;
-            events: string[];
-            enabled: boolean;
-            description: string | null;
-            /** Format: date-time */
-            createdAt: string;
-            /** Format: date-time */
-            updatedAt: string;
-            /** @description The signing secret: shown only in this answer, keep it */
-            secret: string;
-        };
-        WebhookMessage: {
-            /** @description The webhook-id header of every attempt */
-            id: string;
-            endpointId: string;
-            pageId: string;
-            eventType: string;
-            /** @description The body's "data" */
-            data: unknown;
-            /** @enum {string} */
-            status: "PENDING" | "SENT" | "DEAD";
-            attempts: number;
-            /** @description When PENDING: the next attempt is due then */
-            nextAttemptAt: string | null;
-            lastStatusCode: number | null;
-            lastError: string | null;
-            /** Format: date-time */
-            occurredAt: string;
-            /** Format: date-time */
-            createdAt: string;
-            sentAt: string | null;
         };
     };
     responses: never;
