@@ -10,7 +10,6 @@ import {
   markDeadLettersRedriven,
   redriveDeadDeliveries,
   restoreDeadDeliveries,
-  type DeadLetterCursor,
   type DeadLetterRow,
   type RedrivenDelivery,
 } from '@renotify/db';
@@ -26,7 +25,8 @@ import {
   type DispatchSource,
 } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
-import { HttpError, sendUnavailable } from '../http-errors.js';
+import { decodeTimeCursor, encodeTimeCursor } from './time-cursor.js';
+import { sendUnavailable } from '../http-errors.js';
 import { errorResponses, nextCursor } from './schemas.js';
 
 const deadLetterSchema = z
@@ -81,27 +81,6 @@ const redriveResponseSchema = z.object({
 });
 
 /** Times Postgres and JavaScript both represent (Postgres has no year 0; JavaScript dates end in 275760). */
-const CURSOR_YEARS = { min: 1970, max: 9999 };
-const cursorSchema = z.tuple([
-  z.iso.datetime().refine((at) => {
-    const year = new Date(at).getUTCFullYear();
-    return year >= CURSOR_YEARS.min && year <= CURSOR_YEARS.max;
-  }),
-  z.uuid(),
-]);
-const encodeCursor = (cursor: DeadLetterCursor) => Buffer.from(JSON.stringify([cursor.at.toISOString(), cursor.id])).toString('base64url');
-function decodeCursor(cursor: string): DeadLetterCursor {
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    decoded = undefined;
-  }
-  const parsed = cursorSchema.safeParse(decoded);
-  if (!parsed.success) throw new HttpError(400, 'invalid_request', 'cursor is not one this API returned (pass nextCursor unchanged)', [{ path: 'cursor', message: 'invalid cursor' }]);
-  return { at: new Date(parsed.data[0]), id: parsed.data[1] };
-}
-
 /**
  * Dead-lettered webhook entries and bodies carry opt-in tokens (the worker keeps them: they are the only copy).
  * They never leave through the API: payloads and reasons go through redactPayload, with every string in them
@@ -156,9 +135,9 @@ export async function deadLetterRoutes(plainApp: FastifyInstance, { deps }: { de
   };
   app.get('/v1/dead-letters', { schema: listSchema }, async (request) => {
     const query = request.query;
-    const after = query.cursor ? decodeCursor(query.cursor) : null;
+    const after = query.cursor ? decodeTimeCursor(query.cursor) : null;
     const page = await listDeadLetters(deps.db, { kind: query.kind?.toLowerCase(), after, limit: query.limit });
-    return { items: await redactedItems(deps, page.items), nextCursor: page.next ? encodeCursor(page.next) : null };
+    return { items: await redactedItems(deps, page.items), nextCursor: page.next ? encodeTimeCursor(page.next) : null };
   });
 
   const redriveSchema = {

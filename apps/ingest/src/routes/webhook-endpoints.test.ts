@@ -82,6 +82,13 @@ describe('webhook endpoints API', () => {
     expect(inward.status).toBe(400);
     expect(inward.body.error.details[0].message).toMatch(/non-public address/);
     await call('DELETE', `/v1/webhook-endpoints/${moved.body.id}`);
+    // A tampered cursor (a year Postgres cannot store) is a 400 naming it, never a 5xx.
+    const yearZero = Buffer.from(JSON.stringify(['0000-01-01T00:00:00.000Z', '00000000-0000-4000-8000-000000000000'])).toString('base64url');
+    for (const path of [`/v1/webhook-endpoints?cursor=${yearZero}`, `/v1/webhook-endpoints?cursor=not-a-cursor`]) {
+      const listed = await call('GET', path);
+      expect(listed.status, path).toBe(400);
+      expect(listed.body.error.details[0].path).toBe('cursor');
+    }
     const unknownPage = await call('POST', '/v1/webhook-endpoints', { pageId: '424242', url: 'https://example.test/x', events: ['delivery.sent'] });
     expect(unknownPage.status).toBe(404);
     expect((await call('GET', '/v1/webhook-endpoints/not-a-uuid')).status).toBe(400);

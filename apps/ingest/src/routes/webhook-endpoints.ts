@@ -17,6 +17,7 @@ import { webhookTargetsMayBePrivate } from '@renotify/config';
 import { outboundUrlProblem } from '@renotify/messenger';
 import { WEBHOOK_EVENT_TYPES, webhookEventTypeSchema } from '@renotify/queue';
 import type { IngestDeps } from '../deps.js';
+import { decodeTimeCursor, encodeTimeCursor } from './time-cursor.js';
 import { HttpError, notFound } from '../http-errors.js';
 import { pageIdSchema } from './pages.js';
 import { errorResponses, limitQuery, noContent, pageOf, timestamp, upperCaseEnum } from './schemas.js';
@@ -113,19 +114,12 @@ const messagesQuery = z.strictObject({
   limit: limitQuery(LIMIT_MAX, 50),
 });
 
-const cursorSchema = z.tuple([z.iso.datetime(), z.uuid()]);
-const encodeCursor = (cursor: { createdAt: Date; id: string }) => Buffer.from(JSON.stringify([cursor.createdAt.toISOString(), cursor.id])).toString('base64url');
+/** List cursors: (createdAt, id), in the one time-cursor codec. */
+const encodeCursor = (cursor: { createdAt: Date; id: string }) => encodeTimeCursor({ at: cursor.createdAt, id: cursor.id });
 function decodeCursor(cursor: string | undefined): { createdAt: Date; id: string } | null {
   if (cursor === undefined) return null;
-  let decoded: unknown;
-  try {
-    decoded = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8'));
-  } catch {
-    decoded = undefined;
-  }
-  const parsed = cursorSchema.safeParse(decoded);
-  if (!parsed.success) throw new HttpError(400, 'invalid_request', 'cursor is not one this API returned (pass nextCursor unchanged)', [{ path: 'cursor', message: 'invalid cursor' }]);
-  return { createdAt: new Date(parsed.data[0]), id: parsed.data[1] };
+  const { at, id } = decodeTimeCursor(cursor);
+  return { createdAt: at, id };
 }
 
 /** A new Standard Webhooks secret: 32 random bytes. */
