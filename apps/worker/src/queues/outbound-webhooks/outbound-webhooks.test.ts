@@ -4,7 +4,7 @@ import { Webhook } from 'standardwebhooks';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadWorkerConfig } from '@renotify/config';
 import { MetricName } from '@renotify/observability';
-import { QueueName } from '@renotify/queue';
+import { QueueName, WEBHOOK_EVENT_TYPES } from '@renotify/queue';
 import { waitFor } from '@renotify/testing';
 import { processorModules } from '../index.js';
 import { parsePrometheus, sampleValue } from '../../test-support/prometheus.js';
@@ -34,19 +34,6 @@ interface Hook {
 }
 
 const workerMain = fileURLToPath(new URL('../../main.ts', import.meta.url));
-const ALL_EVENTS = [
-  'delivery.sent',
-  'delivery.failed',
-  'delivery.dead',
-  'delivery.skipped',
-  'delivery.delivered',
-  'delivery.read',
-  'optin.created',
-  'optin.stopped',
-  'optin.resumed',
-  'optin.expired',
-  'subscriber.message',
-];
 
 describe('outbound webhooks end to end', () => {
   let stack: Stack;
@@ -94,7 +81,7 @@ describe('outbound webhooks end to end', () => {
 
   it('an event → signed delivery.sent, then delivery.delivered / delivery.read from the sandbox receipts; reports count them', async () => {
     await startTestWorker();
-    const crm = await addEndpoint('crm', ALL_EVENTS);
+    const crm = await addEndpoint('crm', [...WEBHOOK_EVENT_TYPES]);
     const tokens = await seedTokens(stack, { kind: 'ONE_TIME', topic: 'back_in_stock:hooks', count: 3, psidPrefix: 'hooks-' });
 
     const posted = await stack.api('POST', '/v1/events', { id: 'hooks-1', type: 'back_in_stock', pageId: TEST_PAGE.id, productId: 'hooks' });
