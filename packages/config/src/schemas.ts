@@ -80,7 +80,7 @@ export const workerSchema = commonSchema.extend({
    * A delivery still SENDING after this long belongs to a worker that died mid-send; it is retried under the
    * ambiguous-attempt rule. A delivery is SENDING only while its request is in flight or about to start: rows
    * are claimed in chunks of at most SEND_CONCURRENCY, at most one chunk ahead of the requests in flight,
-   * and each outcome is written within 50 ms of its answer. So its age is bounded by two Graph timeouts (10 s
+   * and each outcome is written within 250 ms of its answer. So its age is bounded by two Graph timeouts (10 s
    * each: one for the requests ahead of it, one for its own) plus one Postgres write; the default leaves a wide
    * margin over that bound.
    */

@@ -28,8 +28,12 @@ import { sweep } from './sweeper.js';
 const RETRY_MAX_MS = 5 * 60_000;
 /** A person Meta reports as unavailable (551 and friends) is left alone this long. */
 const UNAVAILABLE_SUPPRESS_MS = 7 * 24 * 3600_000;
-/** Outcomes are written at the latest this long after their request ended (sooner when a chunk's worth is in). */
-const OUTCOME_FLUSH_MS = 50;
+/**
+ * Outcomes are written at the latest this long after their request ended (sooner when a chunk's worth is in).
+ * Each write is a statement and a commit: at 50 ms a busy batch wrote groups of ~25, which cost Postgres 0.37 ms
+ * of CPU per delivery against 0.24 ms at 250 ms (same run); 250 ms stays far inside STALE_SENDING_MS.
+ */
+const OUTCOME_FLUSH_MS = 250;
 
 export interface BatchReport {
   sent: number;
