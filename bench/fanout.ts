@@ -201,7 +201,7 @@ const backgroundStarted = performance.now();
 await settleStats();
 const costBefore = await pgCounters(db, database.name);
 const costBeforeAt = performance.now();
-const walMeter = startWalMeter(db, database.name, costBefore.walLsnBytes);
+const walMeter = await startWalMeter(db, database.name, costBefore.walLsnBytes);
 const backgroundWalBytesPerSec = Number(costBefore.walLsnBytes - backgroundStartLsn) / ((performance.now() - backgroundStarted) / 1000);
 const redisCommandsBefore = await redisCommandCount(redis);
 const workerStatementsBefore = workerStatements();
