@@ -13,6 +13,7 @@
  * The per-recipient design runs twice: BullMQ defaults (concurrency 1), and with as many jobs in flight as
  * Renotify has sends in flight (SEND_CONCURRENCY) over a keep-alive pool of as many connections.
  *   pnpm bench:fanout [-- --tokens 100000 --naive 3000 --many-pages 1000 --tokens-per-page 100]
+ * BENCH_WAL_STATS=<file> also writes `pg_waldump --stats=record` of the single-Page run there (what the WAL is made of).
  */
 import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -319,7 +320,7 @@ async function naiveRun(pageId: string, concurrency: number): Promise<number> {
       });
       const body = (await response.body.json()) as { message_id?: string };
       await naiveDb.prisma.delivery.update({
-        where: { sourceId_optInId: { sourceId, optInId: optIn.id } },
+        where: { optInId_sourceId: { optInId: optIn.id, sourceId } },
         data: { status: response.statusCode === 200 ? 'SENT' : 'FAILED', messageId: body.message_id ?? null, finishedAt: new Date() },
       });
       naiveDone++;

@@ -283,6 +283,12 @@ export async function startWalMeter(db: Database, databaseName: string, from: bi
       /** The database's WAL bytes from `from` to `to`, or null when the WAL could not be read. */
       async stop(to: bigint): Promise<number | null> {
         try {
+          if (process.env.BENCH_WAL_STATS) {
+            const { execFileSync } = await import('node:child_process');
+            const { rows } = await db.pool.query<{ dir: string }>(`SELECT current_setting('data_directory') AS dir`);
+            const out = execFileSync(PG_WALDUMP, ['-p', path.join(rows[0]!.dir, 'pg_wal'), '-s', lsnText(from), '-e', lsnText(to), '--stats=record'], { maxBuffer: 1e8 }).toString();
+            (await import('node:fs')).writeFileSync(process.env.BENCH_WAL_STATS, out);
+          }
           return await walBytesOfDatabase(db, databaseName, from, to);
         } finally {
           holder.release(true); // the connection is closed, and its temporary slot with it

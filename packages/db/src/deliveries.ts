@@ -292,7 +292,7 @@ export async function chainHeads(db: Database, sourceId: string, window: number,
 
 /**
  * Per subscriber: SENT deliveries since `since` across topics, and the oldest of them (the per-person cap).
- * Reads the people's tokens, then each token's deliveries ("Delivery_optInId_idx"): the cost follows the people
+ * Reads the people's tokens, then each token's deliveries ("Delivery_optInId_sourceId_key"): the cost follows the people
  * of the batch, never the number of sends in the window.
  */
 export async function capUsageSince(db: Database, subscriberIds: string[], since: Date): Promise<Map<string, { count: number; oldest: Date | null }>> {

@@ -34,6 +34,11 @@ const UNAVAILABLE_SUPPRESS_MS = 7 * 24 * 3600_000;
  * of CPU per delivery against 0.24 ms at 250 ms (same run); 250 ms stays far inside STALE_SENDING_MS.
  */
 const OUTCOME_FLUSH_MS = 250;
+/**
+ * …or as soon as this many are in: one statement per 250 ms of a busy job's answers (a fast Page answers 250–1,000
+ * in that time), not one per chunk; the SENDING age stays bounded by OUTCOME_FLUSH_MS, not by this size.
+ */
+const OUTCOME_GROUP_MAX = 500;
 
 export interface BatchReport {
   sent: number;
@@ -179,7 +184,7 @@ async function sendEligible(
   // chunks cost fewer statements per send; the bound on a row's SENDING age stays two rounds of requests.
   const chunkSize = Math.max(1, Math.min(concurrency, Math.ceil(page.sendRatePerSec)));
   const retry = { maxAttempts: deps.config.DELIVERY_MAX_ATTEMPTS, baseMs: deps.config.DELIVERY_RETRY_BASE_MS };
-  const writer = new OutcomeWriter(deps, chunkSize, clock);
+  const writer = new OutcomeWriter(deps, OUTCOME_GROUP_MAX, clock);
   const ready: ClaimedRow[] = [];
   // Two signals, so a sender taking a row wakes only the claimer, and a claimed chunk wakes the senders once.
   const claimedRows = new Signal();
@@ -269,7 +274,7 @@ async function sendEligible(
 }
 
 /**
- * Records Meta's answers in groups: when a chunk's worth is in, or OUTCOME_FLUSH_MS after the first of a
+ * Records Meta's answers in groups: when OUTCOME_GROUP_MAX are in, or OUTCOME_FLUSH_MS after the first of a
  * group, whichever comes first. Writes run one after another; a failed write is raised by `close()` (the rows
  * stay SENDING and the sweeper returns them as ambiguous).
  */
