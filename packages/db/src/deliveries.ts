@@ -9,12 +9,14 @@ import type { Frequency, OptInKind, OptInStatus } from '@renotify/domain';
  */
 
 /**
- * The status test of statements that name their rows by id. Compared as text on purpose: `status = 'PENDING'`
- * would let the planner read the partial index of waiting rows (or the status index) and hash-join it with the
- * ids; with statistics that say "few PENDING rows" (stale, or autovacuum off) that plan reads every waiting row
- * of a million-row send for each claim of 64. As text, only the primary key can serve the ids.
+ * How the claim and the outcome statements reach their rows: one primary-key probe per id, in a LATERAL subquery
+ * the planner cannot flatten (FOR UPDATE, or OFFSET 0), so the plan is the same whatever the table's size and
+ * statistics. Left to choose, the planner joined the ids with a sequential scan of "Delivery" (a small table by
+ * its last statistics), or read the partial index of waiting rows, or rescanned the id list once per row
+ * (nested loops on a misestimated side): each costs more than the whole send once the table is large.
+ * The status is compared as text so that no status index can serve the probe either.
  */
-const ROW_STATUS_IS = 'd.status::text = ';
+const ROW_STATUS_IS = (alias: string) => `${alias}.status::text = `;
 
 /** A PENDING delivery of one batch with the token and person it goes to. */
 export interface BatchRow {
@@ -88,13 +90,16 @@ export interface ClaimResult {
  */
 export async function claim(db: Database, requests: ClaimRequest[], now: Date): Promise<ClaimResult> {
   if (requests.length === 0) return { claimed: [], lost: [] };
-  // Two deliveries of one batch never share a token (UNIQUE(sourceId, optInId)), so token ids are distinct here.
+  // Two deliveries of one batch never share a token (UNIQUE(optInId, sourceId)), so token ids are distinct here.
   const { rows } = await db.pool.query<{ id: string; won: boolean }>(
     `WITH c AS (
-       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamp[], $4::timestamp[], $5::boolean[]) AS c(delivery, token, next, previous, held)
+       SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamp[], $4::timestamp[], $5::boolean[], $7::text[])
+         AS c(delivery, token, next, previous, held, kind)
      ), pending AS (
-       SELECT d.id, c.token, c.next, c.previous, c.held FROM "Delivery" d JOIN c ON c.delivery = d.id
-       WHERE d.id = ANY($1::uuid[]) AND ${ROW_STATUS_IS}'PENDING' FOR UPDATE OF d
+       SELECT x.id, c.token, c.next, c.previous, c.held, c.kind
+       FROM c CROSS JOIN LATERAL (
+         SELECT d.id FROM "Delivery" d WHERE d.id = c.delivery AND ${ROW_STATUS_IS('d')}'PENDING' FOR UPDATE
+       ) x
      ), won AS (
        UPDATE "OptIn" o
        SET status = CASE WHEN o.kind = 'ONE_TIME' THEN 'USED'::"OptInStatus" ELSE o.status END,
@@ -104,16 +109,18 @@ export async function claim(db: Database, requests: ClaimRequest[], now: Date): 
        FROM pending p
        WHERE o.id = p.token AND o."lastSentAt" IS NOT DISTINCT FROM p.previous
          AND (o.status = 'ACTIVE' OR (p.held AND o.status = 'USED'))
-       RETURNING o.id, o.kind
+       RETURNING o.id
+     ), decided AS (
+       SELECT p.id, p.kind, p.token IN (SELECT id FROM won) AS won FROM pending p
      ), claimed AS (
        UPDATE "Delivery" d
-       SET status = CASE WHEN w.id IS NULL THEN 'SKIPPED'::"DeliveryStatus" ELSE 'SENDING'::"DeliveryStatus" END,
+       SET status = CASE WHEN w.won THEN 'SENDING'::"DeliveryStatus" ELSE 'SKIPPED'::"DeliveryStatus" END,
            attempts = d.attempts + 1, "claimedAt" = $6::timestamp,
-           "skipReason" = CASE WHEN w.id IS NOT NULL THEN d."skipReason" WHEN o.kind = 'ONE_TIME' THEN 'TOKEN_USED' ELSE 'FREQUENCY_WINDOW' END,
-           "finishedAt" = CASE WHEN w.id IS NULL THEN $6::timestamp ELSE d."finishedAt" END
-       FROM pending p JOIN "OptIn" o ON o.id = p.token LEFT JOIN won w ON w.id = p.token
-       WHERE d.id = p.id
-       RETURNING d.id, w.id IS NOT NULL AS won
+           "skipReason" = CASE WHEN w.won THEN d."skipReason" WHEN w.kind = 'ONE_TIME' THEN 'TOKEN_USED' ELSE 'FREQUENCY_WINDOW' END,
+           "finishedAt" = CASE WHEN w.won THEN d."finishedAt" ELSE $6::timestamp END
+       FROM decided w
+       WHERE d.id = w.id
+       RETURNING d.id, w.won
      )
      SELECT id, won FROM claimed`,
     [
@@ -123,6 +130,7 @@ export async function claim(db: Database, requests: ClaimRequest[], now: Date): 
       requests.map((r) => r.row.lastSentAt),
       requests.map((r) => holdsToken(r.row)),
       now,
+      requests.map((r) => r.row.kind),
     ],
   );
   const won = new Map(rows.map((row) => [row.id, row.won]));
@@ -166,9 +174,12 @@ export async function recordOutcomes(db: Database, outcomes: Outcome[], now: Dat
          "lastError" = CASE WHEN d."optInId" IS NULL THEN NULL ELSE COALESCE(v.err, d."lastError") END, "notBefore" = v.nb,
          "ambiguousAttempt" = d."ambiguousAttempt" OR v.amb,
          "finishedAt" = CASE WHEN v.status = 'PENDING' THEN NULL ELSE $10::timestamp END
-     FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::timestamp[], $9::boolean[])
-          AS v(id, status, skip, mid, code, sub, err, nb, amb)
-     WHERE d.id = v.id AND ${ROW_STATUS_IS}$11`,
+     FROM (
+       SELECT v.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::timestamp[], $9::boolean[])
+              AS v(id, status, skip, mid, code, sub, err, nb, amb)
+       CROSS JOIN LATERAL (SELECT 1 FROM "Delivery" x WHERE x.id = v.id AND ${ROW_STATUS_IS('x')}$11 OFFSET 0) still
+     ) v
+     WHERE d.id = v.id AND ${ROW_STATUS_IS('d')}$11`,
     [
       outcomes.map((o) => o.deliveryId),
       outcomes.map((o) => o.status),
@@ -235,9 +246,13 @@ export async function haltSource(db: Database, sourceId: string, reason: string,
 // ---------------------------------------------------------------------------------------------------------
 // Progressive release (apps/worker queues/deliveries/release.ts): which batches of a source are due
 
-/** "Due" rows of a batch: waiting to be sent now, or being sent. Deferred rows (notBefore later) are not. */
+/**
+ * "Due" rows of a batch: waiting to be sent now, or being sent. Deferred rows (notBefore later) are not.
+ * The `status IN` comes first and alone so that it is an index condition on ("sourceId", "batchNo", status): a
+ * batch whose rows are all final is then passed over in the index, without reading its 500 rows.
+ */
 const DUE = (alias: string, nowParam: string) =>
-  `(${alias}.status = 'SENDING' OR (${alias}.status = 'PENDING' AND (${alias}."notBefore" IS NULL OR ${alias}."notBefore" <= ${nowParam})))`;
+  `(${alias}.status IN ('PENDING', 'SENDING') AND (${alias}.status = 'SENDING' OR ${alias}."notBefore" IS NULL OR ${alias}."notBefore" <= ${nowParam}))`;
 
 /** True when batch `batchNo` of the source still has rows due at `now`. */
 export async function batchHasDueRows(db: Database, sourceId: string, batchNo: number, now: Date): Promise<boolean> {
@@ -256,10 +271,18 @@ export async function nextDueBatchInChain(
   window: number,
   now: Date,
 ): Promise<{ batchNo: number; kind: TokenKind } | null> {
+  // The chain's batch numbers are probed one by one, nearest first (almost always the first is due): scanning the
+  // source's rows in batch order instead read every row of the W − 1 batches in between (the other chains), a few
+  // thousand rows per finished batch, which was most of Postgres' work in a large fan-out.
   const { rows } = await db.pool.query<{ batchNo: number; kind: TokenKind }>(
-    `SELECT d."batchNo", o.kind FROM "Delivery" d JOIN "OptIn" o ON o.id = d."optInId"
-     WHERE d."sourceId" = $1 AND d."batchNo" > $2 AND (d."batchNo" - $2) % $3 = 0 AND ${DUE('d', '$4')}
-     ORDER BY d."batchNo" LIMIT 1`,
+    `SELECT g.b AS "batchNo", k.kind
+     FROM generate_series($2::int + $3::int,
+                          (SELECT max(m."batchNo") FROM "Delivery" m WHERE m."sourceId" = $1), $3::int) AS g(b)
+     CROSS JOIN LATERAL (
+       SELECT o.kind FROM "Delivery" d JOIN "OptIn" o ON o.id = d."optInId"
+       WHERE d."sourceId" = $1 AND d."batchNo" = g.b AND ${DUE('d', '$4')} LIMIT 1
+     ) k
+     ORDER BY g.b LIMIT 1`,
     [sourceId, batchNo, window, now],
   );
   return rows[0] ?? null;
