@@ -98,7 +98,9 @@ export async function claim(db: Database, requests: ClaimRequest[], now: Date): 
      ), pending AS (
        SELECT x.id, c.token, c.next, c.previous, c.held, c.kind
        FROM c CROSS JOIN LATERAL (
-         SELECT d.id FROM "Delivery" d WHERE d.id = c.delivery AND ${ROW_STATUS_IS('d')}'PENDING' FOR UPDATE
+         SELECT d.id FROM "Delivery" d
+         WHERE d.id = c.delivery AND ${ROW_STATUS_IS('d')}'PENDING' AND d."optInId" = c.token -- not erased meanwhile
+         FOR UPDATE
        ) x
      ), won AS (
        UPDATE "OptIn" o
