@@ -2,9 +2,9 @@
  * What the benchmarks share: child processes (built apps when there is a build, else the sources through tsx),
  * the sandbox's control API, and bulk token seeding in Postgres.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -277,17 +277,15 @@ export async function startWalMeter(db: Database, databaseName: string, from: bi
     .query(`SELECT pg_create_physical_replication_slot($1, true, true)`, [`renotify_bench_wal_${process.pid}`])
     .then(() => true)
     .catch(() => false);
-  if (!held) holder.release();
-  else {
+  if (held) {
     return {
       /** The database's WAL bytes from `from` to `to`, or null when the WAL could not be read. */
       async stop(to: bigint): Promise<number | null> {
         try {
           if (process.env.BENCH_WAL_STATS) {
-            const { execFileSync } = await import('node:child_process');
             const { rows } = await db.pool.query<{ dir: string }>(`SELECT current_setting('data_directory') AS dir`);
             const out = execFileSync(PG_WALDUMP, ['-p', path.join(rows[0]!.dir, 'pg_wal'), '-s', lsnText(from), '-e', lsnText(to), '--stats=record'], { maxBuffer: 1e8 }).toString();
-            (await import('node:fs')).writeFileSync(process.env.BENCH_WAL_STATS, out);
+            writeFileSync(process.env.BENCH_WAL_STATS, out);
           }
           return await walBytesOfDatabase(db, databaseName, from, to);
         } finally {
@@ -296,6 +294,7 @@ export async function startWalMeter(db: Database, databaseName: string, from: bi
       },
     };
   }
+  holder.release();
   let last = from;
   let bytes: number | null = 0;
   let reading: Promise<void> = Promise.resolve();

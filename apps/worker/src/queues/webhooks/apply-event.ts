@@ -35,6 +35,11 @@ export interface ApplyContext {
   checkboxUserRefOf: (event: WebhookEvent) => string | undefined;
 }
 
+/** What a one-time and a recurring opt-in store alike: the token (and its fingerprint), topic, title, time. */
+function optInFields(event: { token: string; payload: string; title?: string | undefined }, pageId: string, subscriberId: string, at: Date) {
+  return { pageId, subscriberId, token: event.token, tokenFingerprint: fingerprint(event.token), topic: event.payload, title: event.title ?? null, at };
+}
+
 /** The webhook was verified for `pageId`, and the token it carries belongs to another Page: nothing may change. */
 function refuseForeignToken(event: { kind: string; token: string }, pageId: string): never {
   throw new UnappliableEventError(`${event.kind} for token ${fingerprint(event.token)}, which is stored for another Page: a webhook for Page ${pageId} cannot change it`);
@@ -70,13 +75,7 @@ export function applyWebhookEvent(db: Database, event: WebhookEvent, context: Ap
       case 'one_time_optin': {
         const subscriberId = await upsertSubscriberByPsid(client, pageId, event.psid);
         const outcome = await applyOneTimeOptIn(client, {
-          pageId,
-          subscriberId,
-          token: event.token,
-          tokenFingerprint: fingerprint(event.token),
-          topic: event.payload,
-          title: event.title ?? null,
-          at,
+          ...optInFields(event, pageId, subscriberId, at),
           expiresAt: expiryFor('ONE_TIME', null, at, policy),
         });
         if (outcome === 'foreign_token') refuseForeignToken(event, pageId);
@@ -86,12 +85,7 @@ export function applyWebhookEvent(db: Database, event: WebhookEvent, context: Ap
         const subscriberId = await upsertSubscriberByPsid(client, pageId, event.psid);
         const timezone = event.timezone !== undefined && isValidTimeZone(event.timezone) ? event.timezone : null;
         const outcome = await applyRecurringOptIn(client, {
-          pageId,
-          subscriberId,
-          token: event.token,
-          tokenFingerprint: fingerprint(event.token),
-          topic: event.payload,
-          title: event.title ?? null,
+          ...optInFields(event, pageId, subscriberId, at),
           frequency: event.frequency,
           timezone,
           at,
