@@ -6,9 +6,9 @@
  * Each phase alternates between the floor and the real route in `--rounds` slices, so both see the same machine
  * load even when other processes come and go.
  *
- *   pnpm bench:ingest [--batches=1000] [--concurrency=2,4,8] [--singles=20000] [--single-concurrency=32]
+ *   pnpm bench:ingest [--batches=1000] [--concurrency=2,4,6,8] [--singles=20000] [--single-concurrency=32]
  *
- * Starts an ingest in-process against a fresh migrated database (cloned by @renotify/testing) and a private
+ * Starts the built ingest (dist/, what the image runs: `pnpm bench:ingest` builds it first) in-process against a fresh migrated database (cloned by @renotify/testing) and a private
  * Redis prefix, registers one Page, then posts `--batches` batches of 100 events at each `--concurrency` level
  * (requests in flight), and afterwards single events. Each phase is a closed loop, so once the server is
  * saturated latency ≈ in-flight / throughput (Little's law): more in flight adds latency, not throughput. The
@@ -40,7 +40,7 @@ const { values: args } = parseArgs({
     batches: { type: 'string', default: process.env.BENCH_BATCHES ?? '1000' },
     'batch-size': { type: 'string', default: '100' },
     singles: { type: 'string', default: process.env.BENCH_SINGLES ?? '20000' },
-    concurrency: { type: 'string', default: '2,4,8' },
+    concurrency: { type: 'string', default: '2,4,6,8' },
     'single-concurrency': { type: 'string', default: '32' },
     rounds: { type: 'string', default: '4' },
   },

@@ -31,9 +31,32 @@ export interface PgUnsafeString {
   message: string;
 }
 
+/** Any UTF-16 unit that may make a string unstorable: most strings have none, and then one test settles them. */
+const MAYBE_UNSAFE = /[\u0000\uD800-\uDFFF]/;
+
+/**
+ * Whether any string (object keys included) may be unstorable. Every request body is checked, so this walk
+ * allocates nothing (no paths, no entry arrays); only when it finds a candidate does findPgUnsafeStrings build
+ * the precise report.
+ */
+function mayHoldPgUnsafeString(node: unknown, depth: number): boolean {
+  if (typeof node === 'string') return MAYBE_UNSAFE.test(node);
+  if (node === null || typeof node !== 'object' || depth > 64) return false;
+  if (Array.isArray(node)) {
+    for (const item of node) if (mayHoldPgUnsafeString(item, depth + 1)) return true;
+    return false;
+  }
+  for (const key in node) {
+    if (!Object.hasOwn(node, key)) continue;
+    if (MAYBE_UNSAFE.test(key) || mayHoldPgUnsafeString((node as Record<string, unknown>)[key], depth + 1)) return true;
+  }
+  return false;
+}
+
 /** Every string (object keys included) in a JSON-like value that Postgres cannot store as is. */
 export function findPgUnsafeStrings(value: unknown, limit = 20): PgUnsafeString[] {
   const found: PgUnsafeString[] = [];
+  if (!mayHoldPgUnsafeString(value, 0)) return found;
   const visit = (node: unknown, path: Array<string | number>, depth: number): void => {
     if (found.length >= limit || depth > 64) return;
     if (typeof node === 'string') {
