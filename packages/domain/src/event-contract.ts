@@ -32,6 +32,7 @@ export interface PgUnsafeString {
 }
 
 /** Any UTF-16 unit that may make a string unstorable: most strings have none, and then one test settles them. */
+// eslint-disable-next-line no-control-regex -- NUL is exactly what it looks for
 const MAYBE_UNSAFE = /[\u0000\uD800-\uDFFF]/;
 
 /**
