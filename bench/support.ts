@@ -24,9 +24,20 @@ export const freePort = () =>
     });
   });
 
+/** NODE_OPTIONS of the worker's Deployment (deploy/k8s/worker.yaml), the one place they are set. */
+export function deployedWorkerNodeOptions(): string {
+  const manifest = readFileSync(path.join(root, 'deploy/k8s/worker.yaml'), 'utf8');
+  const value = /- name: NODE_OPTIONS\s+value: (.+)/.exec(manifest)?.[1];
+  if (value === undefined) throw new Error('deploy/k8s/worker.yaml sets no NODE_OPTIONS for the worker');
+  return value.trim();
+}
+
 /** Runs an app's build (as production does) when there is one, else its source through tsx. */
 export function startChild(entry: string, env: Record<string, string>): ChildProcess {
   const built = path.join(root, entry.replace('/src/', '/dist/').replace(/\.ts$/, '.js'));
+  // The worker runs with the Node options it is deployed with (its heap cap sets its memory footprint);
+  // BENCH_WORKER_NODE_OPTIONS overrides them ("" = Node's defaults). Harness, sandbox and ingest keep Node's.
+  if (entry.startsWith('apps/worker/')) env = { ...env, NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? deployedWorkerNodeOptions() };
   const argv = existsSync(built) ? [built] : ['--conditions=source', '--import', 'tsx', path.join(root, entry)];
   const child = spawn(process.execPath, argv, {
     cwd: root,
