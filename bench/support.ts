@@ -35,9 +35,13 @@ export function deployedWorkerNodeOptions(): string {
 /** Runs an app's build (as production does) when there is one, else its source through tsx. */
 export function startChild(entry: string, env: Record<string, string>): ChildProcess {
   const built = path.join(root, entry.replace('/src/', '/dist/').replace(/\.ts$/, '.js'));
-  // The worker runs with the Node options it is deployed with (its heap cap sets its memory footprint);
-  // BENCH_WORKER_NODE_OPTIONS overrides them ("" = Node's defaults). Harness, sandbox and ingest keep Node's.
-  if (entry.startsWith('apps/worker/')) env = { ...env, NODE_OPTIONS: process.env.BENCH_WORKER_NODE_OPTIONS ?? deployedWorkerNodeOptions() };
+  // The worker runs with the Node options it is deployed with (its heap cap sets its memory footprint), before any
+  // the bench adds; BENCH_WORKER_NODE_OPTIONS replaces the deployed ones ("" = Node's defaults). Harness, sandbox
+  // and ingest keep Node's.
+  if (entry.startsWith('apps/worker/')) {
+    const deployed = process.env.BENCH_WORKER_NODE_OPTIONS ?? deployedWorkerNodeOptions();
+    env = { ...env, NODE_OPTIONS: `${deployed} ${env.NODE_OPTIONS ?? ''}`.trim() };
+  }
   const argv = existsSync(built) ? [built] : ['--conditions=source', '--import', 'tsx', path.join(root, entry)];
   const child = spawn(process.execPath, argv, {
     cwd: root,
