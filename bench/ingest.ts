@@ -9,8 +9,9 @@
  *   pnpm bench:ingest [--batches=1000] [--concurrency=2,4,6,8] [--singles=20000] [--single-concurrency=32]
  *
  * Starts the built ingest (dist/, what the image runs: `pnpm bench:ingest` builds it first) in-process against a
- * fresh migrated database (cloned by @renotify/testing) and a private Redis prefix, registers one Page, then posts `--batches` batches of 100 events at each `--concurrency` level
- * (requests in flight), and afterwards single events. Each phase is a closed loop, so once the server is
+ * fresh migrated database (cloned by @renotify/testing) and a private Redis prefix, registers one Page, then
+ * posts `--batches` batches of 100 events at each `--concurrency` level (requests in flight), and afterwards
+ * single events. Each phase is a closed loop, so once the server is
  * saturated latency ≈ in-flight / throughput (Little's law): more in flight adds latency, not throughput. The
  * batch figures of the JSON line come from the level with the highest throughput whose p99 is under 50 ms (else
  * the level with the lowest p99); every level is printed and listed under "levels".
