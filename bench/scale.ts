@@ -79,8 +79,9 @@ async function preparePage(pageId: string, count: number) {
 
 /**
  * `rows` old deliveries on the Page: `rows / tokens` past events, each sent to every token of the Page, final and
- * finished at its time. Inserted one past event per statement, so progress shows. The past events are spread over
- * less than the default 90-day retention, so the retention job does not purge them during the measured run.
+ * finished at its time, with the ids fan-out gives them (renotify_delivery_id: grouped by source). Inserted one past
+ * event per statement, so progress shows. The past events are spread over less than the default 90-day retention,
+ * so the retention job does not purge them during the measured run.
  */
 const HOURS_BETWEEN_PAST_EVENTS = 18;
 async function generateHistory(pageId: string, rows: number) {
@@ -98,8 +99,8 @@ async function generateHistory(pageId: string, rows: number) {
   );
   for (let day = 1; day <= events; day++) {
     await db.pool.query(
-      `INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo", status, attempts, "messageId", "createdAt", "claimedAt", "finishedAt")
-       SELECT 'EVENT', 'history-' || $2::int, o.id, $1, (o.n / 500)::int, 'SENT', 1, 'm.history.' || $2::int || '.' || o.n, at, at, at
+      `INSERT INTO "Delivery" (id, "sourceType", "sourceId", "optInId", "pageId", "batchNo", status, attempts, "messageId", "createdAt", "claimedAt", "finishedAt")
+       SELECT renotify_delivery_id('history-' || $2::int), 'EVENT', 'history-' || $2::int, o.id, $1, (o.n / 500)::int, 'SENT', 1, 'm.history.' || $2::int || '.' || o.n, at, at, at
        FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM "OptIn" WHERE "pageId" = $1) AS o,
             (SELECT now() - make_interval(hours => $2::int * $3::int) AS at) AS past`,
       [pageId, day, HOURS_BETWEEN_PAST_EVENTS],

@@ -107,8 +107,8 @@ WITH candidates AS (
   ORDER BY o.id
   LIMIT $4
 ), inserted AS (
-  INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo")
-  SELECT $6::"SourceType", $7, id, $1, $8 FROM candidates
+  INSERT INTO "Delivery" (id, "sourceType", "sourceId", "optInId", "pageId", "batchNo")
+  SELECT renotify_delivery_id($7), $6::"SourceType", $7, id, $1, $8 FROM candidates
   ON CONFLICT ("sourceId", "optInId") DO NOTHING
   RETURNING 1
 )
@@ -120,8 +120,8 @@ const FAN_OUT_BATCH_IN_ZONES_SQL = fanOutBatchSql(true);
 
 /** People who said STOP get a row saying so: the event's report shows them, and nothing is sent. */
 const recordStoppedSql = (inZones: boolean) => `
-INSERT INTO "Delivery" ("sourceType", "sourceId", "optInId", "pageId", "batchNo", status, "skipReason", "finishedAt")
-SELECT $4::"SourceType", $5, o.id, $1, -1, 'SKIPPED', 'STOPPED', now()
+INSERT INTO "Delivery" (id, "sourceType", "sourceId", "optInId", "pageId", "batchNo", status, "skipReason", "finishedAt")
+SELECT renotify_delivery_id($5), $4::"SourceType", $5, o.id, $1, -1, 'SKIPPED', 'STOPPED', now()
 ${matchingOptIns('o.topic = ANY($2::text[])', 'STOPPED', inZones ? 6 : null)} AND o.kind::text = ANY($3::text[])
 ON CONFLICT ("sourceId", "optInId") DO NOTHING`;
 const RECORD_STOPPED_SQL = recordStoppedSql(false);

@@ -36,6 +36,24 @@ describe('fanout jobs (events queue)', () => {
     expect(await deliveryCounts(stack.db, 'jb-3')).toEqual({});
   });
 
+  it("gives one send's deliveries ids that share the source's 48-bit prefix, and other sends other prefixes", async () => {
+    await seedTokens(stack, { kind: 'ONE_TIME', topic: 'back_in_stock:ids-a', count: 3, psidPrefix: 'idsa-' });
+    await seedTokens(stack, { kind: 'ONE_TIME', topic: 'back_in_stock:ids-b', count: 2, psidPrefix: 'idsb-' });
+    expect((await stack.api('POST', '/v1/events', [backInStock('ids-1', 'ids-a'), backInStock('ids-2', 'ids-b')])).status).toBe(202);
+    for (const id of ['ids-1', 'ids-2']) await settled(id);
+    const { rows } = await stack.db.pool.query<{ sourceId: string; id: string }>(
+      `SELECT "sourceId", id::text FROM "Delivery" WHERE "sourceId" IN ('ids-1', 'ids-2') ORDER BY 1`,
+    );
+    expect(rows).toHaveLength(5);
+    // RFC 9562 version 8 (application-defined bits) with the RFC variant: what z.uuid() and other validators accept.
+    for (const { id } of rows) expect(id).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    const prefixes = (sourceId: string) => new Set(rows.filter((row) => row.sourceId === sourceId).map((row) => row.id.slice(0, 13)));
+    expect(prefixes('ids-1').size).toBe(1);
+    expect(prefixes('ids-2').size).toBe(1);
+    expect([...prefixes('ids-1')][0]).not.toBe([...prefixes('ids-2')][0]);
+    expect(new Set(rows.map((row) => row.id)).size).toBe(5);
+  });
+
   it('still runs a fanout job of the older shape ({ eventId }), as queued by an earlier ingest or the sweeper', async () => {
     await seedTokens(stack, { kind: 'ONE_TIME', topic: 'back_in_stock:legacy', count: 2, psidPrefix: 'legacy-' });
     const parsed = parseEvents(backInStock('legacy-1', 'legacy'));
