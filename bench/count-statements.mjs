@@ -17,10 +17,18 @@ if (file) {
   const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
   const pg = createRequire(path.join(root, 'packages/db/package.json'))('pg');
   let statements = 0;
+  // Also by kind (the statement's first words), written next to the count: which statements a delivery costs.
+  const byKind = new Map();
+  const kindOf = (sql) => String(typeof sql === 'object' && sql !== null ? sql.text : sql).replace(/\s+/g, ' ').trim().slice(0, 72);
   const query = pg.Client.prototype.query;
   pg.Client.prototype.query = function countedQuery(...args) {
     statements++;
+    const kind = kindOf(args[0]);
+    byKind.set(kind, (byKind.get(kind) ?? 0) + 1);
     return query.apply(this, args);
   };
-  setInterval(() => writeFileSync(file, String(statements)), 100).unref();
+  setInterval(() => {
+    writeFileSync(file, String(statements));
+    writeFileSync(`${file}.kinds`, JSON.stringify(Object.fromEntries(byKind)));
+  }, 100).unref();
 }

@@ -33,6 +33,7 @@ import {
   cpuMsOf,
   emulateAutoanalyze,
   freePort,
+  RETENTION_NEVER,
   pgCounters,
   redisCommandCount,
   round,
@@ -86,7 +87,7 @@ const database = await createTestDatabase('benchfanout');
 // A Redis of its own: its command counts and memory are the bench's alone.
 const privateRedis = await startPrivateRedis();
 const redisHandle = { url: privateRedis.url, prefix: 'benchfanout' };
-const env = { DATABASE_URL: database.url, REDIS_URL: redisHandle.url, QUEUE_PREFIX: redisHandle.prefix, GRAPH_API_BASE_URL: sandboxUrl, LOG_LEVEL: 'warn' };
+const env = { DATABASE_URL: database.url, REDIS_URL: redisHandle.url, QUEUE_PREFIX: redisHandle.prefix, GRAPH_API_BASE_URL: sandboxUrl, LOG_LEVEL: 'warn', RETENTION_CRON: RETENTION_NEVER };
 const db: Database = createDatabase(database.url, { maxConnections: 4 });
 const secrets = new SecretBox(loadIngestConfig(env).ENCRYPTION_KEY);
 // On a cluster without autovacuum, statistics are refreshed as autoanalyze would (see emulateAutoanalyze).
@@ -155,6 +156,14 @@ const workerStatements = () => {
     return 0;
   }
 };
+/** The worker's statements by kind (their first words), as bench/count-statements.mjs last wrote them. */
+const workerStatementKinds = (): Record<string, number> => {
+  try {
+    return JSON.parse(readFileSync(`${statementsFile}.kinds`, 'utf8')) as Record<string, number>;
+  } catch {
+    return {};
+  }
+};
 await waitHealthy(`http://127.0.0.1:${workerPort}`);
 const rssMb = () => rssMbOf(worker.pid);
 const postEvent = async (id: string, pageId: string, productId: string) => {
@@ -207,6 +216,7 @@ const walMeter = await startWalMeter(db, database.name, costBefore.walLsnBytes);
 const backgroundWalBytesPerSec = Number(costBefore.walLsnBytes - backgroundStartLsn) / ((performance.now() - backgroundStarted) / 1000);
 const redisCommandsBefore = await redisCommandCount(redis);
 const workerStatementsBefore = workerStatements();
+const workerStatementKindsBefore = workerStatementKinds();
 const workerCpuMsBefore = cpuMsOf(worker.pid);
 log(`Renotify: one event → ${N} tokens`);
 const started = performance.now();
@@ -232,6 +242,14 @@ const costSeconds = (performance.now() - costBeforeAt) / 1000;
 // The worker's own count (written every 100 ms; the settle above waited longer): every statement it sent, the ingest's
 // one INSERT for the event excluded.
 const workerStatementCount = workerStatements() - workerStatementsBefore;
+const kindsAfter = workerStatementKinds();
+log(`worker statements per 1,000 deliveries, by kind:`);
+for (const [kind, count] of Object.entries(kindsAfter)
+  .map(([kind, count]): [string, number] => [kind, count - (workerStatementKindsBefore[kind] ?? 0)])
+  .filter(([, count]) => count > 0)
+  .sort((a, b) => b[1] - a[1])) {
+  log(`  ${((count * 1000) / N).toFixed(2).padStart(7)}  ${kind}`);
+}
 const walBytes = Number(costAfter.walLsnBytes - costBefore.walLsnBytes);
 const ownWalBytes = await walMeter.stop(costAfter.walLsnBytes);
 const cost = {

@@ -4,10 +4,16 @@
  * with one worker process for every run (its RSS is watched) and a private redis-server (its memory must come back
  * to the baseline after each run). Then a history run: HISTORY_TOKENS tokens on a Page whose "Delivery" table
  * already holds HISTORY old rows (generated in SQL with generate_series, as years of daily sends would leave them:
- * every row SENT, finished, spread over past days), measured against the empty-table run of the same size.
+ * every row SENT, finished, spread over past days), against the same send on an empty "Delivery" table. Sends/s on
+ * this machine move by a factor of up to 1.8 between two identical runs minutes apart, and the second run of a pair
+ * measured slower whichever it was, so the history comparison runs ROUNDS rounds of four (empty, history, history,
+ * empty), each side with its own database, ingest and worker, each run starting right after a CHECKPOINT (so the
+ * 10M-row generation's dirty pages are not the next run's cost); a round's ratio is its mean history rate over its
+ * mean empty rate, and the figure is the median over rounds.
  * Targets (issue #16): ratio1MTo100k ≥ 0.9, ratioHistoryToEmpty ≥ 0.9, worker RSS < 250 MB at 1M, Redis back to baseline.
- *   pnpm bench:scale [-- --sizes=10000,100000,1000000 --history=10000000 --history-tokens=100000]
- * `--sizes=10000,100000 --history=1000000` is a quick run. The LAST line of output is one JSON object.
+ *   pnpm bench:scale [-- --sizes=10000,100000,1000000 --history=10000000 --history-tokens=100000 --rounds=2]
+ * `--sizes=10000,100000 --history=1000000` is a quick run; `--sizes= ` only the history comparison. The LAST line of
+ * output is one JSON object.
  */
 import { parseArgs } from 'node:util';
 import { Redis } from 'ioredis';
@@ -20,6 +26,7 @@ import {
   accessTokenOf,
   emulateAutoanalyze,
   freePort,
+  RETENTION_NEVER,
   round,
   rssMbOf,
   startChild,
@@ -36,9 +43,11 @@ const { values: args } = parseArgs({
     sizes: { type: 'string', default: '10000,100000,1000000' },
     history: { type: 'string', default: '10000000' },
     'history-tokens': { type: 'string', default: '100000' },
+    rounds: { type: 'string', default: '2' },
   },
 });
-const SIZES = args.sizes.split(',').map(Number);
+const SIZES = args.sizes.split(',').map(Number).filter((size) => size > 0);
+const ROUNDS = Math.max(1, Number(args.rounds));
 const HISTORY = Number(args.history);
 const HISTORY_TOKENS = Number(args['history-tokens']);
 const TOPIC = 'back_in_stock:scale';
@@ -53,28 +62,50 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 const sandbox = await startSandbox();
-const database = await createTestDatabase('benchscale');
 const privateRedis = await startPrivateRedis();
-const env = { DATABASE_URL: database.url, REDIS_URL: privateRedis.url, QUEUE_PREFIX: 'benchscale', GRAPH_API_BASE_URL: sandbox.url, LOG_LEVEL: 'warn' };
-const db: Database = createDatabase(database.url, { maxConnections: 4 });
-const secrets = new SecretBox(loadIngestConfig(env).ENCRYPTION_KEY);
 const redis = new Redis(privateRedis.url);
 const redisMemoryMb = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0) / 1024 / 1024;
 
-// On a cluster without autovacuum, statistics are refreshed as autoanalyze would (see emulateAutoanalyze).
-const stopAutoanalyze = await emulateAutoanalyze(db);
-const ingest = await startIngest(loadIngestConfig({ ...env, INGEST_PORT: '0' }));
-const workerPort = await freePort();
-const worker = startChild('apps/worker/src/main.ts', { ...env, WORKER_PORT: String(workerPort), SEND_CONCURRENCY: String(SEND_CONCURRENCY), WORKER_CONCURRENCY: '4' });
-await waitHealthy(`http://127.0.0.1:${workerPort}`);
+/** A database with its own ingest and worker (one per kind of table measured), on the shared sandbox and Redis. */
+async function startStack(name: string) {
+  const database = await createTestDatabase(name);
+  const env = { DATABASE_URL: database.url, REDIS_URL: privateRedis.url, QUEUE_PREFIX: name, GRAPH_API_BASE_URL: sandbox.url, LOG_LEVEL: 'warn', RETENTION_CRON: RETENTION_NEVER };
+  const db: Database = createDatabase(database.url, { maxConnections: 4 });
+  // BENCH_DELIVERY_IDS=random measures the layout before migration 20261202000000 (random ids) in the same harness.
+  if (process.env.BENCH_DELIVERY_IDS === 'random') {
+    await db.pool.query(`CREATE OR REPLACE FUNCTION renotify_delivery_id(source text) RETURNS uuid LANGUAGE sql VOLATILE AS 'SELECT gen_random_uuid()'`);
+  }
+  // On a cluster without autovacuum, statistics are refreshed as autoanalyze would (see emulateAutoanalyze).
+  const stopAutoanalyze = await emulateAutoanalyze(db);
+  const ingest = await startIngest(loadIngestConfig({ ...env, INGEST_PORT: '0' }));
+  const workerPort = await freePort();
+  const worker = startChild('apps/worker/src/main.ts', { ...env, WORKER_PORT: String(workerPort), SEND_CONCURRENCY: String(SEND_CONCURRENCY), WORKER_CONCURRENCY: '4' });
+  await waitHealthy(`http://127.0.0.1:${workerPort}`);
+  return {
+    name,
+    db,
+    ingest,
+    worker,
+    secrets: new SecretBox(loadIngestConfig(env).ENCRYPTION_KEY),
+    async close() {
+      stopAutoanalyze();
+      await ingest.close();
+      worker.kill('SIGTERM');
+      await new Promise((resolve) => worker.once('exit', resolve));
+      await db.close();
+      await database.drop();
+    },
+  };
+}
+type Stack = Awaited<ReturnType<typeof startStack>>;
 
 /** A Page with `count` one-time tokens, in the sandbox and stored in Renotify as its opt-in webhooks would. */
-async function preparePage(pageId: string, count: number) {
+async function preparePage(stack: Stack, pageId: string, count: number) {
   await sandbox.createPage(pageId);
   log(`Page ${pageId}: issuing and storing ${count} tokens`);
   const tokens = await sandbox.issueTokens(pageId, count, { prefix: `s${pageId.slice(-3)}-`, topic: TOPIC });
-  await createPage(db, secrets, { id: pageId, name: `scale ${pageId}`, accessToken: accessTokenOf(pageId), appSecret: APP_SECRET, sendRatePerSec: 1_000_000 });
-  await storeTokens(db, pageId, tokens, { topic: TOPIC });
+  await createPage(stack.db, stack.secrets, { id: pageId, name: `scale ${pageId}`, accessToken: accessTokenOf(pageId), appSecret: APP_SECRET, sendRatePerSec: 1_000_000 });
+  await storeTokens(stack.db, pageId, tokens, { topic: TOPIC });
 }
 
 /**
@@ -84,7 +115,7 @@ async function preparePage(pageId: string, count: number) {
  * so the retention job does not purge them during the measured run.
  */
 const HOURS_BETWEEN_PAST_EVENTS = 18;
-async function generateHistory(pageId: string, rows: number) {
+async function generateHistory({ db }: Stack, pageId: string, rows: number) {
   const { rows: counted } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "OptIn" WHERE "pageId" = $1`, [pageId]);
   const perEvent = counted[0]!.n;
   const events = Math.ceil(rows / perEvent);
@@ -119,15 +150,20 @@ interface RunResult {
   tokens: number;
   sendsPerSec: number;
   seconds: number;
+  walBytesPerDelivery: number;
   workerRssMbMax: number;
   redisBeforeMb: number;
   redisAfterMb: number;
 }
 
 /** One event matching every token of the Page, from POST until every delivery is final. */
-async function run(pageId: string, tokens: number, label: string): Promise<RunResult> {
+async function run({ db, ingest, worker }: Stack, pageId: string, tokens: number, label: string): Promise<RunResult> {
   await db.pool.query('ANALYZE');
+  // Every run starts with nothing dirty: what the run before it (or a bulk load) left is not this run's cost.
+  await db.pool.query('CHECKPOINT').catch((error: Error) => log(`CHECKPOINT refused (${error.message}): runs start with whatever is dirty`));
   const redisBeforeMb = await redisMemoryMb();
+  const walLsn = async () => BigInt((await db.pool.query<{ lsn: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS lsn`)).rows[0]!.lsn.split('.')[0]!);
+  const walBefore = await walLsn();
   let workerRssMbMax = rssMbOf(worker.pid);
   const eventId = `scale-${label}`;
   log(`${label}: one event → ${tokens} tokens`);
@@ -152,57 +188,97 @@ async function run(pageId: string, tokens: number, label: string): Promise<RunRe
     process.stdout.write(`\r[scale] ${label}: ${total - open}/${tokens} final, worker RSS ${rssMbOf(worker.pid).toFixed(0)} MB   `);
   }
   const seconds = (performance.now() - started) / 1000;
+  // Cluster-wide (full-page images included): what the run cost the WAL, next to what it cost in time.
+  const walBytesPerDelivery = Number((await walLsn()) - walBefore) / tokens;
   process.stdout.write('\n');
   const { rows: outcomes } = await db.pool.query(`SELECT status, count(*)::int AS n FROM "Delivery" WHERE "sourceId" = $1 GROUP BY 1`, [eventId]);
   // Finished jobs are removed at once; give the last acknowledgements a moment before reading memory.
   await new Promise((resolve) => setTimeout(resolve, 2_000));
-  const result = { tokens, sendsPerSec: round(tokens / seconds), seconds: round(seconds, 1), workerRssMbMax: round(workerRssMbMax), redisBeforeMb: round(redisBeforeMb, 2), redisAfterMb: round(await redisMemoryMb(), 2) };
+  const result = { tokens, sendsPerSec: round(tokens / seconds), seconds: round(seconds, 1), walBytesPerDelivery: round(walBytesPerDelivery), workerRssMbMax: round(workerRssMbMax), redisBeforeMb: round(redisBeforeMb, 2), redisAfterMb: round(await redisMemoryMb(), 2) };
   log(`${label}: ${JSON.stringify(result)} outcomes ${JSON.stringify(outcomes)}`);
   return result;
 }
 
-const redisBaselineMb = await redisMemoryMb();
+const main = await startStack('benchscale');
 const runs: RunResult[] = [];
 for (const [index, size] of SIZES.entries()) {
   const pageId = String(320000000000000 + index);
-  await preparePage(pageId, size);
-  runs.push(await run(pageId, size, `empty-${size}`));
+  await preparePage(main, pageId, size);
+  runs.push(await run(main, pageId, size, `empty-${size}`));
 }
 
-let historyRun: RunResult | null = null;
+interface HistoryRound {
+  emptySendsPerSec: number;
+  historySendsPerSec: number;
+  ratio: number;
+  emptyWalBytesPerDelivery: number;
+  historyWalBytesPerDelivery: number;
+}
+const historyRounds: HistoryRound[] = [];
+const historyRuns: RunResult[] = [];
 let historyRows = 0;
 if (HISTORY > 0) {
-  const pageId = '329000000000000';
-  await preparePage(pageId, HISTORY_TOKENS);
-  historyRows = await generateHistory(pageId, HISTORY);
-  historyRun = await run(pageId, HISTORY_TOKENS, `history-${historyRows}`);
+  // The empty side is the main stack, its "Delivery" table truncated before each of its runs.
+  const history = await startStack('benchscalehist');
+  const basePage = '329000000000000';
+  await preparePage(history, basePage, HISTORY_TOKENS);
+  historyRows = await generateHistory(history, basePage, HISTORY);
+  for (let roundNo = 1; roundNo <= ROUNDS; roundNo++) {
+    // Each round runs empty, history, history, empty (ABBA): a drift of the machine's speed, and whatever the run
+    // before leaves for the next one, weigh on both sides alike.
+    const emptyPages = [String(330000000000000 + 2 * roundNo), String(330000000000001 + 2 * roundNo)];
+    const historyPages = [String(329000000000000 + 2 * roundNo), String(329000000000001 + 2 * roundNo)];
+    for (const pageId of emptyPages) await preparePage(main, pageId, HISTORY_TOKENS);
+    for (const pageId of historyPages) await preparePage(history, pageId, HISTORY_TOKENS);
+    const measureEmpty = async (pageId: string) => {
+      await main.db.pool.query('TRUNCATE "Delivery"'); // empty means empty: no rows or index pages left by a run before
+      return run(main, pageId, HISTORY_TOKENS, `round-${roundNo}-empty`);
+    };
+    const measureHistory = (pageId: string) => run(history, pageId, HISTORY_TOKENS, `round-${roundNo}-history-${historyRows}`);
+    const empty = [await measureEmpty(emptyPages[0]!)];
+    const old = [await measureHistory(historyPages[0]!), await measureHistory(historyPages[1]!)];
+    empty.push(await measureEmpty(emptyPages[1]!));
+    historyRuns.push(...old);
+    const mean = (results: RunResult[], key: 'sendsPerSec' | 'walBytesPerDelivery') => round(results.reduce((sum, result) => sum + result[key], 0) / results.length);
+    historyRounds.push({
+      emptySendsPerSec: mean(empty, 'sendsPerSec'),
+      historySendsPerSec: mean(old, 'sendsPerSec'),
+      ratio: round(mean(old, 'sendsPerSec') / mean(empty, 'sendsPerSec'), 2),
+      emptyWalBytesPerDelivery: mean(empty, 'walBytesPerDelivery'),
+      historyWalBytesPerDelivery: mean(old, 'walBytesPerDelivery'),
+    });
+    log(`roundNo ${roundNo}: ${JSON.stringify(historyRounds.at(-1))}`);
+  }
+  await history.close();
 }
 
-stopAutoanalyze();
-await ingest.close();
-worker.kill('SIGTERM');
-await new Promise((resolve) => worker.once('exit', resolve));
-await db.close();
+await main.close();
 redis.disconnect();
 stopChildren();
-await database.drop();
 
 const bySize = (size: number) => runs.find((result) => result.tokens === size);
 const ratio = (a: RunResult | null | undefined, b: RunResult | null | undefined) => (a && b ? round(a.sendsPerSec / b.sendsPerSec, 2) : null);
-const redisFinalMb = runs.length ? runs.at(-1)!.redisAfterMb : redisBaselineMb;
+const median = (values: number[]) => {
+  if (values.length === 0) return null;
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 === 1 ? sorted[middle]! : round((sorted[middle - 1]! + sorted[middle]!) / 2, 2);
+};
+// Each run reads Redis before and after (its finished jobs removed): memory must come back to where the run found it.
+const allRuns = [...runs, ...historyRuns];
+const redisGrowthMb = Math.max(0, ...allRuns.map((result) => result.redisAfterMb - result.redisBeforeMb));
 console.log(
   JSON.stringify({
     bench: 'fanout-scale',
     runs: runs.map((result) => ({ tokens: result.tokens, sendsPerSec: result.sendsPerSec, workerRssMbMax: result.workerRssMbMax, redisAfterMb: result.redisAfterMb })),
     ratio1MTo100k: ratio(bySize(1_000_000), bySize(100_000)),
     historyRows,
-    historySendsPerSec: historyRun?.sendsPerSec ?? null,
-    ratioHistoryToEmpty: ratio(historyRun, bySize(HISTORY_TOKENS)),
+    historyRounds,
+    ratioHistoryToEmpty: median(historyRounds.map((pair) => pair.ratio)),
     workerRssMbMaxAt1M: bySize(1_000_000)?.workerRssMbMax ?? null,
-    workerRssMbMax: Math.max(...runs.map((result) => result.workerRssMbMax), historyRun?.workerRssMbMax ?? 0),
-    redisBaselineMb: round(redisBaselineMb, 2),
-    redisAfterMb: historyRun?.redisAfterMb ?? redisFinalMb,
-    redisBackToBaseline: Math.abs((historyRun?.redisAfterMb ?? redisFinalMb) - redisBaselineMb) < 1,
+    workerRssMbMax: Math.max(0, ...allRuns.map((result) => result.workerRssMbMax)),
+    redisMaxGrowthPerRunMb: round(redisGrowthMb, 2),
+    redisBackToBaseline: redisGrowthMb < 1,
   }),
 );
 process.exit(0);

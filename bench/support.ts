@@ -152,6 +152,12 @@ export async function storeTokens(
 }
 
 export const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((sorted.length - 1) * p))]! : null);
+/**
+ * RETENTION_CRON for a bench's worker: 04:41 on 29 February, so the hourly retention job (minute 41 by default) does
+ * not finalize or purge in the middle of a measured run (in bench:scale it would count the history's past events).
+ */
+export const RETENTION_NEVER = '41 4 29 2 *';
+
 export const round = (value: number, digits = 0) => Number(value.toFixed(digits));
 
 /**

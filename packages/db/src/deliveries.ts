@@ -87,12 +87,20 @@ export interface ClaimResult {
  *
  * `FOR UPDATE` on the deliveries serialises two claimers of the same rows: the second re-checks
  * `status = 'PENDING'` after the first commits and gets nothing, so it never touches the tokens.
+ * `answered`: outcomes of earlier sends written by the same statement (as recordOutcomes would, from SENDING).
  */
-export async function claim(db: Database, requests: ClaimRequest[], now: Date): Promise<ClaimResult> {
-  if (requests.length === 0) return { claimed: [], lost: [] };
+export async function claim(db: Database, requests: ClaimRequest[], now: Date, answered?: AnsweredOutcomes): Promise<ClaimResult> {
+  if (requests.length === 0) {
+    if (answered) await recordOutcomes(db, answered.outcomes, answered.at, 'SENDING');
+    return { claimed: [], lost: [] };
+  }
+  // Outcomes of requests already answered ride along (their own CTE, on SENDING rows; the claim takes PENDING ones,
+  // so the two never touch the same row): one statement and one commit instead of two.
+  const recorded = answered && answered.outcomes.length > 0 ? answered : null;
+  const recordedCte = recorded ? `recorded AS (${outcomeUpdateSql(8)}), ` : '';
   // Two deliveries of one batch never share a token (UNIQUE(optInId, sourceId)), so token ids are distinct here.
   const { rows } = await db.pool.query<{ id: string; won: boolean }>(
-    `WITH c AS (
+    `WITH ${recordedCte}c AS (
        SELECT * FROM unnest($1::uuid[], $2::uuid[], $3::timestamp[], $4::timestamp[], $5::boolean[], $7::text[])
          AS c(delivery, token, next, previous, held, kind)
      ), pending AS (
@@ -133,6 +141,7 @@ export async function claim(db: Database, requests: ClaimRequest[], now: Date): 
       requests.map((r) => holdsToken(r.row)),
       now,
       requests.map((r) => r.row.kind),
+      ...(recorded ? outcomeParams(recorded.outcomes, recorded.at, 'SENDING') : []),
     ],
   );
   const won = new Map(rows.map((row) => [row.id, row.won]));
@@ -168,34 +177,48 @@ export interface Outcome {
  */
 export async function recordOutcomes(db: Database, outcomes: Outcome[], now: Date, fromStatus: 'SENDING' | 'PENDING'): Promise<void> {
   if (outcomes.length === 0) return;
-  await db.pool.query(
-    `UPDATE "Delivery" d
+  await db.pool.query(outcomeUpdateSql(1), outcomeParams(outcomes, now, fromStatus));
+}
+
+/** Outcomes of sends already answered, written by the next claim's statement (see `claim`). */
+export interface AnsweredOutcomes {
+  outcomes: Outcome[];
+  /** When they were recorded (finishedAt of the final ones). */
+  at: Date;
+}
+
+/** The outcome UPDATE with its 11 parameters numbered from `first` (so a claim can carry it after its own). */
+function outcomeUpdateSql(first: number): string {
+  const p = (n: number) => `$${first + n - 1}`;
+  return `UPDATE "Delivery" d
      SET status = v.status::"DeliveryStatus", "skipReason" = v.skip,
          "messageId" = CASE WHEN d."optInId" IS NULL THEN NULL ELSE v.mid END,
          "lastErrorCode" = COALESCE(v.code, d."lastErrorCode"), "lastErrorSubcode" = COALESCE(v.sub, d."lastErrorSubcode"),
          "lastError" = CASE WHEN d."optInId" IS NULL THEN NULL ELSE COALESCE(v.err, d."lastError") END, "notBefore" = v.nb,
          "ambiguousAttempt" = d."ambiguousAttempt" OR v.amb,
-         "finishedAt" = CASE WHEN v.status = 'PENDING' THEN NULL ELSE $10::timestamp END
+         "finishedAt" = CASE WHEN v.status = 'PENDING' THEN NULL ELSE ${p(10)}::timestamp END
      FROM (
-       SELECT v.* FROM unnest($1::uuid[], $2::text[], $3::text[], $4::text[], $5::int[], $6::int[], $7::text[], $8::timestamp[], $9::boolean[])
+       SELECT v.* FROM unnest(${p(1)}::uuid[], ${p(2)}::text[], ${p(3)}::text[], ${p(4)}::text[], ${p(5)}::int[], ${p(6)}::int[], ${p(7)}::text[], ${p(8)}::timestamp[], ${p(9)}::boolean[])
               AS v(id, status, skip, mid, code, sub, err, nb, amb)
-       CROSS JOIN LATERAL (SELECT 1 FROM "Delivery" x WHERE x.id = v.id AND ${ROW_STATUS_IS('x')}$11 OFFSET 0) still
+       CROSS JOIN LATERAL (SELECT 1 FROM "Delivery" x WHERE x.id = v.id AND ${ROW_STATUS_IS('x')}${p(11)} OFFSET 0) still
      ) v
-     WHERE d.id = v.id AND ${ROW_STATUS_IS('d')}$11`,
-    [
-      outcomes.map((o) => o.deliveryId),
-      outcomes.map((o) => o.status),
-      outcomes.map((o) => o.skipReason ?? null),
-      outcomes.map((o) => o.messageId ?? null),
-      outcomes.map((o) => o.errorCode ?? null),
-      outcomes.map((o) => o.errorSubcode ?? null),
-      outcomes.map((o) => o.error ?? null),
-      outcomes.map((o) => o.notBefore ?? null),
-      outcomes.map((o) => o.ambiguous ?? false),
-      now,
-      fromStatus,
-    ],
-  );
+     WHERE d.id = v.id AND ${ROW_STATUS_IS('d')}${p(11)}`;
+}
+
+function outcomeParams(outcomes: Outcome[], now: Date, fromStatus: 'SENDING' | 'PENDING'): unknown[] {
+  return [
+    outcomes.map((o) => o.deliveryId),
+    outcomes.map((o) => o.status),
+    outcomes.map((o) => o.skipReason ?? null),
+    outcomes.map((o) => o.messageId ?? null),
+    outcomes.map((o) => o.errorCode ?? null),
+    outcomes.map((o) => o.errorSubcode ?? null),
+    outcomes.map((o) => o.error ?? null),
+    outcomes.map((o) => o.notBefore ?? null),
+    outcomes.map((o) => o.ambiguous ?? false),
+    now,
+    fromStatus,
+  ];
 }
 
 export type TokenChange = { optInId: string; change: 'INVALID' | 'STOPPED' | 'EXPIRED' | 'RELEASE'; claimedAt?: Date | null };

@@ -229,7 +229,18 @@ async function sendEligible(
           row,
           nextEligibleAt: row.kind === 'RECURRING' ? applySend(token, claimedAt, policy, row.subscriberTimezone, page.timezone).nextEligibleAt : null,
         }));
-        const { claimed, lost } = await claim(deps.db, requests, claimedAt);
+        // Answers already in ride with the claim (one statement instead of two); if the claim fails they go back to
+        // the writer, whose close() still tries them, so a live worker leaves no answered row SENDING.
+        const answered = writer.takeAnswered();
+        let claimResult: Awaited<ReturnType<typeof claim>>;
+        try {
+          claimResult = await claim(deps.db, requests, claimedAt, answered ? { outcomes: answered, at: claimedAt } : undefined);
+        } catch (error) {
+          if (answered) writer.giveBack(answered);
+          throw error;
+        }
+        if (answered) deps.metrics.observeDeliveries(answered);
+        const { claimed, lost } = claimResult;
         report.skipped += lost.length;
         for (const row of claimed) ready.push({ row, claimedAt });
         claimedRows.notify();
@@ -278,7 +289,7 @@ async function sendEligible(
 
 /**
  * Records Meta's answers in groups: when OUTCOME_GROUP_MAX are in, or OUTCOME_FLUSH_MS after the first of a
- * group, whichever comes first. Writes run one after another; a failed write is raised by `close()` (the rows
+ * group, whichever comes first; or sooner, carried by the next claim (takeAnswered). Writes run one after another; a failed write is raised by `close()` (the rows
  * stay SENDING and the sweeper returns them as ambiguous).
  */
 class OutcomeWriter {
@@ -307,6 +318,25 @@ class OutcomeWriter {
     this.flush();
     await this.writing;
     if (this.failure) throw this.failure;
+  }
+
+  /**
+   * The answers waiting for a write, for the next claim's statement to carry: only plain outcomes (none with a
+   * token change or an unavailable person, which need their own statements), and none after a failed write.
+   */
+  takeAnswered(): Outcome[] | null {
+    if (this.outcomes.length === 0 || this.tokenChanges.length > 0 || this.unavailable.length > 0 || this.failure) return null;
+    const outcomes = this.outcomes;
+    this.outcomes = [];
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+    return outcomes;
+  }
+
+  /** Answers a failed claim could not write: written with the next group (close() at the latest). */
+  giveBack(outcomes: Outcome[]) {
+    this.outcomes.unshift(...outcomes);
+    this.timer ??= setTimeout(() => this.flush(), OUTCOME_FLUSH_MS);
   }
 
   private flush() {
