@@ -230,14 +230,15 @@ if (HISTORY > 0) {
     const historyPages = [String(329000000000000 + 2 * roundNo), String(329000000000001 + 2 * roundNo)];
     for (const pageId of emptyPages) await preparePage(main, pageId, HISTORY_TOKENS);
     for (const pageId of historyPages) await preparePage(history, pageId, HISTORY_TOKENS);
-    const measureEmpty = async (pageId: string) => {
+    // Labels are event ids too: each run's own.
+    const measureEmpty = async (pageId: string, which: 'a' | 'b') => {
       await main.db.pool.query('TRUNCATE "Delivery"'); // empty means empty: no rows or index pages left by a run before
-      return run(main, pageId, HISTORY_TOKENS, `round-${roundNo}-empty`);
+      return run(main, pageId, HISTORY_TOKENS, `round-${roundNo}${which}-empty`);
     };
-    const measureHistory = (pageId: string) => run(history, pageId, HISTORY_TOKENS, `round-${roundNo}-history-${historyRows}`);
-    const empty = [await measureEmpty(emptyPages[0]!)];
-    const old = [await measureHistory(historyPages[0]!), await measureHistory(historyPages[1]!)];
-    empty.push(await measureEmpty(emptyPages[1]!));
+    const measureHistory = (pageId: string, which: 'a' | 'b') => run(history, pageId, HISTORY_TOKENS, `round-${roundNo}${which}-history-${historyRows}`);
+    const empty = [await measureEmpty(emptyPages[0]!, 'a')];
+    const old = [await measureHistory(historyPages[0]!, 'a'), await measureHistory(historyPages[1]!, 'b')];
+    empty.push(await measureEmpty(emptyPages[1]!, 'b'));
     historyRuns.push(...old);
     const mean = (results: RunResult[], key: 'sendsPerSec' | 'walBytesPerDelivery') => round(results.reduce((sum, result) => sum + result[key], 0) / results.length);
     historyRounds.push({
@@ -247,7 +248,7 @@ if (HISTORY > 0) {
       emptyWalBytesPerDelivery: mean(empty, 'walBytesPerDelivery'),
       historyWalBytesPerDelivery: mean(old, 'walBytesPerDelivery'),
     });
-    log(`roundNo ${roundNo}: ${JSON.stringify(historyRounds.at(-1))}`);
+    log(`round ${roundNo}: ${JSON.stringify(historyRounds.at(-1))}`);
   }
   await history.close();
 }
