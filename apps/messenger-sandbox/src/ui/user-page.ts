@@ -169,7 +169,9 @@ const SCRIPT = `
       const open = data.user.windowOpenUntil && data.user.windowOpenUntil > data.now;
       document.getElementById('window').textContent = data.user.name + ' \\u00b7 ' + (open ? '24h window open until ' + time(data.user.windowOpenUntil) : '24h window closed: send a message to open it');
       const atBottom = thread.scrollHeight - thread.scrollTop - thread.clientHeight < 40;
-      for (const item of data.items) renderItem(item);
+      // An action's poll can overlap the timer's, both asking after the same seq: whichever lands second skips what the
+      // first one drew.
+      for (const item of data.items) if (item.seq > lastSeq) renderItem(item);
       for (const mid of data.answered) markAnswered(mid, true);
       if (data.items.length && atBottom) thread.scrollTop = thread.scrollHeight;
       lastSeq = data.lastSeq;
