@@ -96,7 +96,7 @@ export async function claim(db: Database, requests: ClaimRequest[], now: Date, a
   }
   // Outcomes of requests already answered ride along (their own CTE, on SENDING rows; the claim takes PENDING ones,
   // so the two never touch the same row): one statement and one commit instead of two.
-  const recorded = answered && answered.outcomes.length > 0 ? answered : null;
+  const recorded = answered?.outcomes.length ? answered : null;
   const recordedCte = recorded ? `recorded AS (${outcomeUpdateSql(8)}), ` : '';
   // Two deliveries of one batch never share a token (UNIQUE(optInId, sourceId)), so token ids are distinct here.
   const { rows } = await db.pool.query<{ id: string; won: boolean }>(

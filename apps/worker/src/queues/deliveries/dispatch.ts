@@ -232,15 +232,13 @@ async function sendEligible(
         // Answers already in ride with the claim (one statement instead of two); if the claim fails they go back to
         // the writer, whose close() still tries them, so a live worker leaves no answered row SENDING.
         const answered = writer.takeAnswered();
-        let claimResult: Awaited<ReturnType<typeof claim>>;
-        try {
-          claimResult = await claim(deps.db, requests, claimedAt, answered ? { outcomes: answered, at: claimedAt } : undefined);
-        } catch (error) {
-          if (answered) writer.giveBack(answered);
-          throw error;
-        }
+        const { claimed, lost } = await claim(deps.db, requests, claimedAt, answered ? { outcomes: answered, at: claimedAt } : undefined).catch(
+          (error: unknown) => {
+            if (answered) writer.giveBack(answered);
+            throw error;
+          },
+        );
         if (answered) deps.metrics.observeDeliveries(answered);
-        const { claimed, lost } = claimResult;
         report.skipped += lost.length;
         for (const row of claimed) ready.push({ row, claimedAt });
         claimedRows.notify();
@@ -289,8 +287,8 @@ async function sendEligible(
 
 /**
  * Records Meta's answers in groups: when OUTCOME_GROUP_MAX are in, or OUTCOME_FLUSH_MS after the first of a
- * group, whichever comes first; or sooner, carried by the next claim (takeAnswered). Writes run one after another; a failed write is raised by `close()` (the rows
- * stay SENDING and the sweeper returns them as ambiguous).
+ * group, whichever comes first; or sooner, carried by the next claim (takeAnswered). Writes run one after another;
+ * a failed write is raised by `close()` (the rows stay SENDING and the sweeper returns them as ambiguous).
  */
 class OutcomeWriter {
   private outcomes: Outcome[] = [];
