@@ -11,7 +11,10 @@
  * 10M-row generation's dirty pages are not the next run's cost); a round's ratio is its mean history rate over its
  * mean empty rate, and the figure is the median over rounds.
  * Targets (issue #16): ratio1MTo100k ≥ 0.9, ratioHistoryToEmpty ≥ 0.9, worker RSS < 250 MB at 1M, Redis back to baseline.
- *   pnpm bench:scale [-- --sizes=10000,100000,1000000,100000 --history=10000000 --history-tokens=100000 --rounds=2]
+ * Postgres is a private cluster the bench starts with a production primary's settings (PRODUCTION_POSTGRES_SETTINGS
+ * in support.ts: 15-minute checkpoints, WAL room, 2 GB shared_buffers, autovacuum); `--postgres=shared` runs on
+ * DATABASE_URL's server instead (the development cluster: 128 MB shared_buffers, 1 GB max_wal_size, autovacuum off).
+ *   pnpm bench:scale [-- --sizes=10000,100000,1000000,100000 --history=10000000 --history-tokens=100000 --rounds=2 --postgres=private]
  * `--sizes=10000,100000 --history=1000000` is a quick run; `--sizes= ` only the history comparison; a size given twice
  * (`--sizes=100000,1000000,100000`) counts with its mean rate, so the 1M run can be bracketed. The LAST line of
  * output is one JSON object.
@@ -27,10 +30,12 @@ import {
   accessTokenOf,
   emulateAutoanalyze,
   freePort,
+  PRODUCTION_POSTGRES_SETTINGS,
   RETENTION_NEVER,
   round,
   rssMbOf,
   startChild,
+  startPrivatePostgres,
   startPrivateRedis,
   startSandbox,
   stopChildren,
@@ -45,6 +50,7 @@ const { values: args } = parseArgs({
     history: { type: 'string', default: '10000000' },
     'history-tokens': { type: 'string', default: '100000' },
     rounds: { type: 'string', default: '2' },
+    postgres: { type: 'string', default: 'private' },
   },
 });
 const SIZES = args.sizes.split(',').map(Number).filter((size) => size > 0);
@@ -62,6 +68,11 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.exit(130);
   });
 }
+// The measured Postgres: by default a private cluster with a production primary's settings (PRODUCTION_POSTGRES_SETTINGS);
+// `--postgres=shared` measures on DATABASE_URL's server as it is configured.
+const privatePostgres = args.postgres === 'shared' ? null : await startPrivatePostgres();
+if (privatePostgres) process.env.DATABASE_URL = privatePostgres.url; // the server createTestDatabase makes databases on
+const postgresSettings = privatePostgres ? PRODUCTION_POSTGRES_SETTINGS : 'shared';
 const sandbox = await startSandbox();
 const privateRedis = await startPrivateRedis();
 const redis = new Redis(privateRedis.url);
@@ -257,6 +268,7 @@ if (HISTORY > 0) {
 
 await main.close();
 redis.disconnect();
+await privatePostgres?.stop();
 stopChildren();
 
 /** A size may be run more than once (`--sizes=100000,1000000,100000` brackets the 1M run): its mean rate. */
@@ -277,6 +289,7 @@ const redisGrowthMb = Math.max(0, ...allRuns.map((result) => result.redisAfterMb
 console.log(
   JSON.stringify({
     bench: 'fanout-scale',
+    postgres: postgresSettings,
     runs: runs.map((result) => ({ tokens: result.tokens, sendsPerSec: result.sendsPerSec, workerRssMbMax: result.workerRssMbMax, redisAfterMb: result.redisAfterMb })),
     ratio1MTo100k: rateRatio(meanRateOf(1_000_000), meanRateOf(100_000)),
     historyRows,

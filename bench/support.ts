@@ -4,7 +4,8 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -182,6 +183,63 @@ export async function startPrivateRedis(): Promise<{ url: string; stop(): void }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
   throw new Error(`redis-server on port ${port} did not start`);
+}
+
+/**
+ * Settings of a Postgres primary sized for production write load, scaled to this machine (24 GiB): a checkpoint
+ * every 15 minutes at most and WAL room for a long fan-out, so a multi-minute run is not cut by checkpoints forced
+ * by max_wal_size (each followed by full-page images of every page touched again); shared_buffers large enough for a
+ * 1M-token send's indexes; WAL full-page images compressed; autovacuum on. docs/scaling.md §2 lists them.
+ */
+export const PRODUCTION_POSTGRES_SETTINGS: Record<string, string> = {
+  shared_buffers: '2GB',
+  effective_cache_size: '8GB',
+  maintenance_work_mem: '512MB',
+  checkpoint_timeout: '15min',
+  max_wal_size: '16GB',
+  wal_compression: 'lz4',
+  max_connections: '200',
+  autovacuum: 'on',
+};
+
+const PG_BIN = '/usr/lib/postgresql/15/bin';
+
+/**
+ * A throw-away Postgres cluster of the bench's own (initdb into a temporary directory, another port), started with
+ * `settings`: the shared development cluster (128 MB shared_buffers, 1 GB max_wal_size, autovacuum off) is not what
+ * a scale measurement should be taken on, and its settings are not ours to change. initdb and postgres refuse to run
+ * as root, so they run as the machine's `postgres` user when the bench is root. Returns its server URL.
+ */
+export async function startPrivatePostgres(settings: Record<string, string> = PRODUCTION_POSTGRES_SETTINGS): Promise<{ url: string; stop(): Promise<void> }> {
+  const dataDir = mkdtempSync(path.join(os.tmpdir(), 'renotify-bench-pg-'));
+  // Spawned with the `postgres` user's ids when the bench runs as root (initdb and postgres refuse root).
+  const owner = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres'])), gid: Number(execFileSync('id', ['-g', 'postgres'])) } : {};
+  if ('uid' in owner) chownSync(dataDir, owner.uid, owner.gid);
+  execFileSync(`${PG_BIN}/initdb`, ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8'], { stdio: 'ignore', ...owner });
+  const port = await freePort();
+  const options = Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
+  const args = ['-D', dataDir, '-p', String(port), '-k', dataDir, '-c', 'listen_addresses=127.0.0.1', ...options];
+  const child = spawn(`${PG_BIN}/postgres`, args, { stdio: 'ignore', ...owner });
+  children.push(child);
+  const url = `postgresql://postgres@127.0.0.1:${port}/postgres`;
+  for (let i = 0; i < 200; i++) {
+    if (child.exitCode !== null) throw new Error(`private postgres exited with ${child.exitCode}`);
+    try {
+      execFileSync(`${PG_BIN}/pg_isready`, ['-h', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
+      return {
+        url,
+        async stop() {
+          // SIGINT: Postgres' fast shutdown (disconnect clients, one last checkpoint).
+          child.kill('SIGINT');
+          if (child.exitCode === null) await new Promise((resolve) => child.once('exit', resolve));
+          rmSync(dataDir, { recursive: true, force: true });
+        },
+      };
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`private postgres on port ${port} did not start`);
 }
 
 /** CPU time (user + system) a process has used so far, from /proc/<pid>/stat (clock ticks of 10 ms). */
