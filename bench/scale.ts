@@ -28,6 +28,8 @@ import { createTestDatabase } from '@renotify/testing';
 import {
   APP_SECRET,
   accessTokenOf,
+  cpuMsOf,
+  cpuMsOfTree,
   emulateAutoanalyze,
   freePort,
   PRODUCTION_POSTGRES_SETTINGS,
@@ -70,10 +72,16 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 // The measured Postgres: by default a private cluster with a production primary's settings (PRODUCTION_POSTGRES_SETTINGS);
 // `--postgres=shared` measures on DATABASE_URL's server as it is configured.
-const privatePostgres = args.postgres === 'shared' ? null : await startPrivatePostgres();
+// BENCH_PG_STATEMENTS=1 loads pg_stat_statements there and logs each run's costliest statements per 1,000 deliveries.
+const statementsProfile = process.env.BENCH_PG_STATEMENTS === '1' && args.postgres !== 'shared';
+const privatePostgres =
+  args.postgres === 'shared'
+    ? null
+    : await startPrivatePostgres({ ...PRODUCTION_POSTGRES_SETTINGS, ...(statementsProfile ? { shared_preload_libraries: 'pg_stat_statements' } : {}) });
 if (privatePostgres) process.env.DATABASE_URL = privatePostgres.url; // the server createTestDatabase makes databases on
 const postgresSettings = privatePostgres ? PRODUCTION_POSTGRES_SETTINGS : 'shared';
-const sandbox = await startSandbox();
+// Meta's stand-in counts messages without keeping them: a million kept messages would make it slower as a run goes on.
+const sandbox = await startSandbox({ keepMessages: false });
 const privateRedis = await startPrivateRedis();
 const redis = new Redis(privateRedis.url);
 const redisMemoryMb = async () => Number(/used_memory:(\d+)/.exec(await redis.info('memory'))?.[1] ?? 0) / 1024 / 1024;
@@ -163,6 +171,9 @@ interface RunResult {
   sendsPerSec: number;
   seconds: number;
   walBytesPerDelivery: number;
+  workerCpuMsPerDelivery: number;
+  sandboxCpuMsPerDelivery: number;
+  postgresCpuMsPerDelivery: number | null;
   workerRssMbMax: number;
   redisBeforeMb: number;
   redisAfterMb: number;
@@ -170,13 +181,18 @@ interface RunResult {
 
 /** One event matching every token of the Page, from POST until every delivery is final. */
 async function run({ db, ingest, worker }: Stack, pageId: string, tokens: number, label: string): Promise<RunResult> {
-  await db.pool.query('ANALYZE');
-  // Every run starts with nothing dirty: what the run before it (or a bulk load) left is not this run's cost.
+  // Every run starts from the state autovacuum leaves between sends (the run before it left a million dead token
+  // versions: vacuuming them inside the next run is the last run's cost) and with nothing dirty: what the run
+  // before it (or a bulk load) left is not this run's cost.
+  await db.pool.query('VACUUM (ANALYZE)');
   await db.pool.query('CHECKPOINT').catch((error: Error) => log(`CHECKPOINT refused (${error.message}): runs start with whatever is dirty`));
   const redisBeforeMb = await redisMemoryMb();
   const walLsn = async () => BigInt((await db.pool.query<{ lsn: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::text AS lsn`)).rows[0]!.lsn.split('.')[0]!);
   const walBefore = await walLsn();
   let workerRssMbMax = rssMbOf(worker.pid);
+  // CPU per delivery of each party: what grows with the size, if anything does (Postgres only when it is private).
+  const cpuBefore = { worker: cpuMsOf(worker.pid), sandbox: cpuMsOf(sandbox.pid), postgres: cpuMsOfTree(privatePostgres?.pid) };
+  if (statementsProfile) await db.pool.query('CREATE EXTENSION IF NOT EXISTS pg_stat_statements; SELECT pg_stat_statements_reset()');
   const eventId = `scale-${label}`;
   log(`${label}: one event → ${tokens} tokens`);
   const started = performance.now();
@@ -186,27 +202,45 @@ async function run({ db, ingest, worker }: Stack, pageId: string, tokens: number
     body: JSON.stringify({ id: eventId, type: 'back_in_stock', pageId, productId: 'scale', productName: 'Scale Sneaker' }),
   });
   if (response.status !== 202) throw new Error(`event rejected: ${response.status} ${await response.text()}`);
-  // Counting a million rows is work for Postgres too: large runs are polled less often.
-  const pollMs = Math.min(2_000, Math.max(250, tokens / 1_000));
-  for (;;) {
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+  // Progress is read from the sandbox (a counter), not by counting the run's rows every second: over a million rows
+  // that count was the harness' own Postgres work, growing with the size it measures. Postgres is asked only once
+  // Meta has every message, until the last outcomes are written.
+  for (let accepted = 0; accepted < tokens; ) {
+    await new Promise((resolve) => setTimeout(resolve, 500));
     workerRssMbMax = Math.max(workerRssMbMax, rssMbOf(worker.pid));
+    accepted = await sandbox.acceptedCount(pageId);
+    process.stdout.write(`\r[scale] ${label}: ${accepted}/${tokens} sent, worker RSS ${rssMbOf(worker.pid).toFixed(0)} MB   `);
+  }
+  for (;;) {
     const { rows } = await db.pool.query<{ open: number; total: number }>(
       `SELECT count(*) FILTER (WHERE status IN ('PENDING','SENDING'))::int AS open, count(*)::int AS total FROM "Delivery" WHERE "sourceId" = $1`,
       [eventId],
     );
-    const { open, total } = rows[0]!;
-    if (total >= tokens && open === 0) break;
-    process.stdout.write(`\r[scale] ${label}: ${total - open}/${tokens} final, worker RSS ${rssMbOf(worker.pid).toFixed(0)} MB   `);
+    if (rows[0]!.total >= tokens && rows[0]!.open === 0) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
   const seconds = (performance.now() - started) / 1000;
   // Cluster-wide (full-page images included): what the run cost the WAL, next to what it cost in time.
   const walBytesPerDelivery = Number((await walLsn()) - walBefore) / tokens;
+  const cpuMsPerDelivery = (now: number, before: number) => round((now - before) / tokens, 3);
+  const cpu = {
+    workerCpuMsPerDelivery: cpuMsPerDelivery(cpuMsOf(worker.pid), cpuBefore.worker),
+    sandboxCpuMsPerDelivery: cpuMsPerDelivery(cpuMsOf(sandbox.pid), cpuBefore.sandbox),
+    postgresCpuMsPerDelivery: privatePostgres ? cpuMsPerDelivery(cpuMsOfTree(privatePostgres.pid), cpuBefore.postgres) : null,
+  };
   process.stdout.write('\n');
+  if (statementsProfile) {
+    const { rows: top } = await db.pool.query<{ ms: number; calls: number; query: string }>(
+      `SELECT round((total_exec_time * 1000 / $1)::numeric, 1)::float AS ms, (calls * 1000 / $1)::float AS calls, left(regexp_replace(query, '\\s+', ' ', 'g'), 110) AS query
+       FROM pg_stat_statements WHERE dbid = (SELECT oid FROM pg_database WHERE datname = current_database()) ORDER BY total_exec_time DESC LIMIT 10`,
+      [tokens],
+    );
+    for (const row of top) log(`  ${row.ms} ms, ${row.calls} calls per 1,000 deliveries: ${row.query}`);
+  }
   const { rows: outcomes } = await db.pool.query(`SELECT status, count(*)::int AS n FROM "Delivery" WHERE "sourceId" = $1 GROUP BY 1`, [eventId]);
   // Finished jobs are removed at once; give the last acknowledgements a moment before reading memory.
   await new Promise((resolve) => setTimeout(resolve, 2_000));
-  const result = { tokens, sendsPerSec: round(tokens / seconds), seconds: round(seconds, 1), walBytesPerDelivery: round(walBytesPerDelivery), workerRssMbMax: round(workerRssMbMax), redisBeforeMb: round(redisBeforeMb, 2), redisAfterMb: round(await redisMemoryMb(), 2) };
+  const result = { tokens, sendsPerSec: round(tokens / seconds), seconds: round(seconds, 1), walBytesPerDelivery: round(walBytesPerDelivery), ...cpu, workerRssMbMax: round(workerRssMbMax), redisBeforeMb: round(redisBeforeMb, 2), redisAfterMb: round(await redisMemoryMb(), 2) };
   log(`${label}: ${JSON.stringify(result)} outcomes ${JSON.stringify(outcomes)}`);
   return result;
 }
@@ -290,7 +324,15 @@ console.log(
   JSON.stringify({
     bench: 'fanout-scale',
     postgres: postgresSettings,
-    runs: runs.map((result) => ({ tokens: result.tokens, sendsPerSec: result.sendsPerSec, workerRssMbMax: result.workerRssMbMax, redisAfterMb: result.redisAfterMb })),
+    runs: runs.map(({ tokens, sendsPerSec, walBytesPerDelivery, workerCpuMsPerDelivery, sandboxCpuMsPerDelivery, postgresCpuMsPerDelivery, workerRssMbMax }) => ({
+      tokens,
+      sendsPerSec,
+      walBytesPerDelivery,
+      workerCpuMsPerDelivery,
+      sandboxCpuMsPerDelivery,
+      postgresCpuMsPerDelivery,
+      workerRssMbMax,
+    })),
     ratio1MTo100k: rateRatio(meanRateOf(1_000_000), meanRateOf(100_000)),
     historyRows,
     historyRounds,

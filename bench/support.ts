@@ -4,7 +4,7 @@
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
-import { chownSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import net from 'node:net';
 import path from 'node:path';
@@ -82,11 +82,15 @@ export const APP_SECRET = 'bench-app-secret';
 /** Meta's appsecret_proof for a bench Page's token (the sandbox checks it like Meta). */
 export const appSecretProofOf = (pageId: string) => createHmac('sha256', APP_SECRET).update(accessTokenOf(pageId)).digest('hex');
 
-/** Starts the sandbox in its own process (no demo seed, webhooks to nowhere) and returns its control client. */
-export async function startSandbox() {
+/**
+ * Starts the sandbox in its own process (no demo seed, webhooks to nowhere) and returns its control client.
+ * `keepMessages: false` has it count accepted messages without keeping them (SANDBOX_KEEP_MESSAGES): a bench of
+ * millions of sends would otherwise grow "Meta" by ~1 GB per million and slow it down as the run goes on.
+ */
+export async function startSandbox(options: { keepMessages?: boolean } = {}) {
   const port = await freePort();
   const url = `http://127.0.0.1:${port}`;
-  startChild('apps/messenger-sandbox/src/main.ts', { SANDBOX_PORT: String(port), SANDBOX_SEED_DEMO: 'false', SANDBOX_WEBHOOK_URL: 'http://127.0.0.1:9/none' });
+  const child = startChild('apps/messenger-sandbox/src/main.ts', { SANDBOX_PORT: String(port), SANDBOX_SEED_DEMO: 'false', SANDBOX_WEBHOOK_URL: 'http://127.0.0.1:9/none', SANDBOX_KEEP_MESSAGES: String(options.keepMessages ?? true) });
   await waitHealthy(url);
   async function control(method: string, route: string, body?: unknown) {
     const response = await fetch(`${url}/__sandbox${route}`, {
@@ -125,7 +129,9 @@ export async function startSandbox() {
       after = page.nextAfter;
     }
   }
-  return { url, control, createPage, issueTokens, messages };
+  /** How many messages the sandbox accepted for a Page: a progress count that costs Postgres nothing. */
+  const acceptedCount = async (pageId: string): Promise<number> => (await control('GET', '/stats')).pages[pageId]?.accepted ?? 0;
+  return { url, pid: child.pid, control, createPage, issueTokens, messages, acceptedCount };
 }
 
 /** Stores a Page's tokens as Renotify would after their opt-in webhooks (one subscriber per token). */
@@ -210,11 +216,15 @@ const PG_BIN = '/usr/lib/postgresql/15/bin';
  * a scale measurement should be taken on, and its settings are not ours to change. initdb and postgres refuse to run
  * as root, so they run as the machine's `postgres` user when the bench is root. Returns its server URL.
  */
-export async function startPrivatePostgres(settings: Record<string, string> = PRODUCTION_POSTGRES_SETTINGS): Promise<{ url: string; stop(): Promise<void> }> {
+export async function startPrivatePostgres(settings: Record<string, string> = PRODUCTION_POSTGRES_SETTINGS): Promise<{ url: string; pid: number | undefined; stop(): Promise<void> }> {
   const dataDir = mkdtempSync(path.join(os.tmpdir(), 'renotify-bench-pg-'));
   // Spawned with the `postgres` user's ids when the bench runs as root (initdb and postgres refuse root).
-  const owner = process.getuid?.() === 0 ? { uid: Number(execFileSync('id', ['-u', 'postgres'])), gid: Number(execFileSync('id', ['-g', 'postgres'])) } : {};
-  if ('uid' in owner) chownSync(dataDir, owner.uid, owner.gid);
+  const owner: { uid?: number; gid?: number } = {};
+  if (process.getuid?.() === 0) {
+    owner.uid = Number(execFileSync('id', ['-u', 'postgres']));
+    owner.gid = Number(execFileSync('id', ['-g', 'postgres']));
+    chownSync(dataDir, owner.uid, owner.gid);
+  }
   execFileSync(`${PG_BIN}/initdb`, ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8'], { stdio: 'ignore', ...owner });
   const port = await freePort();
   const options = Object.entries(settings).flatMap(([name, value]) => ['-c', `${name}=${value}`]);
@@ -228,6 +238,7 @@ export async function startPrivatePostgres(settings: Record<string, string> = PR
       execFileSync(`${PG_BIN}/pg_isready`, ['-h', '127.0.0.1', '-p', String(port)], { stdio: 'ignore' });
       return {
         url,
+        pid: child.pid,
         async stop() {
           // SIGINT: Postgres' fast shutdown (disconnect clients, one last checkpoint).
           child.kill('SIGINT');
@@ -251,6 +262,30 @@ export function cpuMsOf(pid: number | undefined): number {
   } catch {
     return 0;
   }
+}
+
+/**
+ * CPU time of a process and its children (the Postgres postmaster and its backends): its own, what its exited
+ * children used (cutime, cstime), and its live children's own and reaped.
+ */
+export function cpuMsOfTree(pid: number | undefined): number {
+  const fieldsOf = (of: number | string) => {
+    try {
+      return readFileSync(`/proc/${of}/stat`, 'utf8').split(') ')[1]!.split(' ');
+    } catch {
+      return null;
+    }
+  };
+  const ticks = (fields: string[]) => Number(fields[11]) + Number(fields[12]) + Number(fields[13]) + Number(fields[14]);
+  const own = fieldsOf(pid ?? -1);
+  if (!own) return 0;
+  let total = ticks(own);
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    const fields = fieldsOf(entry);
+    if (fields && Number(fields[1]) === pid) total += ticks(fields);
+  }
+  return total * 10;
 }
 
 /** Total calls over every command in `INFO commandstats`. */

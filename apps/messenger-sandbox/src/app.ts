@@ -27,6 +27,13 @@ export interface SandboxOptions {
   webhookTimeoutMs?: number;
   /** Monotonic ms clock for the per-Page rate limiter; tests freeze it to make throttling deterministic. */
   rateClock?: () => number;
+  /**
+   * false: accepted messages are answered and counted (GET /__sandbox/stats) but not kept, so neither the Page's
+   * message log nor the user page shows them. For benchmarks of millions of sends: keeping every message grows this
+   * stand-in's heap by ~1 GB per million, and its garbage collection makes "Meta" slower as a run goes on, which
+   * Meta is not. Default true.
+   */
+  keepMessages?: boolean;
 }
 
 export interface Sandbox {
@@ -104,6 +111,7 @@ export function buildSandbox(options: SandboxOptions = {}): Sandbox {
     ...(options.cooldownPolicy !== undefined ? { cooldownPolicy: options.cooldownPolicy } : {}),
     ...(options.sendRatePerSecond !== undefined ? { defaultSendRatePerSecond: options.sendRatePerSecond } : {}),
     ...(options.rateClock ? { rateClock: options.rateClock } : {}),
+    ...(options.keepMessages !== undefined ? { keepMessages: options.keepMessages } : {}),
   });
   const dispatcher = new WebhookDispatcher(state, options.webhookUrl, options.webhookTimeoutMs ?? 20_000);
   const verifyToken = { value: options.verifyToken ?? 'renotify-verify-token' };

@@ -5,7 +5,7 @@ import { DEMO_PAGE, DEMO_USER_PSID } from './state.js';
 
 const config = loadSandboxConfig();
 const logger = createLogger({ name: 'messenger-sandbox', level: config.LOG_LEVEL });
-const sandbox = buildSandbox({ webhookUrl: config.SANDBOX_WEBHOOK_URL, seedDemo: config.SANDBOX_SEED_DEMO, logger });
+const sandbox = buildSandbox({ webhookUrl: config.SANDBOX_WEBHOOK_URL, seedDemo: config.SANDBOX_SEED_DEMO, keepMessages: config.SANDBOX_KEEP_MESSAGES, logger });
 
 const baseUrl = await sandbox.listen(config.SANDBOX_PORT, config.SANDBOX_HOST);
 logger.info({ baseUrl, webhookUrl: config.SANDBOX_WEBHOOK_URL }, 'messenger sandbox listening');

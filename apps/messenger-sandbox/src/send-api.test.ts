@@ -417,4 +417,19 @@ describe('Send API: recorded messages', () => {
     const stats = await h.call('GET', '/__sandbox/stats');
     expect(stats.json.pages[PAGE_ID]).toEqual({ accepted: 3, rejected: { '100': 1 } });
   });
+
+  it('with keepMessages off, answers and counts every message but keeps none (what benchmarks of millions run)', async () => {
+    await h.close();
+    h = await startHarness({ keepMessages: false });
+    await createPageWithUser(h, 'user-1');
+    const sent = await h.send(text('user-1', 'one'));
+    expect(sent.json).toEqual({ recipient_id: 'user-1', message_id: expect.stringMatching(/^m_/) });
+    const otn = await h.trigger({ type: 'one_time_optin', pageId: PAGE_ID, psid: 'user-1', payload: 'restock:42' });
+    expect((await h.send({ recipient: { one_time_notif_token: otn.token.token }, message: { text: 'two' } })).status).toBe(200);
+    // Still single-use: what Meta enforces does not depend on what the sandbox keeps.
+    expectGraphError(await h.send({ recipient: { one_time_notif_token: otn.token.token }, message: { text: 'again' } }), 100);
+    expect((await h.call('GET', '/__sandbox/stats')).json.pages[PAGE_ID]).toEqual({ accepted: 2, rejected: { '100': 1 } });
+    expect((await h.call('GET', `/__sandbox/pages/${PAGE_ID}/messages`)).json.total).toBe(0);
+    expect((await h.call('GET', `/__sandbox/pages/${PAGE_ID}/messages?psid=user-1`)).json.messages).toEqual([]);
+  });
 });

@@ -371,7 +371,8 @@ function accept(state: SandboxState, page: PageRecord, rawBody: unknown, options
   const send = parseSend(rawBody, now);
   const { recipientKind, recipientValue, validated } = send;
 
-  const record = (psid: string | undefined, extra: Partial<AcceptedMessage>): AcceptedMessage | null => {
+  /** The accepted message, kept in the Page's log and `thread` (its recipient's) unless the sandbox keeps none. */
+  const record = (psid: string | undefined, extra: Partial<AcceptedMessage>, thread?: { push(message: AcceptedMessage): unknown }): AcceptedMessage | null => {
     if (!validated) return null;
     const accepted: AcceptedMessage = {
       from: 'page',
@@ -386,7 +387,10 @@ function accept(state: SandboxState, page: PageRecord, rawBody: unknown, options
     if (psid !== undefined) accepted.psid = psid;
     if (send.messagingType) accepted.messagingType = send.messagingType;
     if (send.tag) accepted.tag = send.tag;
-    page.messages.push(accepted);
+    if (state.keepMessages) {
+      page.messages.push(accepted);
+      thread?.push(accepted);
+    }
     page.counters.accepted++;
     return accepted;
   };
@@ -405,8 +409,7 @@ function accept(state: SandboxState, page: PageRecord, rawBody: unknown, options
       }
       (user.optInRequests ??= new Map()).set(key, now);
     }
-    const accepted = record(user.psid, {});
-    if (accepted) user.thread.push(accepted);
+    const accepted = record(user.psid, {}, user.thread);
     return { status: 200, body: accepted ? { recipient_id: user.psid, message_id: accepted.mid } : { recipient_id: user.psid } };
   }
 
@@ -415,8 +418,7 @@ function accept(state: SandboxState, page: PageRecord, rawBody: unknown, options
     if (!ref) throw new GraphError(100, 2018001, '(#100) No matching user found');
     if (now - ref.optedInAt > WINDOW_MS) throw new GraphError(10, 2018278, messageFor(10, 2018278));
     if (validated?.optInRequest) throw new GraphError(100, null, '(#100) Opt-in requests can only be sent to a PSID');
-    const accepted = record(undefined, { userRef: ref.userRef });
-    if (accepted) ref.messages.push(accepted);
+    const accepted = record(undefined, { userRef: ref.userRef }, ref.messages);
     // Meta omits recipient_id for user_ref sends.
     return { status: 200, body: accepted ? { message_id: accepted.mid } : {} };
   }
@@ -434,8 +436,7 @@ function accept(state: SandboxState, page: PageRecord, rawBody: unknown, options
     const user = page.users.get(token.psid);
     if (user?.blocked) throw new GraphError(551, 1545041, messageFor(551, null));
     token.usedAt = now;
-    const accepted = record(token.psid, { tokenKind: 'ONE_TIME', topic: token.payload });
-    if (accepted && user) user.thread.push(accepted);
+    const accepted = record(token.psid, { tokenKind: 'ONE_TIME', topic: token.payload }, user?.thread);
     return { status: 200, body: { recipient_id: token.psid, message_id: accepted?.mid } };
   }
 
@@ -452,8 +453,7 @@ function accept(state: SandboxState, page: PageRecord, rawBody: unknown, options
   }
   token.lastSentAt = now;
   token.nextEligibleAt = state.nextEligibleAfter(page, token, now);
-  const accepted = record(token.psid, { tokenKind: 'RECURRING', topic: token.payload });
-  if (accepted && user) user.thread.push(accepted);
+  const accepted = record(token.psid, { tokenKind: 'RECURRING', topic: token.payload }, user?.thread);
   const recipientKey = options.recurringAnswersRecipient ? 'recipient' : 'recipient_id';
   return { status: 200, body: { [recipientKey]: token.psid, message_id: accepted?.mid } };
 }

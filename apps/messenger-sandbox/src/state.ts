@@ -224,6 +224,8 @@ export interface SandboxStateOptions {
   seedDemo?: boolean;
   /** Monotonic ms clock for the rate limiter (real time by default; tests freeze it). */
   rateClock?: () => number;
+  /** Keep every accepted message (Page log, user threads). Default true; see SandboxOptions.keepMessages. */
+  keepMessages?: boolean;
 }
 
 const NO_FAULTS = (): FaultSettings => ({ latencyMs: 0, latencyJitterMs: 0, errors: [], throttleBursts: null });
@@ -239,6 +241,7 @@ export class SandboxState {
   readonly defaultSendRatePerSecond: number | null;
   readonly seedDemo: boolean;
   private readonly rateClock: () => number;
+  readonly keepMessages: boolean;
 
   constructor(options: SandboxStateOptions = {}) {
     this.rateClock = options.rateClock ?? (() => performance.now());
@@ -246,6 +249,7 @@ export class SandboxState {
     this.defaultCooldownPolicy = options.cooldownPolicy ?? 'meta-2022';
     this.defaultSendRatePerSecond = options.defaultSendRatePerSecond === undefined ? 300 : options.defaultSendRatePerSecond;
     this.seedDemo = options.seedDemo ?? false;
+    this.keepMessages = options.keepMessages ?? true;
     if (this.seedDemo) this.seedDemoData();
   }
 

@@ -95,6 +95,8 @@ export const sandboxSchema = z.object({
   SANDBOX_WEBHOOK_URL: url('http://127.0.0.1:3000/webhooks/messenger'),
   /** Seeds a demo Page and user at start-up so the user page works out of the box. */
   SANDBOX_SEED_DEMO: booleanFlag(true),
+  /** false: accepted messages are counted, not kept (benchmarks of millions of sends; see the sandbox's keepMessages). */
+  SANDBOX_KEEP_MESSAGES: booleanFlag(true),
 });
 
 export type CommonConfig = z.infer<typeof commonSchema>;
