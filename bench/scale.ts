@@ -72,14 +72,19 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
 }
 // The measured Postgres: by default a private cluster with a production primary's settings (PRODUCTION_POSTGRES_SETTINGS);
 // `--postgres=shared` measures on DATABASE_URL's server as it is configured.
+/** BENCH_PG_SETTINGS="name=value,name=value" changes the private cluster's settings (an experiment, e.g. autovacuum=off). */
+function settingsFromEnv(): Record<string, string> {
+  const pairs = (process.env.BENCH_PG_SETTINGS ?? '').split(',').filter((pair) => pair.includes('='));
+  return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')).trim(), pair.slice(pair.indexOf('=') + 1).trim()]));
+}
 // BENCH_PG_STATEMENTS=1 loads pg_stat_statements there and logs each run's costliest statements per 1,000 deliveries.
 const statementsProfile = process.env.BENCH_PG_STATEMENTS === '1' && args.postgres !== 'shared';
 const privatePostgres =
   args.postgres === 'shared'
     ? null
-    : await startPrivatePostgres({ ...PRODUCTION_POSTGRES_SETTINGS, ...(statementsProfile ? { shared_preload_libraries: 'pg_stat_statements' } : {}) });
+    : await startPrivatePostgres({ ...PRODUCTION_POSTGRES_SETTINGS, ...(statementsProfile ? { shared_preload_libraries: 'pg_stat_statements' } : {}), ...settingsFromEnv() });
 if (privatePostgres) process.env.DATABASE_URL = privatePostgres.url; // the server createTestDatabase makes databases on
-const postgresSettings = privatePostgres ? PRODUCTION_POSTGRES_SETTINGS : 'shared';
+const postgresSettings = privatePostgres ? { ...PRODUCTION_POSTGRES_SETTINGS, ...settingsFromEnv() } : 'shared';
 // Meta's stand-in counts messages without keeping them: a million kept messages would make it slower as a run goes on.
 const sandbox = await startSandbox({ keepMessages: false });
 const privateRedis = await startPrivateRedis();
@@ -93,7 +98,7 @@ async function startStack(name: string) {
   const db: Database = createDatabase(database.url, { maxConnections: 4 });
   // BENCH_DELIVERY_IDS=random measures the layout before migration 20261202000000 (random ids) in the same harness.
   if (process.env.BENCH_DELIVERY_IDS === 'random') {
-    await db.pool.query(`CREATE OR REPLACE FUNCTION renotify_delivery_id(source text) RETURNS uuid LANGUAGE sql VOLATILE AS 'SELECT gen_random_uuid()'`);
+    await db.pool.query(`CREATE OR REPLACE FUNCTION renotify_delivery_id(source text, batch_no int) RETURNS uuid LANGUAGE sql VOLATILE AS 'SELECT gen_random_uuid()'`);
   }
   // On a cluster without autovacuum, statistics are refreshed as autoanalyze would (see emulateAutoanalyze).
   const stopAutoanalyze = await emulateAutoanalyze(db);
@@ -130,7 +135,7 @@ async function preparePage(stack: Stack, pageId: string, count: number) {
 
 /**
  * `rows` old deliveries on the Page: `rows / tokens` past events, each sent to every token of the Page, final and
- * finished at its time, with the ids fan-out gives them (renotify_delivery_id: grouped by source). Inserted one past
+ * finished at its time, with the ids fan-out gives them (renotify_delivery_id: grouped by source and batch). Inserted one past
  * event per statement, so progress shows. The past events are spread over less than the default 90-day retention,
  * so the retention job does not purge them during the measured run.
  */
@@ -151,7 +156,7 @@ async function generateHistory({ db }: Stack, pageId: string, rows: number) {
   for (let day = 1; day <= events; day++) {
     await db.pool.query(
       `INSERT INTO "Delivery" (id, "sourceType", "sourceId", "optInId", "pageId", "batchNo", status, attempts, "messageId", "createdAt", "claimedAt", "finishedAt")
-       SELECT renotify_delivery_id('history-' || $2::int), 'EVENT', 'history-' || $2::int, o.id, $1, (o.n / 500)::int, 'SENT', 1, 'm.history.' || $2::int || '.' || o.n, at, at, at
+       SELECT renotify_delivery_id('history-' || $2::int, (o.n / 500)::int), 'EVENT', 'history-' || $2::int, o.id, $1, (o.n / 500)::int, 'SENT', 1, 'm.history.' || $2::int || '.' || o.n, at, at, at
        FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM "OptIn" WHERE "pageId" = $1) AS o,
             (SELECT now() - make_interval(hours => $2::int * $3::int) AS at) AS past`,
       [pageId, day, HOURS_BETWEEN_PAST_EVENTS],

@@ -108,7 +108,7 @@ WITH candidates AS (
   LIMIT $4
 ), inserted AS (
   INSERT INTO "Delivery" (id, "sourceType", "sourceId", "optInId", "pageId", "batchNo")
-  SELECT renotify_delivery_id($7), $6::"SourceType", $7, id, $1, $8 FROM candidates
+  SELECT renotify_delivery_id($7, $8), $6::"SourceType", $7, id, $1, $8 FROM candidates
   ON CONFLICT ("sourceId", "optInId") DO NOTHING
   RETURNING 1
 )
@@ -121,7 +121,7 @@ const FAN_OUT_BATCH_IN_ZONES_SQL = fanOutBatchSql(true);
 /** People who said STOP get a row saying so: the event's report shows them, and nothing is sent. */
 const recordStoppedSql = (inZones: boolean) => `
 INSERT INTO "Delivery" (id, "sourceType", "sourceId", "optInId", "pageId", "batchNo", status, "skipReason", "finishedAt")
-SELECT renotify_delivery_id($5), $4::"SourceType", $5, o.id, $1, -1, 'SKIPPED', 'STOPPED', now()
+SELECT renotify_delivery_id($5, -1), $4::"SourceType", $5, o.id, $1, -1, 'SKIPPED', 'STOPPED', now()
 ${matchingOptIns('o.topic = ANY($2::text[])', 'STOPPED', inZones ? 6 : null)} AND o.kind::text = ANY($3::text[])
 ON CONFLICT ("sourceId", "optInId") DO NOTHING`;
 const RECORD_STOPPED_SQL = recordStoppedSql(false);

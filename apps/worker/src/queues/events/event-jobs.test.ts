@@ -36,13 +36,13 @@ describe('fanout jobs (events queue)', () => {
     expect(await deliveryCounts(stack.db, 'jb-3')).toEqual({});
   });
 
-  it("gives one send's deliveries ids that share the source's 48-bit prefix, and other sends other prefixes", async () => {
+  it("gives one send's deliveries ids that share the source's 48-bit prefix, then the batch's, and other sends other prefixes", async () => {
     await seedTokens(stack, { kind: 'ONE_TIME', topic: 'back_in_stock:ids-a', count: 3, psidPrefix: 'idsa-' });
     await seedTokens(stack, { kind: 'ONE_TIME', topic: 'back_in_stock:ids-b', count: 2, psidPrefix: 'idsb-' });
     expect((await stack.api('POST', '/v1/events', [backInStock('ids-1', 'ids-a'), backInStock('ids-2', 'ids-b')])).status).toBe(202);
     for (const id of ['ids-1', 'ids-2']) await settled(id);
-    const { rows } = await stack.db.pool.query<{ sourceId: string; id: string }>(
-      `SELECT "sourceId", id::text FROM "Delivery" WHERE "sourceId" IN ('ids-1', 'ids-2') ORDER BY 1`,
+    const { rows } = await stack.db.pool.query<{ sourceId: string; id: string; batchNo: number }>(
+      `SELECT "sourceId", id::text, "batchNo" FROM "Delivery" WHERE "sourceId" IN ('ids-1', 'ids-2') ORDER BY 1`,
     );
     expect(rows).toHaveLength(5);
     // RFC 9562 version 8 (application-defined bits) with the RFC variant: what z.uuid() and other validators accept.
@@ -51,6 +51,9 @@ describe('fanout jobs (events queue)', () => {
     expect(prefixes('ids-1').size).toBe(1);
     expect(prefixes('ids-2').size).toBe(1);
     expect([...prefixes('ids-1')][0]).not.toBe([...prefixes('ids-2')][0]);
+    // Then the batch number (12 bits, after the version nibble): a batch's rows share 64 bits, so its claims and
+    // outcomes touch a few primary-key leaves (migration 20261202110000_delivery_ids_by_batch).
+    for (const { id, batchNo } of rows) expect(id.slice(14, 18)).toBe(`8${(batchNo & 0xfff).toString(16).padStart(3, '0')}`);
     expect(new Set(rows.map((row) => row.id)).size).toBe(5);
   });
 
