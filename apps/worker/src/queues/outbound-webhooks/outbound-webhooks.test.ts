@@ -228,5 +228,5 @@ describe('outbound webhooks end to end', () => {
     const answered = (await verifiedHooks('audit', audit.secret)).filter((hook) => hook.answeredWith === 204 && hook.type === 'delivery.sent');
     expect(new Set(answered.map((hook) => hook.id))).toEqual(new Set(sentIds));
     expect(new Set(answered.map((hook) => hook.data.sourceId))).toEqual(new Set(['hooks-crash']));
-  }, 180_000);
+  }, 240_000);
 });
