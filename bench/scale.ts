@@ -70,21 +70,21 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
     process.exit(130);
   });
 }
-// The measured Postgres: by default a private cluster with a production primary's settings (PRODUCTION_POSTGRES_SETTINGS);
-// `--postgres=shared` measures on DATABASE_URL's server as it is configured.
 /** BENCH_PG_SETTINGS="name=value,name=value" changes the private cluster's settings (an experiment, e.g. autovacuum=off). */
 function settingsFromEnv(): Record<string, string> {
   const pairs = (process.env.BENCH_PG_SETTINGS ?? '').split(',').filter((pair) => pair.includes('='));
   return Object.fromEntries(pairs.map((pair) => [pair.slice(0, pair.indexOf('=')).trim(), pair.slice(pair.indexOf('=') + 1).trim()]));
 }
-// BENCH_PG_STATEMENTS=1 loads pg_stat_statements there and logs each run's costliest statements per 1,000 deliveries.
+// The measured Postgres: by default a private cluster with a production primary's settings (PRODUCTION_POSTGRES_SETTINGS);
+// `--postgres=shared` measures on DATABASE_URL's server as it is configured. BENCH_PG_STATEMENTS=1 loads
+// pg_stat_statements there and logs each run's costliest statements per 1,000 deliveries.
 const statementsProfile = process.env.BENCH_PG_STATEMENTS === '1' && args.postgres !== 'shared';
+const postgresSettings = args.postgres === 'shared' ? 'shared' : { ...PRODUCTION_POSTGRES_SETTINGS, ...settingsFromEnv() };
 const privatePostgres =
-  args.postgres === 'shared'
+  postgresSettings === 'shared'
     ? null
-    : await startPrivatePostgres({ ...PRODUCTION_POSTGRES_SETTINGS, ...(statementsProfile ? { shared_preload_libraries: 'pg_stat_statements' } : {}), ...settingsFromEnv() });
+    : await startPrivatePostgres({ ...postgresSettings, ...(statementsProfile ? { shared_preload_libraries: 'pg_stat_statements' } : {}) });
 if (privatePostgres) process.env.DATABASE_URL = privatePostgres.url; // the server createTestDatabase makes databases on
-const postgresSettings = privatePostgres ? { ...PRODUCTION_POSTGRES_SETTINGS, ...settingsFromEnv() } : 'shared';
 // Meta's stand-in counts messages without keeping them: a million kept messages would make it slower as a run goes on.
 const sandbox = await startSandbox({ keepMessages: false });
 const privateRedis = await startPrivateRedis();
