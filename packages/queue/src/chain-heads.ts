@@ -33,13 +33,20 @@ export async function queueDispatchBatch(deliveries: Queue, source: DispatchSour
  * Gives each chain head of `source` a live dispatch job under its fixed id (`dispatchJobId`; see ensureLiveJob:
  * missing or completed ones are added, failed ones retried, live ones left alone). The heads come from the caller
  * (computed in Postgres with the source's window), so at most W batches of the source are ever queued. Returns
- * how many were queued.
+ * how many were queued. `stillDue` re-reads a head whose job is gone, after that was seen in Redis: the heads were
+ * computed before, and the batch's job may have finished its rows and completed (removed, its successor queued)
+ * in between; re-adding it then would give its chain two jobs.
  */
-export async function queueChainHeads(deliveries: Queue, source: DispatchSource, heads: readonly ChainHead[]): Promise<number> {
+export async function queueChainHeads(
+  deliveries: Queue,
+  source: DispatchSource,
+  heads: readonly ChainHead[],
+  stillDue: (head: ChainHead) => Promise<boolean>,
+): Promise<number> {
   let queued = 0;
   for (const head of heads) {
     const { job, opts } = dispatchJobOf(source, head);
-    if (await ensureLiveJob(deliveries, DISPATCH_JOB, job, opts)) queued++;
+    if (await ensureLiveJob(deliveries, DISPATCH_JOB, job, opts, () => stillDue(head))) queued++;
   }
   return queued;
 }

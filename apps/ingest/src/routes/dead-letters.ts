@@ -2,6 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import {
+  batchHasDueRows,
   chainHeads,
   DELIVERY_DEAD_LETTER_KIND,
   findDeadLetterRows,
@@ -121,7 +122,7 @@ async function releaseRedrivenSources(deps: IngestDeps, rows: readonly RedrivenD
   }
   for (const source of sources.values()) {
     const heads = await chainHeads(deps.db, source.sourceId, sourceWindow(source.sourceType, source.priority, deps.config.DISPATCH_WINDOW), now);
-    await queueChainHeads(deps.queues.deliveries, source, heads);
+    await queueChainHeads(deps.queues.deliveries, source, heads, (head) => batchHasDueRows(deps.db, source.sourceId, head.batchNo, now));
   }
 }
 

@@ -112,11 +112,12 @@ describe('fair dispatch (progressive release, no sleeping in slots, priority cla
     await waitFor(async () => (await stack.db.pool.query(`SELECT status FROM "Event" WHERE id = 'window-1'`)).rows[0]?.status === 'FANNED_OUT', { what: 'the fan-out' });
     let most = 0;
     for (let i = 0; i < 20; i++) {
-      const counts = await stack.worker!.deps.queues.deliveries.getJobCounts('active', 'wait', 'prioritized', 'delayed');
-      most = Math.max(most, counts.active! + counts.wait! + counts.prioritized! + counts.delayed!);
+      const jobs = await stack.worker!.deps.queues.deliveries.getJobs(['active', 'wait', 'prioritized', 'delayed']);
+      most = Math.max(most, jobs.filter((job) => job.data?.sourceId === 'window-1').length);
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    // 30 batches written, at most 3 queued or in flight (a sweep job may be there too).
+    // 30 batches written, at most 3 queued or in flight, plus one job finishing while its successor is already queued
+    // (a batch queues the next of its chain just before its own job completes).
     expect(most).toBeGreaterThan(0);
     expect(most).toBeLessThanOrEqual(4);
     await setRate(stack, TEST_PAGE.id, 100_000);
@@ -137,22 +138,27 @@ describe('fair dispatch (progressive release, no sleeping in slots, priority cla
     const runId = run.body.run.id as string;
     await waitFor(async () => (await statusCounts(stack, runId)).sent >= 50, { timeoutMs: 20_000, what: 'the campaign to be under way' });
     const eventAt = Date.now();
+    const campaignBefore = await statusCounts(stack, runId);
     expect((await postEvent(stack, 'prio-1', TEST_PAGE.id, 'prio')).status).toBe(202);
-    await waitFor(() => allFinal(stack.db, 'prio-1'), { timeoutMs: 30_000, what: 'the one-time notifications' });
+    await waitFor(() => allFinal(stack.db, 'prio-1'), { timeoutMs: 60_000, what: 'the one-time notifications' });
     const eventSeconds = (Date.now() - eventAt) / 1000;
     const campaignDuring = await statusCounts(stack, runId);
-    console.log(`200 one-time sends took ${eventSeconds.toFixed(1)} s at 50/s beside a campaign (campaign: ${campaignDuring.sent} sent, ${campaignDuring.open} open)`);
-    // The event had 8 batches in flight for the campaign's 2: it got about 80 % of the Page's rate.
-    expect(eventSeconds).toBeLessThan((200 / 50) * 1.0 / 0.6);
+    // The Page's sends while the event was open, by source: a share, so a loaded machine (slower overall) does not
+    // change it the way it changes a duration.
+    const campaignSendsMeanwhile = campaignDuring.sent - campaignBefore.sent;
+    const eventShare = 200 / (200 + campaignSendsMeanwhile);
+    console.log(`200 one-time sends took ${eventSeconds.toFixed(1)} s at 50/s beside a campaign (campaign meanwhile: ${campaignSendsMeanwhile} sent, ${campaignDuring.open} open; event share ${eventShare.toFixed(2)})`);
+    // The event had 8 batches in flight for the campaign's 2: it got about 80 % of the Page's sends.
+    expect(eventShare).toBeGreaterThanOrEqual(0.6);
     expect(campaignDuring.open).toBeGreaterThan(0); // the campaign was not done before the event …
-    expect(campaignDuring.sent).toBeGreaterThan(50); // … and kept a share meanwhile (no starvation)
+    expect(campaignSendsMeanwhile).toBeGreaterThan(0); // … and kept a share meanwhile (no starvation)
     const received = await messagesByPsid(stack);
     expect(oneTime.every((token) => received.get(token.psid) === 1)).toBe(true);
     await setRate(stack, TEST_PAGE.id, 100_000);
     await waitFor(() => allFinal(stack.db, runId), { timeoutMs: 30_000, what: 'the campaign to finish' });
     await stack.worker!.close();
     stack.worker = null;
-  }, 90_000);
+  }, 120_000);
 
   it('a Page at 20/s with 3 workers: SENDING is never taken for abandoned — no "already used" refusals, every message id kept, no token invalidated', async () => {
     await setRate(stack, TEST_PAGE.id, 20);
@@ -217,9 +223,9 @@ describe('fair dispatch (progressive release, no sleeping in slots, priority cla
     await setRate(stack, TEST_PAGE.id, 100_000);
     const next = spawnWorker(stack);
     children.push(next);
-    await waitFor(() => allFinal(stack.db, 'term-1'), { timeoutMs: 30_000, intervalMs: 200, what: 'the rest to be sent by the next worker' });
+    await waitFor(() => allFinal(stack.db, 'term-1'), { timeoutMs: 60_000, intervalMs: 200, what: 'the rest to be sent by the next worker' });
     expect(await deliveryCounts(stack.db, 'term-1')).toEqual({ SENT: 400 });
     next.kill('SIGTERM');
     await new Promise((resolve) => next.once('exit', resolve));
-  }, 60_000);
+  }, 120_000);
 });

@@ -1,5 +1,5 @@
 import { batchHasDueRows, chainHeads, fanOut, nextDueBatchInChain, type FanOutResult, type FanOutSource, type TokenKind } from '@renotify/db';
-import { queueChainHeads, queueDispatchBatch, sourceWindow, SourceProgress, type DispatchSource, type PriorityClass } from '@renotify/queue';
+import { queueChainHeads, queueDispatchBatch, sourceWindow, SourceProgress, type ChainHead, type DispatchSource, type PriorityClass } from '@renotify/queue';
 import type { WorkerDeps } from '../../deps.js';
 
 /**
@@ -63,8 +63,15 @@ export async function releaseSuccessor(deps: WorkerDeps, source: ReleaseSource, 
  * and by the sweeper after a crash or a Redis loss. Returns how many were queued.
  */
 export async function ensureChainHeads(deps: WorkerDeps, source: ReleaseSource, now = new Date()): Promise<number> {
-  const heads = await chainHeads(deps.db, source.sourceId, windowOf(deps, source), now);
-  return queueChainHeads(deps.queues.deliveries, source, heads);
+  return giveHeadsLiveJobs(deps, source, await chainHeads(deps.db, source.sourceId, windowOf(deps, source), now), now);
+}
+
+/**
+ * Heads read from Postgres a moment ago get a live job each, unless the batch is no longer due when its job is
+ * found gone: it finished meanwhile (its successor is already queued), so re-adding it would give its chain two jobs.
+ */
+export function giveHeadsLiveJobs(deps: WorkerDeps, source: ReleaseSource, heads: readonly ChainHead[], now: Date): Promise<number> {
+  return queueChainHeads(deps.queues.deliveries, source, heads, (head) => batchHasDueRows(deps.db, source.sourceId, head.batchNo, now));
 }
 
 /**
