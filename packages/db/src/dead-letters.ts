@@ -45,7 +45,7 @@ export async function listDeadLetters(
                           "lastError" AS reason, "lastErrorCode" AS code, "lastErrorSubcode" AS subcode, attempts,
                           "sourceType"::text AS "sourceType", "sourceId", "batchNo", "pageId", "optInId"::text AS "optInId",
                           NULL::jsonb AS payload, NULL::timestamp AS "redrivenAt"
-                   FROM "Delivery" WHERE status = 'DEAD'`);
+                   FROM "Delivery" WHERE "isDead"`);
   }
   if (kind !== DELIVERY_DEAD_LETTER_KIND) {
     const kindFilter = kind === undefined ? '' : `WHERE kind = $${params.push(kind)}`;
@@ -109,15 +109,22 @@ export async function redriveDeadDeliveries(db: Database, selector: RedriveSelec
         : ['TRUE', []];
   const { rows } = await db.pool.query<RedrivenDelivery>(
     `WITH target AS (
-       SELECT id, attempts, "finishedAt" FROM "Delivery" WHERE status = 'DEAD' AND ${condition} AND "optInId" IS NOT NULL FOR UPDATE
+       SELECT id, attempts, "finishedAt" FROM "Delivery" WHERE "isDead" AND ${condition} AND "optInId" IS NOT NULL FOR UPDATE
+     ), redriven AS (
+       UPDATE "Delivery" d
+       -- claimedAt stays: a dead delivery may still hold its token (see holdsToken in the worker's ledger).
+       SET status = 'PENDING', attempts = 0, "finishedAt" = NULL, "notBefore" = NULL
+       FROM target WHERE d.id = target.id
+       RETURNING d.id, target.attempts AS "previousAttempts", target."finishedAt"::text AS "previousFinishedAt",
+                 d."sourceType", d."sourceId", d."batchNo",
+                 (SELECT e.priority FROM "Event" e WHERE d."sourceType" = 'EVENT' AND e.id = d."sourceId") AS priority
+     ), opened AS (
+       -- Their sources are open again (see DispatchSource), in the same transaction as the rows.
+       INSERT INTO "DispatchSource" ("sourceId", "sourceType", "checkAt")
+       SELECT DISTINCT ON ("sourceId") "sourceId", "sourceType", clock_timestamp() AT TIME ZONE 'UTC' FROM redriven
+       ON CONFLICT ("sourceId") DO UPDATE SET "checkAt" = EXCLUDED."checkAt"
      )
-     UPDATE "Delivery" d
-     -- claimedAt stays: a dead delivery may still hold its token (see holdsToken in the worker's ledger).
-     SET status = 'PENDING', attempts = 0, "finishedAt" = NULL, "notBefore" = NULL
-     FROM target WHERE d.id = target.id
-     RETURNING d.id, target.attempts AS "previousAttempts", target."finishedAt"::text AS "previousFinishedAt",
-               d."sourceType", d."sourceId", d."batchNo",
-               (SELECT e.priority FROM "Event" e WHERE d."sourceType" = 'EVENT' AND e.id = d."sourceId") AS priority`,
+     SELECT * FROM redriven`,
     params,
   );
   return rows;

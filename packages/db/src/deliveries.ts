@@ -27,6 +27,8 @@ export interface BatchRow {
   claimedAt: Date | null;
   ambiguousAttempt: boolean;
   notBefore: Date | null;
+  /** Found SENDING from an abandoned claim and turned back to PENDING by this load (see loadPendingBatch). */
+  abandoned: boolean;
   kind: OptInKind;
   tokenStatus: OptInStatus;
   topic: string;
@@ -42,17 +44,33 @@ export interface BatchRow {
   unavailableUntil: Date | null;
 }
 
-export async function loadPendingBatch(db: Database, sourceId: string, batchNo: number): Promise<BatchRow[]> {
+/**
+ * The batch's PENDING rows with their tokens and people. Rows of the batch still SENDING from a claim made before
+ * `abandonedBefore` belong to a worker that died mid-send (a row is SENDING only while its request is in flight,
+ * bounded by the Graph timeout): the same statement turns them back to PENDING, marked ambiguous (see
+ * ABANDONED_CLAIM_RESET), and returns them with the rest, flagged `abandoned`. The main SELECT reads the statement's
+ * snapshot, where those rows are still SENDING, so each row comes once.
+ */
+export async function loadPendingBatch(db: Database, sourceId: string, batchNo: number, abandonedBefore: Date): Promise<BatchRow[]> {
   const { rows } = await db.pool.query<BatchRow>(
-    `SELECT d.id, d."optInId", d."pageId", d.attempts, d."claimedAt", d."ambiguousAttempt", d."notBefore",
+    `WITH reset AS (
+       UPDATE "Delivery" SET ${ABANDONED_CLAIM_RESET}
+       WHERE "sourceId" = $1 AND "batchNo" = $2 AND status = 'SENDING' AND "claimedAt" < $3::timestamp
+       RETURNING id, status, "optInId", "pageId", attempts, "claimedAt", "ambiguousAttempt", "notBefore"
+     ), due AS (
+       SELECT id, "optInId", "pageId", attempts, "claimedAt", "ambiguousAttempt", "notBefore", false AS abandoned
+       FROM "Delivery" WHERE "sourceId" = $1 AND "batchNo" = $2 AND status = 'PENDING'
+       UNION ALL
+       SELECT id, "optInId", "pageId", attempts, "claimedAt", "ambiguousAttempt", "notBefore", true FROM reset WHERE status = 'PENDING'
+     )
+     SELECT d.id, d."optInId", d."pageId", d.attempts, d."claimedAt", d."ambiguousAttempt", d."notBefore", d.abandoned,
             o.kind, o.status AS "tokenStatus", o.topic, o.token, o.frequency, o.timezone AS "tokenTimezone",
             o."expiresAt", o."createdAt" AS "tokenCreatedAt", o."lastSentAt", o."nextEligibleAt", o."subscriberId",
             s.timezone AS "subscriberTimezone", s."unavailableUntil"
-     FROM "Delivery" d
+     FROM due d
      JOIN "OptIn" o ON o.id = d."optInId"
-     JOIN "Subscriber" s ON s.id = o."subscriberId"
-     WHERE d."sourceId" = $1 AND d."batchNo" = $2 AND d.status = 'PENDING'`,
-    [sourceId, batchNo],
+     JOIN "Subscriber" s ON s.id = o."subscriberId"`,
+    [sourceId, batchNo, abandonedBefore],
   );
   return rows;
 }
@@ -273,8 +291,8 @@ export async function haltSource(db: Database, sourceId: string, reason: string,
 
 /**
  * "Due" rows of a batch: waiting to be sent now, or being sent. Deferred rows (notBefore later) are not.
- * The `status IN` comes first and alone so that it is an index condition on ("sourceId", "batchNo", status): a
- * batch whose rows are all final is then passed over in the index, without reading its 500 rows.
+ * Read through ("sourceId", "batchNo") and checked on the row: no index names the status (a claim and an outcome
+ * are HOT updates, migration 20261203200000_delivery_writes_hot), so a probe of a finished batch reads its rows.
  */
 const DUE = (alias: string, nowParam: string) =>
   `(${alias}.status IN ('PENDING', 'SENDING') AND (${alias}.status = 'SENDING' OR ${alias}."notBefore" IS NULL OR ${alias}."notBefore" <= ${nowParam}))`;
@@ -361,53 +379,82 @@ export async function capUsageSince(db: Database, subscriberIds: string[], since
 }
 
 /**
- * Deliveries SENDING since before `claimedBefore` belong to a dead worker: back to PENDING, marked ambiguous.
- * One whose person was erased meanwhile (optInId NULL) has nobody to send to: it ends SKIPPED (STOPPED), like the
+ * How a delivery abandoned mid-send (SENDING from a claim older than STALE_SENDING_MS: its worker died; the HTTP
+ * call may or may not have reached Meta) goes back: PENDING, marked ambiguous (see the worker's `interpret`). One
+ * whose person was erased meanwhile (optInId NULL) has nobody to send to: it ends SKIPPED (STOPPED), like the
  * erase's waiting rows, instead of waiting forever for a batch load that can no longer find its token.
  */
-export async function resetStaleSending(db: Database, claimedBefore: Date): Promise<number> {
-  const { rowCount } = await db.pool.query(
-    `UPDATE "Delivery" SET "ambiguousAttempt" = true, "notBefore" = NULL,
+const ABANDONED_CLAIM_RESET = `"ambiguousAttempt" = true, "notBefore" = NULL,
        status = CASE WHEN "optInId" IS NULL THEN 'SKIPPED'::"DeliveryStatus" ELSE 'PENDING'::"DeliveryStatus" END,
        "skipReason" = CASE WHEN "optInId" IS NULL THEN 'STOPPED' ELSE "skipReason" END,
-       "finishedAt" = CASE WHEN "optInId" IS NULL THEN now() AT TIME ZONE 'UTC' ELSE "finishedAt" END
-     WHERE status = 'SENDING' AND "claimedAt" < $1`,
-    [claimedBefore],
+       "finishedAt" = CASE WHEN "optInId" IS NULL THEN now() AT TIME ZONE 'UTC' ELSE "finishedAt" END`;
+
+/**
+ * The source's deliveries abandoned mid-send (claimed before `claimedBefore`, still SENDING) go back to PENDING,
+ * marked ambiguous (ABANDONED_CLAIM_RESET). For a source that stopped moving (the sweeper); a live source's batches
+ * do the same for their own rows when their next pass loads them (loadPendingBatch). Reads the source's rows.
+ */
+export async function resetAbandonedClaims(db: Database, sourceId: string, claimedBefore: Date): Promise<number> {
+  const { rowCount } = await db.pool.query(
+    `UPDATE "Delivery" SET ${ABANDONED_CLAIM_RESET}
+     WHERE "sourceId" = $1 AND status = 'SENDING' AND "claimedAt" < $2::timestamp`,
+    [sourceId, claimedBefore],
   );
   return rowCount ?? 0;
 }
 
-export interface StalledSource {
+/** An open source (a DispatchSource row) the sweeper should look at. */
+export interface SourceToCheck {
   sourceType: SourceType;
   sourceId: string;
   /** The event's stored priority override, unparsed (null for campaign runs). */
   priority: string | null;
+  /** The row's checkAt as read (text, exact): settleSource changes the row only if nobody changed it since. */
+  checkAt: string;
 }
 
 /**
- * Sources with PENDING rows due since before `dueBefore`, in source id order after `after` (a cursor, so a sweep
- * that looks at `limit` sources at a time reaches every one). A skip scan over the partial index
- * "Delivery_pending_due_idx": one probe per source with waiting rows, whatever the size of the table. Whether
- * such a source is still moving (a slow, rate-limited send has old PENDING rows too) is the caller's question.
+ * Open sources (see DispatchSource) whose check time is before `checkBefore`, in source id order after `after` (a
+ * cursor, so a sweep that looks at `limit` sources at a time reaches every one). Whether such a source is still
+ * moving (a slow, rate-limited send is open for long) is the caller's question. A small table: sources being sent.
  */
-export async function findSourcesWithOverdueRows(db: Database, dueBefore: Date, after: string | null, limit: number): Promise<StalledSource[]> {
-  const { rows } = await db.pool.query<StalledSource>(
-    `WITH RECURSIVE sources AS (
-       (SELECT "sourceId" FROM "Delivery" WHERE status = 'PENDING' AND "sourceId" > $2 ORDER BY "sourceId" LIMIT 1)
-       UNION ALL
-       SELECT (SELECT d."sourceId" FROM "Delivery" d WHERE d.status = 'PENDING' AND d."sourceId" > s."sourceId" ORDER BY d."sourceId" LIMIT 1)
-       FROM sources s WHERE s."sourceId" IS NOT NULL
-     )
-     SELECT x."sourceType", s."sourceId", e.priority
-     FROM sources s
-     CROSS JOIN LATERAL (
-       SELECT d."sourceType" FROM "Delivery" d
-       WHERE d.status = 'PENDING' AND d."sourceId" = s."sourceId" AND COALESCE(d."notBefore", d."createdAt") < $1 LIMIT 1
-     ) x
-     LEFT JOIN "Event" e ON x."sourceType" = 'EVENT' AND e.id = s."sourceId"
-     WHERE s."sourceId" IS NOT NULL
-     LIMIT ${Number(limit)}`,
-    [dueBefore, after ?? ''],
+export async function findSourcesToCheck(db: Database, checkBefore: Date, after: string | null, limit: number): Promise<SourceToCheck[]> {
+  const { rows } = await db.pool.query<SourceToCheck>(
+    `SELECT s."sourceType", s."sourceId", e.priority, s."checkAt"::text AS "checkAt"
+     FROM "DispatchSource" s
+     LEFT JOIN "Event" e ON s."sourceType" = 'EVENT' AND e.id = s."sourceId"
+     WHERE s."checkAt" < $1::timestamp AND s."sourceId" > $2
+     ORDER BY s."sourceId"
+     LIMIT $3`,
+    [checkBefore, after ?? '', limit],
   );
   return rows;
+}
+
+/**
+ * After the sweeper looked at a source: removes it from DispatchSource when none of its deliveries is PENDING or
+ * SENDING any more, else sets its next check to when its earliest open row is due (now, for rows due or in
+ * flight; the earliest `notBefore` when all wait). Only if the row still holds the `checkAt` the sweeper read:
+ * fan-out and a redrive give it a new value when they open the source again, and their rows may not be visible
+ * to this statement yet, so a changed row is left alone. Reads the source's rows.
+ */
+export async function settleSource(db: Database, source: Pick<SourceToCheck, 'sourceId' | 'checkAt'>, now: Date): Promise<'closed' | 'open' | 'changed'> {
+  const { rows } = await db.pool.query<{ outcome: 'closed' | 'open' }>(
+    `WITH open AS (
+       SELECT count(*) AS n,
+              min(CASE WHEN status = 'PENDING' AND "notBefore" > $3::timestamp THEN "notBefore" ELSE $3::timestamp END) AS due
+       FROM "Delivery" WHERE "sourceId" = $1 AND status IN ('PENDING', 'SENDING')
+     ), closed AS (
+       DELETE FROM "DispatchSource" s USING open
+       WHERE s."sourceId" = $1 AND s."checkAt" = $2::timestamp AND open.n = 0
+       RETURNING 'closed'::text AS outcome
+     ), rescheduled AS (
+       UPDATE "DispatchSource" s SET "checkAt" = open.due FROM open
+       WHERE s."sourceId" = $1 AND s."checkAt" = $2::timestamp AND open.n > 0
+       RETURNING 'open'::text AS outcome
+     )
+     SELECT outcome FROM closed UNION ALL SELECT outcome FROM rescheduled`,
+    [source.sourceId, source.checkAt, now],
+  );
+  return rows[0]?.outcome ?? 'changed';
 }

@@ -50,9 +50,16 @@ export async function fanOut(
   batchSize: number,
   onBatch: (batch: SourceBatch, kind: TokenKind) => Promise<void>,
 ): Promise<FanOutResult> {
+  // The source is opened (see DispatchSource) before any of its rows is written, and committed on its own: a crash
+  // after it leaves an open source with nothing to send, which the sweeper settles. checkAt always takes a new
+  // value, so a sweeper's settle that read the previous one does not match any more (see settleSource).
   const { rows: startRows } = await db.pool.query<{ next: number }>(
-    'SELECT COALESCE(MAX("batchNo") + 1, 0)::int AS next FROM "Delivery" WHERE "sourceId" = $1',
-    [source.sourceId],
+    `WITH opened AS (
+       INSERT INTO "DispatchSource" ("sourceId", "sourceType", "checkAt") VALUES ($1, $2::"SourceType", clock_timestamp() AT TIME ZONE 'UTC')
+       ON CONFLICT ("sourceId") DO UPDATE SET "checkAt" = EXCLUDED."checkAt"
+     )
+     SELECT COALESCE(MAX("batchNo") + 1, 0)::int AS next FROM "Delivery" WHERE "sourceId" = $1`,
+    [source.sourceId, source.sourceType],
   );
   let batchNo = startRows[0]?.next ?? 0;
   let matched = 0;

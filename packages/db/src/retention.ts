@@ -129,11 +129,13 @@ export async function withRetainedRunCounts<T extends Pick<CampaignRunReport, 'i
 // Purges: each deletes at most `limit` rows and returns how many it deleted.
 
 /**
- * Finished deliveries (SENT, FAILED, SKIPPED, DEAD) that finished more than `days` ago and whose parent has its
- * final counts stored. The (status, finishedAt) index finds them oldest first.
+ * Finished deliveries (SENT, FAILED, SKIPPED, DEAD) written more than `days` ago whose parent has its final counts
+ * stored. The ("createdAt") index finds them oldest first: no index of "Delivery" names the status or the finish
+ * time (a send's claim and outcome are HOT updates, migration 20261203200000_delivery_writes_hot), and a delivery
+ * finishes within its send (hours at most), so its creation time is its age.
  */
 export async function purgeDeliveries(db: Database, days: number, limit: number): Promise<number> {
-  const finalAndOld = (alias: string) => `${alias}status IN ${FINAL_DELIVERY_STATUSES} AND ${alias}"finishedAt" < ${cutoff('$1')}`;
+  const finalAndOld = (alias: string) => `${alias}"createdAt" < ${cutoff('$1')} AND ${alias}status IN ${FINAL_DELIVERY_STATUSES}`;
   return affected(
     db,
     // The parent check is a LATERAL … LIMIT 1 so it stays one primary-key probe per candidate row: written as
@@ -229,9 +231,8 @@ export async function recordRetentionRun(db: Database, kind: string, result: Ret
 const TABLES = {
   deliveries: {
     table: 'Delivery',
-    // Oldest finished delivery: one probe of the (status, finishedAt) index per final status.
-    oldest: `SELECT min(m) FROM (VALUES ('SENT'::"DeliveryStatus"), ('FAILED'), ('SKIPPED'), ('DEAD')) s(status)
-             CROSS JOIN LATERAL (SELECT min("finishedAt") AS m FROM "Delivery" d WHERE d.status = s.status) x`,
+    // Oldest delivery kept: one probe of the ("createdAt") index.
+    oldest: `SELECT min("createdAt") FROM "Delivery"`,
   },
   // Event's time index is a BRIN (cheap for ingest, no ordered reads): one probe of (pageId, receivedAt) per Page.
   events: {
@@ -253,7 +254,7 @@ export interface RetainedTableStatus {
   estimatedRows: number | null;
   /** Table, indexes and TOAST (pg_total_relation_size). */
   totalBytes: number;
-  /** The oldest row still kept (finished deliveries only); null when the table holds none. */
+  /** The oldest row still kept; null when the table holds none. */
   oldestAt: Date | null;
   lastRun: RetentionRunResult | null;
 }

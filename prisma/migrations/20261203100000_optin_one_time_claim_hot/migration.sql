@@ -9,7 +9,7 @@
 
 -- The fan-out reads a topic's tokens of one kind in id order and checks the status on the row: tokens that a
 -- topic's earlier events used are read and passed over (a few µs each), where the old index skipped them. That is
--- the price; a one-time topic ("back_in_stock:sku42") holds the tokens people gave for that one product.
+-- the price: a one-time topic ("back_in_stock:sku42") holds the tokens people gave for that one product.
 CREATE INDEX "OptIn_pageId_topic_kind_id_idx" ON "OptIn"("pageId", "topic", "kind", "id");
 DROP INDEX "OptIn_pageId_topic_status_id_idx";
 
@@ -22,5 +22,5 @@ DROP INDEX "OptIn_recurring_subscriber_topic_frequency_key";
 
 -- Room for the claim's new row version on the same page: a chunk of a send claims up to 64 tokens in one
 -- statement, and tokens of one topic that arrived together sit on the same pages (time-ordered ids), so a page
--- may see all of its rows claimed at once. New pages only; older pages gain room as pruning goes on.
+-- may see all of its rows claimed at once. New pages only, older pages gain room as pruning goes on.
 ALTER TABLE "OptIn" SET (fillfactor = 50);

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
-import { claim, linkUserRefToPsid, loadPendingBatch, recordOutcomes, resetStaleSending, upsertSubscriberByPsid, withTransaction } from '@renotify/db';
+import { claim, linkUserRefToPsid, loadPendingBatch, recordOutcomes, resetAbandonedClaims, upsertSubscriberByPsid, withTransaction } from '@renotify/db';
 import { buildSandbox, type Sandbox } from '@renotify/messenger-sandbox';
 import { createLogger, fingerprint } from '@renotify/observability';
 import { createTestServices, type TestServices } from '@renotify/testing';
@@ -190,7 +190,7 @@ describe('Subscribers API under review', () => {
       { sourceId: 'evt-review-stop-2', optInId: stopped.optInId, pageId: PAGE, batchNo: 0, status: 'PENDING' },
     ]);
     // A worker loaded the later batch before the stop and claims it after.
-    const [loadedEarlier] = await loadPendingBatch(ingest.deps.db, 'evt-review-stop-2', 0);
+    const [loadedEarlier] = await loadPendingBatch(ingest.deps.db, 'evt-review-stop-2', 0, new Date(0));
     expect(loadedEarlier?.id).toBe(later);
 
     const claimer = await ingest.deps.db.pool.connect();
@@ -236,13 +236,19 @@ describe('Subscribers API under review', () => {
 
   it('a send in flight when its person was erased, whose worker then died, ends SKIPPED instead of waiting forever', async () => {
     const erased = await person(PAGE, 'erase-stale-4410');
-    const [stale] = await insertDeliveries(ingest.deps.db.pool, [{ sourceId: 'evt-review-stale', optInId: erased.optInId, pageId: PAGE, batchNo: 0, status: 'SENDING' }]);
-    await query(`UPDATE "Delivery" SET "claimedAt" = now() - interval '1 hour' WHERE id = $1`, [stale]);
+    const [stale, again] = await insertDeliveries(ingest.deps.db.pool, [
+      { sourceId: 'evt-review-stale', optInId: erased.optInId, pageId: PAGE, batchNo: 0, status: 'SENDING' },
+      { sourceId: 'evt-review-stale-2', optInId: erased.optInId, pageId: PAGE, batchNo: 0, status: 'SENDING' },
+    ]);
+    await query(`UPDATE "Delivery" SET "claimedAt" = now() - interval '1 hour' WHERE id = ANY($1::uuid[])`, [[stale, again]]);
     expect((await api('DELETE', `/v1/pages/${PAGE}/subscribers/erase-stale-4410`)).status).toBe(204);
     // The sweeper's recovery of a dead worker's sends: back to PENDING would be a row no batch load can find again.
-    await resetStaleSending(ingest.deps.db, new Date(Date.now() - 60_000));
+    expect(await resetAbandonedClaims(ingest.deps.db, 'evt-review-stale', new Date(Date.now() - 60_000))).toBe(1);
     const [row] = await query<{ status: string; skipReason: string | null; ambiguousAttempt: boolean }>(`SELECT status, "skipReason", "ambiguousAttempt" FROM "Delivery" WHERE id = $1`, [stale]);
     expect(row).toEqual({ status: 'SKIPPED', skipReason: 'STOPPED', ambiguousAttempt: true });
+    // The batch's own next pass does the same, and has nothing to send for it.
+    expect(await loadPendingBatch(ingest.deps.db, 'evt-review-stale-2', 0, new Date(Date.now() - 60_000))).toEqual([]);
+    expect(await query(`SELECT status, "skipReason" FROM "Delivery" WHERE id = $1`, [again])).toEqual([{ status: 'SKIPPED', skipReason: 'STOPPED' }]);
   });
 
   it('erase takes the receipts and dead letters naming the person, not those that merely contain their PSID as a substring', async () => {

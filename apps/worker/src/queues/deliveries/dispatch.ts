@@ -92,7 +92,9 @@ export async function dispatchBatch(ctx: DispatchContext, job: DispatchJob): Pro
   const source = await loadSourceMessage(deps.db, job);
   const releaseSource: ReleaseSource | null = source ? { sourceType: job.sourceType, sourceId: job.sourceId, priority: source.priority } : null;
   const result = (next: NextStep): PassResult => ({ ...report, next, source: releaseSource });
-  const pending = await loadPendingBatch(deps.db, job.sourceId, job.batchNo);
+  const pending = await loadPendingBatch(deps.db, job.sourceId, job.batchNo, new Date(now.getTime() - deps.config.STALE_SENDING_MS));
+  const abandoned = pending.filter((row) => row.abandoned).length;
+  if (abandoned) deps.logger.warn({ sourceId: job.sourceId, batchNo: job.batchNo, abandoned }, 'claims abandoned mid-send (a worker died): sent again, marked ambiguous');
   const rows = pending.filter((row) => !(row.notBefore && row.notBefore > now));
   // Rows deferred by earlier passes, and those this pass defers, decide when the job wakes again.
   const deferred = new DeferredRows(pending.filter((row) => row.notBefore && row.notBefore > now).map((row) => row.notBefore!));

@@ -23,6 +23,7 @@ function row(overrides: Partial<BatchRow> = {}): BatchRow {
     claimedAt: null,
     ambiguousAttempt: false,
     notBefore: null,
+    abandoned: false,
     kind: 'ONE_TIME',
     tokenStatus: 'ACTIVE',
     topic: 'back_in_stock:p1',

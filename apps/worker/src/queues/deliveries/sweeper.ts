@@ -1,4 +1,4 @@
-import { findSourcesWithOverdueRows, findUnfannedEvents, resetStaleSending, type StalledSource } from '@renotify/db';
+import { findSourcesToCheck, findUnfannedEvents, resetAbandonedClaims, settleSource, type SourceToCheck } from '@renotify/db';
 import { eventJobId, FANOUT_JOB, priorityClassSchema, SourceProgress, type FanoutJob } from '@renotify/queue';
 import type { WorkerDeps } from '../../deps.js';
 import { ensureChainHeads } from './release.js';
@@ -6,9 +6,9 @@ import { ensureChainHeads } from './release.js';
 /** The sweep's job name and scheduler id are in the job catalog. */
 export { SWEEP_JOB } from '@renotify/queue';
 const SWEEP_LIMIT = 1_000;
-/** Sources with overdue rows read per sweep (one index probe each); the sweep goes on from there next time. */
+/** Open sources read per sweep (one small table); the sweep goes on from there next time. */
 const SWEEP_CANDIDATES = 1_000;
-/** Stalled sources repaired per sweep (each costs one query over its due rows and a few Redis calls). */
+/** Stalled sources repaired per sweep (each costs a few queries over its rows and a few Redis calls). */
 const SWEEP_SOURCES = 100;
 /** A source that has not moved for this long is forgotten by the progress record (it finished, or is stalled). */
 const PROGRESS_MEMORY_MS = 24 * 3600_000;
@@ -50,13 +50,14 @@ async function ageWaitingJobs(deps: WorkerDeps, now: Date): Promise<number> {
 let sweepCursor: string | null = null;
 
 /**
- * Sources with work due since before `staleBefore` AND no progress since then: a live send (even a slow,
- * rate-limited one) queues or finishes a batch well within that time, and waiting rows of a progressively
- * released source are normal. Only a source that stopped moving has lost a job. Candidates come from one skip
- * scan of the waiting rows; progress from the SourceProgress record in Redis (no scan of the deliveries).
+ * Open sources due for a check since before `staleBefore` AND with no progress since then: a live send (even a
+ * slow, rate-limited one) queues or finishes a batch well within that time. Only a source that stopped moving may
+ * have lost a job or left claims behind, or is finished and waits to be settled. Candidates come from
+ * DispatchSource (a row per open source), progress from the SourceProgress record in Redis (no scan of the
+ * deliveries).
  */
-async function stalledSources(deps: WorkerDeps, staleBefore: Date): Promise<StalledSource[]> {
-  const candidates = await findSourcesWithOverdueRows(deps.db, staleBefore, sweepCursor, SWEEP_CANDIDATES);
+async function stalledSources(deps: WorkerDeps, staleBefore: Date): Promise<SourceToCheck[]> {
+  const candidates = await findSourcesToCheck(deps.db, staleBefore, sweepCursor, SWEEP_CANDIDATES);
   sweepCursor = candidates.length < SWEEP_CANDIDATES ? null : candidates.at(-1)!.sourceId;
   const progress = new SourceProgress(deps.redis, deps.config.QUEUE_PREFIX);
   await progress.forgetBefore(staleBefore.getTime() - PROGRESS_MEMORY_MS);
@@ -68,24 +69,29 @@ async function stalledSources(deps: WorkerDeps, staleBefore: Date): Promise<Stal
 }
 
 /**
- * Recovers what a crash or a Redis loss can leave behind, so nothing waits forever:
+ * Recovers what a crash or a Redis loss can leave behind, so nothing waits forever. For each open source that
+ * stopped moving:
  * - deliveries still SENDING after STALE_SENDING_MS: a row is SENDING only while its request is in flight
- *   (bounded by the Graph timeout), so one this old belongs to a worker that died mid-send; the HTTP call
- *   may or may not have reached Meta. They go back to PENDING marked ambiguous and are retried (see `interpret`).
- * - sources with due work older than that: every chain head of theirs gets its job back if it is missing
- *   (lost with Redis, or failed for good); live jobs are left alone (fixed job ids).
- * - events accepted but never fanned out (Redis was down after the insert): re-queued.
- * - lower-class batches that waited too long are served as high class (priority aging).
+ *   (bounded by the Graph timeout), so one this old belongs to a worker that died mid-send; the HTTP call may or
+ *   may not have reached Meta. They go back to PENDING marked ambiguous and are retried (see `interpret`). A
+ *   moving source's batches do this for their own rows at their next pass (loadPendingBatch).
+ * - every chain head gets its job back if it is missing (lost with Redis, or failed for good); live jobs are
+ *   left alone (fixed job ids).
+ * - then the source is settled: closed when nothing of it is open, else checked again when its next row is due.
+ * Also: events accepted but never fanned out (Redis was down after the insert) are re-queued, and lower-class
+ * batches that waited too long are served as high class (priority aging).
  * Every step is idempotent; concurrent sweeps only cost no-op adds.
  */
 export async function sweep(deps: WorkerDeps, now = new Date()): Promise<SweepReport> {
   const staleBefore = new Date(now.getTime() - deps.config.STALE_SENDING_MS);
-  const staleSending = await resetStaleSending(deps.db, staleBefore);
   const sources = await stalledSources(deps, staleBefore);
+  let staleSending = 0;
   let requeuedBatches = 0;
   for (const source of sources) {
     const priority = priorityClassSchema.safeParse(source.priority);
+    staleSending += await resetAbandonedClaims(deps.db, source.sourceId, staleBefore);
     requeuedBatches += await ensureChainHeads(deps, { sourceType: source.sourceType, sourceId: source.sourceId, priority: priority.success ? priority.data : null }, now);
+    await settleSource(deps.db, source, now);
   }
   const events = await findUnfannedEvents(deps.db, new Date(now.getTime() - 30_000), staleBefore, SWEEP_LIMIT);
   if (events.length) {
