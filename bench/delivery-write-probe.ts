@@ -1,110 +1,133 @@
 /**
- * What a delivery's three row writes cost in WAL with today's "Delivery" indexes, against a layout whose indexes
- * never name a column the claim or the outcome changes (so both UPDATEs can be HOT): the measurement behind the
- * "path to half the WAL" of docs/scaling.md (#16). It measures the row writes only (no tokens, no pipeline).
+ * What a send writes to the WAL, by table and index: the measurement behind the cost per delivery of docs/scaling.md
+ * (#16). It runs the pipeline's own statements from packages/db (fan-out, batch load, claims of 64 carrying the
+ * previous chunk's answers, the last outcomes) on real tokens, without HTTP or queues, and reads the WAL they wrote
+ * with `pg_waldump --relation` for every table and index of the database (a temporary replication slot keeps the
+ * segments until they are read), so other databases' work on the cluster does not count.
  *
- *   pnpm --filter @renotify/bench probe:delivery-writes [-- --rows=100000 --fillfactor=50]
+ *   pnpm --filter @renotify/bench probe:delivery-writes [-- --tokens=10000 --kind=ONE_TIME --checkpoint]
  *
- * On a fresh migrated database: `--rows` deliveries inserted in fan-out batches of 500, claimed in chunks of 64
- * (PENDING → SENDING), finished in groups of 500 (SENDING → SENT with a message id), as the pipeline issues them.
- * WAL is the `pg_current_wal_lsn()` difference of each phase (run it on a quiet cluster: other databases' WAL
- * counts too), after a CHECKPOINT, so the first touch of each page writes its full-page image as in production.
- * The LAST line of output is one JSON object.
+ * `--checkpoint` starts the send right after a CHECKPOINT, so the first change of each page logs its full image
+ * (as the first send after a checkpoint does in production); without it, no image (as inside a long send).
+ * Needs the cluster's WAL on this machine (pg_waldump). The LAST line of output is one JSON object: per phase
+ * (fan-out, dispatch) the bytes per delivery of each relation that wrote any, and the record kinds.
  */
+import { execFileSync } from 'node:child_process';
 import { parseArgs } from 'node:util';
-import pg from 'pg';
+import { claim, createDatabase, fanOut, loadPendingBatch, recordOutcomes, type Outcome } from '@renotify/db';
 import { createTestDatabase } from '@renotify/testing';
 
 process.env.DATABASE_URL ??= 'postgresql://postgres@127.0.0.1:5432/postgres';
+const PG_WALDUMP = '/usr/lib/postgresql/15/bin/pg_waldump';
 
 const { values: args } = parseArgs({
   args: process.argv.slice(2).filter((arg) => arg !== '--'),
-  options: { rows: { type: 'string', default: '100000' }, fillfactor: { type: 'string', default: '50' } },
+  options: { tokens: { type: 'string', default: '10000' }, kind: { type: 'string', default: 'ONE_TIME' }, checkpoint: { type: 'boolean', default: false } },
 });
-const ROWS = Number(args.rows);
-const FILLFACTOR = Number(args.fillfactor);
+const TOKENS = Number(args.tokens);
+const KIND = args.kind === 'RECURRING' ? 'RECURRING' : 'ONE_TIME';
+const PAGE = 'probe-page';
+const SOURCE = 'probe-event';
 const FAN_OUT_BATCH = 500;
 const CLAIM_CHUNK = 64;
-const OUTCOME_GROUP = 500;
 
 const database = await createTestDatabase('benchprobe');
-const client = new pg.Client({ connectionString: database.url });
-await client.connect();
+const db = createDatabase(database.url, { maxConnections: 2 });
+await db.pool.query(`INSERT INTO "Page" (id, name, "accessTokenCipher", "appSecretCipher", "updatedAt") VALUES ($1, 'p', 'x', 'x', now())`, [PAGE]);
+// Tokens as long as Meta's (~100 characters): the token's unique index holds them.
+await db.pool.query(
+  `WITH s AS (INSERT INTO "Subscriber" ("pageId", psid, "updatedAt") SELECT $1, 'psid-' || n, now() FROM generate_series(1, $2::int) n RETURNING id, psid)
+   INSERT INTO "OptIn" ("pageId", "subscriberId", kind, topic, token, "tokenFingerprint", frequency, "statusAt", "updatedAt")
+   SELECT $1, s.id, $3::"OptInKind", 'probe', 'tok-' || repeat(md5(s.psid), 3), 'fp_' || left(md5(s.psid), 12),
+          CASE WHEN $3 = 'RECURRING' THEN 'DAILY'::"Frequency" END, now(), now() FROM s`,
+  [PAGE, TOKENS, KIND],
+);
+if (args.checkpoint) await db.pool.query('CHECKPOINT');
+const slot = `renotify_probe_${process.pid}`;
+await db.pool.query(`SELECT pg_create_physical_replication_slot($1, true, false)`, [slot]);
+const lsn = async () => (await db.pool.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
 
-// Deliveries of no real token: the foreign key to "OptIn" goes (both layouts would pay its row lock alike).
-await client.query(`ALTER TABLE "Delivery" DROP CONSTRAINT "Delivery_optInId_fkey"`);
-// The status-free layout: the primary key, the exactly-once key and the batch lookup; nothing on status or times.
-await client.query(`CREATE TABLE "DeliveryHot" (LIKE "Delivery" INCLUDING DEFAULTS) WITH (fillfactor = ${FILLFACTOR})`);
-await client.query(`ALTER TABLE "DeliveryHot" ADD PRIMARY KEY (id)`);
-await client.query(`CREATE UNIQUE INDEX ON "DeliveryHot" ("optInId", "sourceId")`);
-await client.query(`CREATE INDEX ON "DeliveryHot" ("sourceId", "batchNo")`);
+const start = await lsn();
+const batches: number[] = [];
+await fanOut(db, { sourceType: 'EVENT', sourceId: SOURCE, pageId: PAGE, topics: ['probe'], kinds: [KIND] }, FAN_OUT_BATCH, async (batch) => {
+  batches.push(batch.batchNo);
+});
+const fannedOut = await lsn();
+const nextEligibleAt = KIND === 'RECURRING' ? new Date(Date.now() + 86_400_000) : null;
+for (const batchNo of batches) {
+  const rows = await loadPendingBatch(db, SOURCE, batchNo, new Date(0));
+  let answered: { outcomes: Outcome[]; at: Date } | undefined;
+  for (let i = 0; i < rows.length; i += CLAIM_CHUNK) {
+    const { claimed } = await claim(db, rows.slice(i, i + CLAIM_CHUNK).map((row) => ({ row, nextEligibleAt })), new Date(), answered);
+    answered = { outcomes: claimed.map((row) => ({ deliveryId: row.id, status: 'SENT', messageId: `m_${row.id.replace(/-/g, '')}` })), at: new Date() };
+  }
+  if (answered) await recordOutcomes(db, answered.outcomes, answered.at, 'SENDING');
+}
+const end = await lsn();
 
-const walLsn = async () => (await client.query<{ lsn: string }>('SELECT pg_current_wal_lsn()::text AS lsn')).rows[0]!.lsn;
-const walSince = async (from: string) =>
-  Number((await client.query<{ bytes: string }>('SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), $1::pg_lsn)::bigint AS bytes', [from])).rows[0]!.bytes);
+const { rows: relations } = await db.pool.query<{ name: string; path: string }>(
+  `SELECT c.relname AS name, concat_ws('/', (SELECT oid FROM pg_tablespace WHERE spcname = 'pg_default'),
+          (SELECT oid FROM pg_database WHERE datname = current_database()), pg_relation_filenode(c.oid)) AS path
+   FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+   WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') AND pg_relation_filenode(c.oid) IS NOT NULL`,
+);
+const walDir = `${(await db.pool.query<{ dir: string }>(`SELECT current_setting('data_directory') AS dir`)).rows[0]!.dir}/pg_wal`;
 
-async function measure(table: string) {
-  const source = `probe-${table}`;
-  await client.query('CHECKPOINT');
-  const phases: Record<string, number> = {};
-  let from = await walLsn();
-  for (let batch = 0; batch * FAN_OUT_BATCH < ROWS; batch++) {
-    await client.query(
-      `INSERT INTO "${table}" ("sourceType", "sourceId", "optInId", "pageId", "batchNo")
-       SELECT 'EVENT', $1, gen_random_uuid(), 'probe-page', $2 FROM generate_series(1, $3)`,
-      [source, batch, Math.min(FAN_OUT_BATCH, ROWS - batch * FAN_OUT_BATCH)],
-    );
+/** `pg_waldump --stats=record` between two positions, optionally of one relation: total bytes and records by kind. */
+function walStats(from: string, to: string, relation?: string): { bytes: number; records: number; kinds: Record<string, number> } {
+  let out: string;
+  try {
+    out = execFileSync(PG_WALDUMP, ['-p', walDir, '-s', from, '-e', to, '--stats=record', ...(relation ? [`--relation=${relation}`] : [])], {
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+  } catch (error) {
+    out = (error as { stdout?: string }).stdout ?? ''; // exits 1 when `to` is not a record boundary
   }
-  phases.insert = await walSince(from);
-  const { rows } = await client.query<{ id: string }>(`SELECT id FROM "${table}" WHERE "sourceId" = $1 ORDER BY "batchNo", id`, [source]);
-  const ids = rows.map((row) => row.id);
-  from = await walLsn();
-  for (let i = 0; i < ids.length; i += CLAIM_CHUNK) {
-    await client.query(
-      `UPDATE "${table}" SET status = 'SENDING', attempts = attempts + 1, "claimedAt" = now() WHERE id = ANY($1::uuid[]) AND status = 'PENDING'`,
-      [ids.slice(i, i + CLAIM_CHUNK)],
-    );
-  }
-  phases.claim = await walSince(from);
-  from = await walLsn();
-  for (let i = 0; i < ids.length; i += OUTCOME_GROUP) {
-    await client.query(
-      `UPDATE "${table}" SET status = 'SENT', "messageId" = 'm_' || md5(id::text), "finishedAt" = now() WHERE id = ANY($1::uuid[]) AND status = 'SENDING'`,
-      [ids.slice(i, i + OUTCOME_GROUP)],
-    );
-  }
-  phases.outcome = await walSince(from);
-  await client.query('SELECT pg_stat_force_next_flush()').catch(() => undefined);
-  const stats = await client.query<{ hot: string; updates: string; bytes: string }>(
-    `SELECT n_tup_hot_upd AS hot, n_tup_upd AS updates, pg_total_relation_size(relid) AS bytes FROM pg_stat_user_tables WHERE relname = $1`,
-    [table],
-  );
-  const { hot, updates, bytes } = stats.rows[0]!;
-  const perDelivery = (value: number) => Math.round(value / ROWS);
-  const result = {
-    table,
-    walBytesPerDelivery: perDelivery(phases.insert! + phases.claim! + phases.outcome!),
-    insert: perDelivery(phases.insert!),
-    claim: perDelivery(phases.claim!),
-    outcome: perDelivery(phases.outcome!),
-    hotUpdateShare: Number((Number(hot) / Math.max(1, Number(updates))).toFixed(2)),
-    diskBytesPerDelivery: perDelivery(Number(bytes)),
-  };
-  console.log(`[probe] ${JSON.stringify(result)}`);
-  return result;
+  const lines = out.split('\n');
+  const total = lines.find((line) => line.startsWith('Total'))?.trim().split(/\s+/) ?? [];
+  const kinds = Object.fromEntries(lines.filter((line) => /^\w+\/\w+/.test(line)).map((line) => line.trim().split(/\s+/)).map((cols) => [cols[0]!, Number(cols[1])]));
+  return { bytes: Number(total.at(-2) ?? 0), records: Number(total[1] ?? 0), kinds };
 }
 
-const today = await measure('Delivery');
-const hot = await measure('DeliveryHot');
-await client.end();
-await database.drop();
-console.log(
-  JSON.stringify({
-    bench: 'delivery-write-probe',
-    rows: ROWS,
-    fillfactor: FILLFACTOR,
-    today,
-    statusFreeIndexes: hot,
-    walRatio: Number((hot.walBytesPerDelivery / today.walBytesPerDelivery).toFixed(2)),
-  }),
+const perDelivery = (value: number) => Number((value / TOKENS).toFixed(1));
+const phase = (from: string, to: string) => {
+  const byRelation: Record<string, { bytes: number; records: number; kinds: Record<string, number> }> = {};
+  for (const relation of relations) {
+    const stats = walStats(from, to, relation.path);
+    if (stats.records === 0) continue;
+    byRelation[relation.name] = {
+      bytes: perDelivery(stats.bytes),
+      records: Number((stats.records / TOKENS).toFixed(2)),
+      kinds: Object.fromEntries(Object.entries(stats.kinds).map(([kind, n]) => [kind, Number((n / TOKENS).toFixed(2))])),
+    };
+  }
+  // The sum over this database's relations: the cluster's total between the two positions would count other
+  // databases' work too (commit records, a few bytes per statement, are left out).
+  const bytesPerDelivery = Number(Object.values(byRelation).reduce((sum, stats) => sum + stats.bytes, 0).toFixed(1));
+  return { bytesPerDelivery, byRelation };
+};
+// Disk after the send (table, indexes, TOAST), once vacuum has made the dead row versions' space reusable.
+await db.pool.query('VACUUM "Delivery", "OptIn"');
+const { rows: sizes } = await db.pool.query<{ delivery: string; optIn: string }>(
+  `SELECT pg_total_relation_size('"Delivery"')::text AS delivery, pg_total_relation_size('"OptIn"')::text AS "optIn"`,
 );
+const diskBytesPerDelivery = { Delivery: Math.round(Number(sizes[0]!.delivery) / TOKENS), OptIn: Math.round(Number(sizes[0]!.optIn) / TOKENS) };
+const result = {
+  bench: 'delivery-write-probe',
+  tokens: TOKENS,
+  kind: KIND,
+  checkpoint: args.checkpoint,
+  fanOut: phase(start, fannedOut),
+  dispatch: phase(fannedOut, end),
+  diskBytesPerDelivery,
+};
+
+await db.pool.query(`SELECT pg_drop_replication_slot($1)`, [slot]);
+await db.close();
+await database.drop();
+for (const [name, { bytesPerDelivery, byRelation }] of [['fan-out', result.fanOut], ['dispatch', result.dispatch]] as const) {
+  console.log(`[probe] ${name}: ${bytesPerDelivery} B per delivery`);
+  for (const [relation, stats] of Object.entries(byRelation)) console.log(`[probe]   ${relation.padEnd(40)} ${String(stats.bytes).padStart(7)} B  ${JSON.stringify(stats.kinds)}`);
+}
+console.log(JSON.stringify({ ...result, bytesPerDelivery: Number((result.fanOut.bytesPerDelivery + result.dispatch.bytesPerDelivery).toFixed(1)) }));

@@ -1,4 +1,5 @@
 import type { Database } from './client.js';
+import { closeSourceIfFinished } from './deliveries.js';
 import { EFFECTIVE_ZONE_SQL } from './fanout.js';
 
 /*
@@ -31,12 +32,14 @@ export async function startRunFanOut(db: Database, runId: string, message: unkno
   );
 }
 
+/** Like finishEventFanOut: the run's counts, then its source closed if every batch was sent meanwhile. */
 export async function finishRunFanOut(db: Database, runId: string, recorded: number, batches: number): Promise<void> {
   await db.pool.query(
     `UPDATE "CampaignRun" SET status = 'FANNED_OUT', "matchedCount" = "matchedCount" + $2, "batchCount" = GREATEST("batchCount", $3),
             "finishedAt" = now() WHERE id = $1::uuid`,
     [runId, recorded, batches],
   );
+  await closeSourceIfFinished(db, 'CAMPAIGN_RUN', runId);
 }
 
 /** Runs of ACTIVE campaigns still SCHEDULED or FANNING_OUT though due (and started) before `before`. */

@@ -1,6 +1,7 @@
 import type { Database } from './client.js';
 import type { TokenKind } from './fanout.js';
 import type { SourceType } from './generated/prisma/enums.js';
+import { FAN_OUT_OVER } from './sources.js';
 import type { Frequency, OptInKind, OptInStatus } from '@renotify/domain';
 
 /*
@@ -429,6 +430,28 @@ export async function findSourcesToCheck(db: Database, checkBefore: Date, after:
     [checkBefore, after ?? '', limit],
   );
   return rows;
+}
+
+/**
+ * Closes a finished source (removes its DispatchSource row): its fan-out is over and none of its deliveries is
+ * PENDING or SENDING. Called by the two parties that can finish a source, after their own writes committed: the
+ * fan-out once its parent is marked fanned out, and a batch's job at the end of its chain. Whichever commits last
+ * sees the other's work in this statement's snapshot, so a finished source is closed without waiting for the
+ * sweeper (which only settles sources that stopped moving, a bounded number per sweep). The open-rows probe reads
+ * the source's rows from its last batch backwards: open rows, if any, are in its last batches. True when closed.
+ */
+export async function closeSourceIfFinished(db: Database, sourceType: SourceType, sourceId: string): Promise<boolean> {
+  const parent =
+    sourceType === 'EVENT'
+      ? `SELECT 1 FROM "Event" p WHERE p.id = $1 AND ${FAN_OUT_OVER.EVENT('p')}`
+      : `SELECT 1 FROM "CampaignRun" p WHERE p.id = $1::uuid AND ${FAN_OUT_OVER.CAMPAIGN_RUN('p')}`;
+  const { rowCount } = await db.pool.query(
+    `DELETE FROM "DispatchSource" s
+     WHERE s."sourceId" = $1 AND EXISTS (${parent})
+       AND NOT EXISTS (SELECT 1 FROM "Delivery" d WHERE d."sourceId" = $1 AND d.status IN ('PENDING', 'SENDING') ORDER BY d."batchNo" DESC LIMIT 1)`,
+    [sourceId],
+  );
+  return (rowCount ?? 0) > 0;
 }
 
 /**

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestDatabase, type TestDatabase } from '@renotify/testing';
 import { createDatabase, type Database } from './client.js';
-import { claim, findSourcesToCheck, loadPendingBatch, recordOutcomes, settleSource, type Outcome } from './deliveries.js';
+import { claim, closeSourceIfFinished, findSourcesToCheck, loadPendingBatch, recordOutcomes, settleSource, type Outcome } from './deliveries.js';
+import { finishEventFanOut } from './events.js';
 import { fanOut } from './fanout.js';
 
 // The dispatch's writes on "Delivery" against real rows: a send's claim and outcome stay HOT updates (no index names
@@ -131,5 +132,33 @@ describe('dispatch writes on "Delivery"', () => {
     // A replay of the fan-out opens it again.
     await fanOutSource(db, 'src-settle', 'settle', 2);
     expect((await findSourcesToCheck(db, later, null, 100)).map((source) => source.sourceId)).toContain('src-settle');
+  });
+
+  it('a finished source is closed by whichever finishes last: the end of its fan-out or the end of a chain', async () => {
+    await seedTokens(db, 'close-a', 4);
+    await seedTokens(db, 'close-b', 4);
+    const openSources = async () => (await findSourcesToCheck(db, new Date(Date.now() + 3_600_000), null, 100)).map((source) => source.sourceId);
+    const event = (id: string) =>
+      db.pool.query(`INSERT INTO "Event" (id, "pageId", type, topic, payload, message, status) VALUES ($1, $2, 'back_in_stock', 'close', '{}', '{}', 'FANNING_OUT')`, [id, PAGE]);
+
+    // Sent before the fan-out was marked over (a small event's one batch often is): the chain's end leaves it open,
+    // the fan-out's end closes it.
+    await event('close-1');
+    const [batch] = await fanOutSource(db, 'close-1', 'close-a', 10);
+    await sendBatch(db, 'close-1', batch!);
+    expect(await closeSourceIfFinished(db, 'EVENT', 'close-1')).toBe(false); // fan-out not over yet
+    await finishEventFanOut(db, 'close-1', 4, 1);
+    expect(await openSources()).not.toContain('close-1');
+
+    // Fan-out over first, a row still open: it stays open until the last chain ends.
+    await event('close-2');
+    expect(await fanOutSource(db, 'close-2', 'close-b', 2)).toEqual([0, 1]);
+    await sendBatch(db, 'close-2', 0);
+    await finishEventFanOut(db, 'close-2', 4, 2);
+    expect(await openSources()).toContain('close-2');
+    expect(await closeSourceIfFinished(db, 'EVENT', 'close-2')).toBe(false); // batch 1 still PENDING
+    await sendBatch(db, 'close-2', 1);
+    expect(await closeSourceIfFinished(db, 'EVENT', 'close-2')).toBe(true);
+    expect(await openSources()).not.toContain('close-2');
   });
 });

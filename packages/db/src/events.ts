@@ -1,5 +1,6 @@
 import { eventMessage, eventPayload, eventTopic, uniqueEvents, type EventInput } from '@renotify/domain';
 import type { Database } from './client.js';
+import { closeSourceIfFinished } from './deliveries.js';
 
 export interface AcceptedEvents {
   /** Ids stored by this call, in input order (an id repeated in the input appears once). */
@@ -223,13 +224,17 @@ export async function startEventFanOut(db: Database, eventId: string): Promise<E
   return event;
 }
 
-/** Records a finished fan-out pass: counts add up over replays, the batch count only grows. */
+/**
+ * Records a finished fan-out pass: counts add up over replays, the batch count only grows. Then, in a statement of
+ * its own (it must see this commit), closes the source if its batches were all sent meanwhile (closeSourceIfFinished).
+ */
 export async function finishEventFanOut(db: Database, eventId: string, recorded: number, batches: number): Promise<void> {
   await db.pool.query(
     `UPDATE "Event" SET status = 'FANNED_OUT', "matchedCount" = "matchedCount" + $2, "batchCount" = GREATEST("batchCount", $3),
             "fannedOutAt" = now() AT TIME ZONE 'UTC' WHERE id = $1`,
     [eventId, recorded, batches],
   );
+  await closeSourceIfFinished(db, 'EVENT', eventId);
 }
 
 /** Events accepted but never fanned out (ACCEPTED before `acceptedBefore`, or FANNING_OUT before `fanningBefore`). */

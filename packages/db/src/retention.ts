@@ -1,6 +1,7 @@
 import type { CampaignRunReport, RunCounts } from './campaigns.js';
 import type { Database } from './client.js';
 import { DELIVERY_STATUSES, type DeliveryStatusName, type EventSummary } from './events.js';
+import { FAN_OUT_OVER } from './sources.js';
 
 /*
  * Retention (docs/retention.md): the statements of the `retention` job and of GET /v1/retention.
@@ -28,8 +29,8 @@ const cutoff = (daysParam: string) => `(now() AT TIME ZONE 'UTC') - make_interva
 
 /** The parent table of each source type, and how a delivery's sourceId finds its row. */
 const PARENT = {
-  EVENT: { table: '"Event"', age: '"receivedAt"', idOf: (sourceId: string) => sourceId, done: `p.status = 'FANNED_OUT'` },
-  CAMPAIGN_RUN: { table: '"CampaignRun"', age: '"startedAt"', idOf: (sourceId: string) => `${sourceId}::uuid`, done: `p.status IN ('FANNED_OUT', 'CANCELLED')` },
+  EVENT: { table: '"Event"', age: '"receivedAt"', idOf: (sourceId: string) => sourceId, done: FAN_OUT_OVER.EVENT('p') },
+  CAMPAIGN_RUN: { table: '"CampaignRun"', age: '"startedAt"', idOf: (sourceId: string) => `${sourceId}::uuid`, done: FAN_OUT_OVER.CAMPAIGN_RUN('p') },
 } as const;
 
 async function affected(db: Database, sql: string, params: unknown[]): Promise<number> {

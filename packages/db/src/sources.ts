@@ -1,6 +1,15 @@
 import type { Database } from './client.js';
 import type { SourceType } from './generated/prisma/enums.js';
 
+/**
+ * SQL: the parent row `alias` (an "Event" or a "CampaignRun") has finished its fan-out, every batch of its deliveries
+ * written: an event FANNED_OUT, a campaign run FANNED_OUT or CANCELLED.
+ */
+export const FAN_OUT_OVER: Record<SourceType, (alias: string) => string> = {
+  EVENT: (alias) => `${alias}.status = 'FANNED_OUT'`,
+  CAMPAIGN_RUN: (alias) => `${alias}.status IN ('FANNED_OUT', 'CANCELLED')`,
+};
+
 /** What a source (an event or a campaign run) sends, as stored: rendered at ingest or campaign time. */
 export interface StoredSourceMessage {
   message: unknown;
