@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '@renotify/testing';
-import { createDatabase, type Database } from './client.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from './client.js';
+import { usePageDatabase } from './test-support/page-database.js';
 import { claim, closeSourceIfFinished, findSourcesToCheck, loadPendingBatch, recordOutcomes, settleSource, type Outcome } from './deliveries.js';
 import { finishEventFanOut } from './events.js';
 import { fanOut } from './fanout.js';
@@ -57,17 +57,10 @@ async function flushStatistics(db: Database): Promise<void> {
 }
 
 describe('dispatch writes on "Delivery"', () => {
-  let database: TestDatabase;
+  const scratch = usePageDatabase('dispatchwrites', PAGE);
   let db: Database;
-
-  beforeAll(async () => {
-    database = await createTestDatabase('dispatchwrites');
-    db = createDatabase(database.url, { maxConnections: 1 });
-    await db.pool.query(`INSERT INTO "Page" (id, name, "accessTokenCipher", "appSecretCipher", "updatedAt") VALUES ($1, 'p', 'x', 'x', now())`, [PAGE]);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await database?.drop();
+  beforeAll(() => {
+    db = scratch.db;
   });
 
   it('a send claims and finishes its rows with HOT updates: no index entry, the row stays on its page', async () => {

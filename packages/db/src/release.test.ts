@@ -1,6 +1,6 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestDatabase, type TestDatabase } from '@renotify/testing';
-import { createDatabase, type Database } from './client.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import type { Database } from './client.js';
+import { usePageDatabase } from './test-support/page-database.js';
 import { nextDueBatchInChain } from './deliveries.js';
 
 // The progressive release's "next batch of this chain with something due" (apps/worker queues/deliveries/release.ts),
@@ -48,18 +48,10 @@ function expectedNext(batches: number, stateOf: (batchNo: number, row: number) =
 }
 
 describe('nextDueBatchInChain', () => {
-  let database: TestDatabase;
+  const scratch = usePageDatabase('dbrelease', PAGE);
   let db: Database;
-
-  beforeAll(async () => {
-    database = await createTestDatabase('dbrelease');
-    // One connection: the cost test reads its own transaction's statistics on the connection that ran the query.
-    db = createDatabase(database.url, { maxConnections: 1 });
-    await db.pool.query(`INSERT INTO "Page" (id, name, "accessTokenCipher", "appSecretCipher", "updatedAt") VALUES ($1, 'p', 'x', 'x', now())`, [PAGE]);
-  });
-  afterAll(async () => {
-    await db?.close();
-    await database?.drop();
+  beforeAll(() => {
+    db = scratch.db;
   });
 
   it('finds the nearest batch of the chain with a row due now: pending, or in flight, not deferred or final', async () => {
