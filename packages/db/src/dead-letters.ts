@@ -116,15 +116,15 @@ export async function redriveDeadDeliveries(db: Database, selector: RedriveSelec
        SET status = 'PENDING', attempts = 0, "finishedAt" = NULL, "notBefore" = NULL
        FROM target WHERE d.id = target.id
        RETURNING d.id, target.attempts AS "previousAttempts", target."finishedAt"::text AS "previousFinishedAt",
-                 d."sourceType", d."sourceId", d."batchNo",
+                 d."sourceType", d."sourceId", d."batchNo", d."pageId",
                  (SELECT e.priority FROM "Event" e WHERE d."sourceType" = 'EVENT' AND e.id = d."sourceId") AS priority
      ), opened AS (
        -- Their sources are open again (see DispatchSource), in the same transaction as the rows.
-       INSERT INTO "DispatchSource" ("sourceId", "sourceType", "checkAt")
-       SELECT DISTINCT ON ("sourceId") "sourceId", "sourceType", clock_timestamp() AT TIME ZONE 'UTC' FROM redriven
+       INSERT INTO "DispatchSource" ("sourceId", "sourceType", "pageId", "checkAt")
+       SELECT DISTINCT ON ("sourceId") "sourceId", "sourceType", "pageId", clock_timestamp() AT TIME ZONE 'UTC' FROM redriven
        ON CONFLICT ("sourceId") DO UPDATE SET "checkAt" = EXCLUDED."checkAt"
      )
-     SELECT * FROM redriven`,
+     SELECT id, "previousAttempts", "previousFinishedAt", "sourceType", "sourceId", "batchNo", priority FROM redriven`,
     params,
   );
   return rows;

@@ -55,11 +55,11 @@ export async function fanOut(
   // value, so a sweeper's settle that read the previous one does not match any more (see settleSource).
   const { rows: startRows } = await db.pool.query<{ next: number }>(
     `WITH opened AS (
-       INSERT INTO "DispatchSource" ("sourceId", "sourceType", "checkAt") VALUES ($1, $2::"SourceType", clock_timestamp() AT TIME ZONE 'UTC')
+       INSERT INTO "DispatchSource" ("sourceId", "sourceType", "pageId", "checkAt") VALUES ($1, $2::"SourceType", $3, clock_timestamp() AT TIME ZONE 'UTC')
        ON CONFLICT ("sourceId") DO UPDATE SET "checkAt" = EXCLUDED."checkAt"
      )
      SELECT COALESCE(MAX("batchNo") + 1, 0)::int AS next FROM "Delivery" WHERE "sourceId" = $1`,
-    [source.sourceId, source.sourceType],
+    [source.sourceId, source.sourceType, source.pageId],
   );
   let batchNo = startRows[0]?.next ?? 0;
   let matched = 0;
