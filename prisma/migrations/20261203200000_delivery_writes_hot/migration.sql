@@ -31,13 +31,11 @@ ALTER TABLE "Delivery" SET (fillfactor = 50);
 -- at, since no index of "Delivery" tells open rows from finished ones any more. Fan-out and a redrive open a
 -- source (checkAt = now), and the sweeper, for a source that stopped moving, re-queues its work and then settles it:
 -- removed once nothing of it is open, else checked again at its next due time. A handful of rows.
--- It carries the Page, the distribution key of docs/scaling.md §4.
 CREATE TABLE "DispatchSource" (
     "sourceId" TEXT NOT NULL,
     "sourceType" "SourceType" NOT NULL,
-    "pageId" TEXT NOT NULL,
     "checkAt" TIMESTAMP(3) NOT NULL,
     CONSTRAINT "DispatchSource_pkey" PRIMARY KEY ("sourceId")
 );
-INSERT INTO "DispatchSource" ("sourceId", "sourceType", "pageId", "checkAt")
-SELECT DISTINCT ON ("sourceId") "sourceId", "sourceType", "pageId", now() AT TIME ZONE 'UTC' FROM "Delivery" WHERE status IN ('PENDING', 'SENDING');
+INSERT INTO "DispatchSource" ("sourceId", "sourceType", "checkAt")
+SELECT DISTINCT ON ("sourceId") "sourceId", "sourceType", now() AT TIME ZONE 'UTC' FROM "Delivery" WHERE status IN ('PENDING', 'SENDING');
