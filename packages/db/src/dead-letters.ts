@@ -1,5 +1,6 @@
 import { pgUnsafeReason } from '@renotify/domain';
 import type { Database } from './client.js';
+import { openSourcesSql } from './deliveries.js';
 
 /**
  * The dead-letter views of the admin API: DEAD deliveries (kind "delivery") and DeadLetter rows (poisoned webhook
@@ -118,12 +119,7 @@ export async function redriveDeadDeliveries(db: Database, selector: RedriveSelec
        RETURNING d.id, target.attempts AS "previousAttempts", target."finishedAt"::text AS "previousFinishedAt",
                  d."sourceType", d."sourceId", d."batchNo", d."pageId",
                  (SELECT e.priority FROM "Event" e WHERE d."sourceType" = 'EVENT' AND e.id = d."sourceId") AS priority
-     ), opened AS (
-       -- Their sources are open again (see DispatchSource), in the same transaction as the rows.
-       INSERT INTO "DispatchSource" ("sourceId", "sourceType", "pageId", "checkAt")
-       SELECT DISTINCT ON ("sourceId") "sourceId", "sourceType", "pageId", clock_timestamp() AT TIME ZONE 'UTC' FROM redriven
-       ON CONFLICT ("sourceId") DO UPDATE SET "checkAt" = EXCLUDED."checkAt"
-     )
+     ), opened AS (${openSourcesSql('SELECT "sourceId", "sourceType", "pageId" FROM redriven')}) -- their sources, open again
      SELECT id, "previousAttempts", "previousFinishedAt", "sourceType", "sourceId", "batchNo", priority FROM redriven`,
     params,
   );

@@ -404,6 +404,17 @@ export async function resetAbandonedClaims(db: Database, sourceId: string, claim
   return rowCount ?? 0;
 }
 
+/**
+ * SQL: opens the sources of `rows` (a SELECT of "sourceId", "sourceType", "pageId"): a DispatchSource row each, with
+ * a new checkAt even when the row exists, so a sweeper's settle that read the previous one no longer matches (see
+ * settleSource). The one way fan-out and a redrive open a source, each in the statement that writes its rows'
+ * predecessor or its rows.
+ */
+export const openSourcesSql = (rows: string) => `
+  INSERT INTO "DispatchSource" ("sourceId", "sourceType", "pageId", "checkAt")
+  SELECT DISTINCT ON (r."sourceId") r."sourceId", r."sourceType", r."pageId", clock_timestamp() AT TIME ZONE 'UTC' FROM (${rows}) r
+  ON CONFLICT ("sourceId") DO UPDATE SET "checkAt" = EXCLUDED."checkAt"`;
+
 /** An open source (a DispatchSource row) the sweeper should look at. */
 export interface SourceToCheck {
   sourceType: SourceType;

@@ -1,5 +1,6 @@
 import type { QueryResult } from 'pg';
 import type { Database } from './client.js';
+import { openSourcesSql } from './deliveries.js';
 import type { SourceType } from './generated/prisma/enums.js';
 
 /** The kinds of token a batch holds (a batch holds one kind only). */
@@ -50,14 +51,10 @@ export async function fanOut(
   batchSize: number,
   onBatch: (batch: SourceBatch, kind: TokenKind) => Promise<void>,
 ): Promise<FanOutResult> {
-  // The source is opened (see DispatchSource) before any of its rows is written, and committed on its own: a crash
-  // after it leaves an open source with nothing to send, which the sweeper settles. checkAt always takes a new
-  // value, so a sweeper's settle that read the previous one does not match any more (see settleSource).
+  // The source is opened (see openSourcesSql) before any of its rows is written, and committed on its own: a crash
+  // after it leaves an open source with nothing to send, which the sweeper settles.
   const { rows: startRows } = await db.pool.query<{ next: number }>(
-    `WITH opened AS (
-       INSERT INTO "DispatchSource" ("sourceId", "sourceType", "pageId", "checkAt") VALUES ($1, $2::"SourceType", $3, clock_timestamp() AT TIME ZONE 'UTC')
-       ON CONFLICT ("sourceId") DO UPDATE SET "checkAt" = EXCLUDED."checkAt"
-     )
+    `WITH opened AS (${openSourcesSql(`SELECT $1::text AS "sourceId", $2::"SourceType" AS "sourceType", $3::text AS "pageId"`)})
      SELECT COALESCE(MAX("batchNo") + 1, 0)::int AS next FROM "Delivery" WHERE "sourceId" = $1`,
     [source.sourceId, source.sourceType, source.pageId],
   );

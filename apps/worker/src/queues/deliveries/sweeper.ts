@@ -77,7 +77,8 @@ async function stalledSources(deps: WorkerDeps, staleBefore: Date): Promise<Sour
  *   moving source's batches do this for their own rows at their next pass (loadPendingBatch).
  * - every chain head gets its job back if it is missing (lost with Redis, or failed for good); live jobs are
  *   left alone (fixed job ids).
- * - then the source is settled: closed when nothing of it is open, else checked again when its next row is due.
+ * The source is settled first: closed when nothing of it is open (a finished send, the usual case: one read of its
+ * rows and done), else checked again when its next row is due and repaired as above.
  * Also: events accepted but never fanned out (Redis was down after the insert) are re-queued, and lower-class
  * batches that waited too long are served as high class (priority aging).
  * Every step is idempotent; concurrent sweeps only cost no-op adds.
@@ -88,10 +89,10 @@ export async function sweep(deps: WorkerDeps, now = new Date()): Promise<SweepRe
   let staleSending = 0;
   let requeuedBatches = 0;
   for (const source of sources) {
+    if ((await settleSource(deps.db, source, now)) === 'closed') continue;
     const priority = priorityClassSchema.safeParse(source.priority);
     staleSending += await resetAbandonedClaims(deps.db, source.sourceId, staleBefore);
     requeuedBatches += await ensureChainHeads(deps, { sourceType: source.sourceType, sourceId: source.sourceId, priority: priority.success ? priority.data : null }, now);
-    await settleSource(deps.db, source, now);
   }
   const events = await findUnfannedEvents(deps.db, new Date(now.getTime() - 30_000), staleBefore, SWEEP_LIMIT);
   if (events.length) {
