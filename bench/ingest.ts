@@ -23,6 +23,7 @@
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import { fork } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { Pool } from 'undici';
@@ -30,6 +31,7 @@ import { DEMO_API_KEY, loadIngestConfig } from '@renotify/config';
 import { startIngest } from '@renotify/ingest';
 import { createTestDatabase, createTestRedis } from '@renotify/testing';
 import { startFloorServer } from './ingest-floor.js';
+import { cpuMsOf, cpuMsOfTree } from './support.js';
 
 process.env.DATABASE_URL ??= 'postgresql://postgres@127.0.0.1:5432/postgres';
 process.env.REDIS_URL ??= 'redis://127.0.0.1:6379';
@@ -63,6 +65,43 @@ interface PhaseResult {
   seconds: number;
   latenciesMs: number[];
   failures: number;
+  /** CPU used during the phase by each party (ms): the server process, Postgres (every process of the cluster), Redis, the client. */
+  cpuMs: CpuMs;
+}
+
+interface CpuMs {
+  server: number;
+  postgres: number;
+  redis: number;
+  client: number;
+}
+
+const cpuDelta = (after: CpuMs, before: CpuMs): CpuMs => ({
+  server: after.server - before.server,
+  postgres: after.postgres - before.postgres,
+  redis: after.redis - before.redis,
+  client: after.client - before.client,
+});
+
+const addCpu = (a: CpuMs, b: CpuMs): CpuMs => ({ server: a.server + b.server, postgres: a.postgres + b.postgres, redis: a.redis + b.redis, client: a.client + b.client });
+
+const ownCpuMs = () => {
+  const usage = process.cpuUsage();
+  return (usage.user + usage.system) / 1000;
+};
+
+/** Asks the server process (the parent) for its CPU counters; the client adds its own. */
+function cpuNow(): Promise<CpuMs> {
+  return new Promise((resolve) => {
+    const onMessage = (message: unknown) => {
+      if ((message as { cpu?: CpuMs }).cpu) {
+        process.off('message', onMessage);
+        resolve({ ...(message as { cpu: CpuMs }).cpu, client: ownCpuMs() });
+      }
+    };
+    process.on('message', onMessage);
+    process.send?.({ cpuRequest: true });
+  });
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -83,6 +122,7 @@ async function runPhase(
   let done = 0;
   let failures = 0;
   let firstFailure = '';
+  const cpuBefore = await cpuNow();
   const started = performance.now();
   const progress = setInterval(() => {
     const seconds = (performance.now() - started) / 1000;
@@ -108,8 +148,9 @@ async function runPhase(
     clearInterval(progress);
   }
   const seconds = (performance.now() - started) / 1000;
+  const cpuMs = cpuDelta(await cpuNow(), cpuBefore);
   if (failures) console.log(`  ${name}: ${failures} request(s) failed; first: ${firstFailure}`);
-  return { concurrency, requests, events: requests * eventsPerRequest, seconds, latenciesMs: latenciesMs.sort((a, b) => a - b), failures };
+  return { concurrency, requests, events: requests * eventsPerRequest, seconds, latenciesMs: latenciesMs.sort((a, b) => a - b), failures, cpuMs };
 }
 
 function describePhase(name: string, result: PhaseResult) {
@@ -117,10 +158,17 @@ function describePhase(name: string, result: PhaseResult) {
   console.log(
     `${name}: ${result.events} events in ${result.requests} requests, ${result.seconds.toFixed(2)} s → ${Math.round(perSec)} events/s, ` +
       `${Math.round(result.requests / result.seconds)} req/s; latency p50 ${percentile(result.latenciesMs, 50).toFixed(1)} ms, ` +
-      `p99 ${percentile(result.latenciesMs, 99).toFixed(1)} ms, max ${percentile(result.latenciesMs, 100).toFixed(1)} ms`,
+      `p99 ${percentile(result.latenciesMs, 99).toFixed(1)} ms, max ${percentile(result.latenciesMs, 100).toFixed(1)} ms; ` +
+      `CPU µs per event: ${Object.entries(cpuUsPerEvent(result)).map(([party, us]) => `${party} ${us}`).join(', ')}`,
   );
   return perSec;
 }
+
+/** CPU per event of each party (µs): where the machine's time goes, route against floor. */
+const cpuUsPerEvent = (result: PhaseResult): CpuMs => {
+  const per = (ms: number) => round((ms * 1000) / result.events);
+  return { server: per(result.cpuMs.server), postgres: per(result.cpuMs.postgres), redis: per(result.cpuMs.redis), client: per(result.cpuMs.client) };
+};
 
 const event = (id: string, i: number) => ({
   id,
@@ -146,13 +194,16 @@ interface ClientResults {
 }
 
 /** Runs the phases in a child process (same flags, same arguments) and hands back their results. */
-function runClient(job: ClientJob): Promise<ClientResults> {
+function runClient(job: ClientJob, serverCpuMs: () => Omit<CpuMs, 'client'>): Promise<ClientResults> {
   return new Promise((resolve, reject) => {
     const child = fork(fileURLToPath(import.meta.url), process.argv.slice(2), {
       execArgv: process.execArgv,
       env: { ...process.env, BENCH_CLIENT: JSON.stringify(job satisfies ClientJob) },
     });
-    child.once('message', (results) => resolve(results as ClientResults));
+    child.on('message', (message) => {
+      if ((message as { cpuRequest?: boolean }).cpuRequest) child.send({ cpu: serverCpuMs() });
+      else resolve(message as ClientResults);
+    });
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`bench client exited with code ${code}`)));
   });
@@ -187,6 +238,7 @@ async function clientProcess({ url, floorUrl, runId }: ClientJob) {
         seconds: results.reduce((total, result) => total + result.seconds, 0),
         latenciesMs: results.flatMap((result) => result.latenciesMs).sort((a, b) => a - b),
         failures: results.reduce((total, result) => total + result.failures, 0),
+        cpuMs: results.reduce((total, result) => addCpu(total, result.cpuMs), { server: 0, postgres: 0, redis: 0, client: 0 }),
       });
       return { floor: sum(slices.floor), real: sum(slices.real) };
     }
@@ -210,6 +262,7 @@ interface Level {
   eventsPerSec: number;
   p50Ms: number;
   p99Ms: number;
+  cpuUsPerEvent: CpuMs;
 }
 
 /** The level with the highest throughput whose p99 is under the target, else the one with the lowest p99. */
@@ -226,6 +279,7 @@ const levelsOf = (label: string, phases: PhaseResult[]): Level[] =>
     eventsPerSec: Math.round(describePhase(`${label}batches of ${BATCH_SIZE}, ${phase.concurrency} in flight`, phase)),
     p50Ms: round(percentile(phase.latenciesMs, 50)),
     p99Ms: round(percentile(phase.latenciesMs, 99)),
+    cpuUsPerEvent: cpuUsPerEvent(phase),
   }));
 
 async function main() {
@@ -252,7 +306,13 @@ async function main() {
       [PAGE_ID],
     );
     console.log(`ingest at ${ingest.url}, floor at ${floor.url}, database ${database.name}, redis prefix ${redis.prefix}`);
-    const { batches, singles, floorBatches, floorSingles } = await runClient({ url: ingest.url, floorUrl: floor.url, runId });
+    // CPU counters of the parties on this machine: this process (ingest and floor servers), the Postgres cluster
+    // (postmaster and every backend, exited ones included) and redis-server. Zero where a service is not local.
+    const backendPid = (await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
+    const postmasterPid = Number(readFileSync(`/proc/${backendPid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+    const redisPid = Number(/process_id:(\d+)/.exec(await ingest.deps.redis.info('server'))?.[1]);
+    const serverCpuMs = () => ({ server: ownCpuMs(), postgres: cpuMsOfTree(postmasterPid), redis: cpuMsOf(redisPid) });
+    const { batches, singles, floorBatches, floorSingles } = await runClient({ url: ingest.url, floorUrl: floor.url, runId }, serverCpuMs);
     console.log('');
     const floorLevels = levelsOf('floor: ', floorBatches);
     const levels = levelsOf('', batches);
@@ -281,6 +341,10 @@ async function main() {
         floorSingleEventsPerSec: Math.round(floorSingleEventsPerSec),
         singleRatioToFloor: round(singleEventsPerSec / floorSingleEventsPerSec, 2),
         singleP99Ms: round(percentile(singles.latenciesMs, 99)),
+        cpuUsPerEvent: chosen.cpuUsPerEvent,
+        floorCpuUsPerEvent: floorChosen.cpuUsPerEvent,
+        singleCpuUsPerEvent: cpuUsPerEvent(singles),
+        floorSingleCpuUsPerEvent: cpuUsPerEvent(floorSingles),
         p50Ms: chosen.p50Ms,
         singleP50Ms: round(percentile(singles.latenciesMs, 50)),
         batchSize: BATCH_SIZE,

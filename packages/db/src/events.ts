@@ -15,7 +15,7 @@ export interface AcceptedEvents {
 }
 
 /**
- * Stores events with ONE set-based statement: `INSERT … SELECT FROM json_to_recordset(…) ON CONFLICT (id) DO NOTHING
+ * Stores events with ONE set-based statement: `INSERT … SELECT FROM jsonb_to_recordset(…) ON CONFLICT (id) DO NOTHING
  * RETURNING id` (and a second one, reading statuses, only when some ids were already stored).
  * The caller must have checked that every pageId exists (see createKnownPages): an unknown one fails the
  * whole statement on the foreign key, so nothing is half-stored.
@@ -28,6 +28,9 @@ export async function acceptEvents(db: Database, events: readonly EventInput[]):
   const inLockOrder = [...unique].sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   // The rows travel as ONE json parameter: node-postgres escapes every element of a text[]/jsonb[] parameter
   // in JavaScript (the payloads' quotes twice over), which cost more than the statement; Postgres parses json in C.
+  // As jsonb, not json: the document is parsed once and each row's payload and message taken from it as jsonb.
+  // json_to_recordset hands each jsonb column over as text to be parsed again: 42.6 against 24.2 µs of Postgres
+  // CPU per event at 4 inserts of 100 at once (bench:ingest prints cpuUsPerEvent), the floor's unnest 23.0.
   const rowsJson = JSON.stringify(
     inLockOrder.map((event) => ({
       id: event.id,
@@ -42,7 +45,7 @@ export async function acceptEvents(db: Database, events: readonly EventInput[]):
   const { rows: inserted } = await db.pool.query<{ id: string }>(
     `INSERT INTO "Event" (id, "pageId", type, topic, payload, message, priority, "receivedAt")
      SELECT id, "pageId", type, topic, payload, message, priority, now() AT TIME ZONE 'UTC'
-     FROM json_to_recordset($1::json) AS t(id text, "pageId" text, type text, topic text, payload jsonb, message jsonb, priority text)
+     FROM jsonb_to_recordset($1::jsonb) AS t(id text, "pageId" text, type text, topic text, payload jsonb, message jsonb, priority text)
      ON CONFLICT (id) DO NOTHING
      RETURNING id`,
     [rowsJson],
