@@ -164,6 +164,16 @@ const workerStatementKinds = (): Record<string, number> => {
     return {};
   }
 };
+/** Logs the worker's statements since `before`, by kind, per 1,000 deliveries. */
+const logStatementKinds = (run: string, before: Record<string, number>, deliveries: number) => {
+  log(`${run}worker statements per 1,000 deliveries, by kind:`);
+  for (const [kind, count] of Object.entries(workerStatementKinds())
+    .map(([kind, count]): [string, number] => [kind, count - (before[kind] ?? 0)])
+    .filter(([, count]) => count > 0)
+    .sort((a, b) => b[1] - a[1])) {
+    log(`  ${((count * 1000) / deliveries).toFixed(2).padStart(7)}  ${kind}`);
+  }
+};
 await waitHealthy(`http://127.0.0.1:${workerPort}`);
 const rssMb = () => rssMbOf(worker.pid);
 const postEvent = async (id: string, pageId: string, productId: string) => {
@@ -242,14 +252,7 @@ const costSeconds = (performance.now() - costBeforeAt) / 1000;
 // The worker's own count (written every 100 ms; the settle above waited longer): every statement it sent, the ingest's
 // one INSERT for the event excluded.
 const workerStatementCount = workerStatements() - workerStatementsBefore;
-const kindsAfter = workerStatementKinds();
-log(`worker statements per 1,000 deliveries, by kind:`);
-for (const [kind, count] of Object.entries(kindsAfter)
-  .map(([kind, count]): [string, number] => [kind, count - (workerStatementKindsBefore[kind] ?? 0)])
-  .filter(([, count]) => count > 0)
-  .sort((a, b) => b[1] - a[1])) {
-  log(`  ${((count * 1000) / N).toFixed(2).padStart(7)}  ${kind}`);
-}
+logStatementKinds('', workerStatementKindsBefore, N);
 const walBytes = Number(costAfter.walLsnBytes - costBefore.walLsnBytes);
 const ownWalBytes = await walMeter.stop(costAfter.walLsnBytes);
 const cost = {
@@ -281,6 +284,8 @@ const redisMemDeltaMb = (await redisMemory() - redisBefore) / 1024 / 1024;
 // lifted): the fairness machinery (windows, priorities, per-Page buckets) must not cost aggregate throughput.
 const manyTotal = MANY_PAGES * PER_PAGE;
 log(`many Pages: ${MANY_PAGES} Pages × ${PER_PAGE} tokens, one event each`);
+const manyKindsBefore = workerStatementKinds();
+const manyCpuMsBefore = cpuMsOf(worker.pid);
 const manyStarted = performance.now();
 for (let offset = 0; offset < manyPages.length; offset += 100) {
   const events = manyPages.slice(offset, offset + 100).map((pageId) => ({ id: `many-${pageId}`, type: 'back_in_stock', pageId, productId: 'bench', productName: 'Bench Sneaker' }));
@@ -305,7 +310,9 @@ for (;;) {
 const manyPagesSendsPerSec = manyTotal / ((performance.now() - manyStarted) / 1000);
 process.stdout.write('\n');
 const manyOutcomes = (await db.pool.query(`SELECT status, count(*)::int AS n FROM "Delivery" WHERE "sourceId" LIKE 'many-%' GROUP BY 1`)).rows;
-log(`many Pages: outcomes ${JSON.stringify(manyOutcomes)}`);
+log(`many Pages: outcomes ${JSON.stringify(manyOutcomes)}, worker CPU ${((cpuMsOf(worker.pid) - manyCpuMsBefore) / manyTotal).toFixed(3)} ms per delivery`);
+await new Promise((resolve) => setTimeout(resolve, 300)); // the statement counts are written every 100 ms
+logStatementKinds('many Pages: ', manyKindsBefore, manyTotal);
 log(`many Pages: ${manyPagesSendsPerSec.toFixed(0)} sends/s (${(manyPagesSendsPerSec / sendsPerSec).toFixed(2)} of the single-Page rate)`);
 worker.kill('SIGTERM');
 await new Promise((resolve) => worker.once('exit', resolve));

@@ -212,10 +212,14 @@ export interface EventToFanOut {
   priority: string | null;
 }
 
-/** Reads the event and, when it was ACCEPTED, marks it FANNING_OUT. Null when no such event. */
+/**
+ * Reads the event and, when it was ACCEPTED, marks it FANNING_OUT, in one statement (the CTE's read sees the row as
+ * it was before the update: `status` is the one before this call). Null when no such event.
+ */
 export async function startEventFanOut(db: Database, eventId: string): Promise<EventToFanOut | null> {
   const { rows } = await db.pool.query<EventToFanOut & { finalized: boolean }>(
-    'SELECT "pageId", topic, status, priority, "finalCounts" IS NOT NULL AS finalized FROM "Event" WHERE id = $1',
+    `WITH started AS (UPDATE "Event" SET status = 'FANNING_OUT' WHERE id = $1 AND status = 'ACCEPTED' AND "finalCounts" IS NULL)
+     SELECT "pageId", topic, status, priority, "finalCounts" IS NOT NULL AS finalized FROM "Event" WHERE id = $1`,
     [eventId],
   );
   const row = rows[0];
@@ -223,7 +227,6 @@ export async function startEventFanOut(db: Database, eventId: string): Promise<E
   // already, so a replay (an SDK re-publish, a late job) would find no rows to conflict with and send again.
   if (!row || row.finalized) return null;
   const { finalized: _finalized, ...event } = row;
-  if (event.status === 'ACCEPTED') await db.pool.query(`UPDATE "Event" SET status = 'FANNING_OUT' WHERE id = $1 AND status = 'ACCEPTED'`, [eventId]);
   return event;
 }
 

@@ -51,12 +51,13 @@ export async function fanOut(
   batchSize: number,
   onBatch: (batch: SourceBatch, kind: TokenKind) => Promise<void>,
 ): Promise<FanOutResult> {
-  // The source is opened (see openSourcesSql) before any of its rows is written, and committed on its own: a crash
-  // after it leaves an open source with nothing to send, which the sweeper settles.
-  const { rows: startRows } = await db.pool.query<{ next: number }>(
-    `WITH opened AS (${openSourcesSql(`SELECT $1::text AS "sourceId", $2::"SourceType" AS "sourceType", $3::text AS "pageId"`)})
-     SELECT COALESCE(MAX("batchNo") + 1, 0)::int AS next FROM "Delivery" WHERE "sourceId" = $1`,
-    [source.sourceId, source.sourceType, source.pageId],
+  // The source is opened (see openSourcesSql) before any of its rows to send is written, and committed on its own: a
+  // crash after it leaves an open source with nothing to send, which the sweeper settles. People who said STOP are
+  // recorded in the same statement (final rows: they open nothing), which also reads where the batch numbers go on.
+  const stoppedParams: unknown[] = [source.pageId, source.topics, source.kinds, source.sourceType, source.sourceId];
+  const { rows: startRows } = await db.pool.query<{ next: number; stopped: number }>(
+    source.timezones ? START_IN_ZONES_SQL : START_SQL,
+    source.timezones ? [...stoppedParams, source.timezones] : stoppedParams,
   );
   let batchNo = startRows[0]?.next ?? 0;
   let matched = 0;
@@ -77,11 +78,7 @@ export async function fanOut(
       cursor = lastId;
     }
   }
-  const stoppedParams: unknown[] = [source.pageId, source.topics, source.kinds, source.sourceType, source.sourceId];
-  const { rowCount: stopped } = source.timezones
-    ? await db.pool.query(RECORD_STOPPED_IN_ZONES_SQL, [...stoppedParams, source.timezones])
-    : await db.pool.query(RECORD_STOPPED_SQL, stoppedParams);
-  return { matched, stopped: stopped ?? 0, batches: batchNo };
+  return { matched, stopped: startRows[0]?.stopped ?? 0, batches: batchNo };
 }
 
 /**
@@ -122,11 +119,21 @@ SELECT (SELECT id FROM candidates ORDER BY id DESC LIMIT 1) AS last_id,
 const FAN_OUT_BATCH_SQL = fanOutBatchSql(false);
 const FAN_OUT_BATCH_IN_ZONES_SQL = fanOutBatchSql(true);
 
-/** People who said STOP get a row saying so: the event's report shows them, and nothing is sent. */
-const recordStoppedSql = (inZones: boolean) => `
-INSERT INTO "Delivery" (id, "sourceType", "sourceId", "optInId", "pageId", "batchNo", status, "skipReason", "finishedAt")
-SELECT renotify_delivery_id($5, -1), $4::"SourceType", $5, o.id, $1, -1, 'SKIPPED', 'STOPPED', now()
-${matchingOptIns('o.topic = ANY($2::text[])', 'STOPPED', inZones ? 6 : null)} AND o.kind::text = ANY($3::text[])
-ON CONFLICT ("sourceId", "optInId") DO NOTHING`;
-const RECORD_STOPPED_SQL = recordStoppedSql(false);
-const RECORD_STOPPED_IN_ZONES_SQL = recordStoppedSql(true);
+/**
+ * The start of a fan-out: opens the source, records people who said STOP (a row saying so: the report shows them,
+ * and nothing is sent; batch -1) and reads the next batch number (a replay goes on after the batches written).
+ * Parameters: $1 pageId, $2 topics, $3 kinds, $4 sourceType, $5 sourceId, [$6 zones].
+ */
+const startSql = (inZones: boolean) => `
+WITH opened AS (${openSourcesSql(`SELECT $5::text AS "sourceId", $4::"SourceType" AS "sourceType", $1::text AS "pageId"`)}),
+stopped AS (
+  INSERT INTO "Delivery" (id, "sourceType", "sourceId", "optInId", "pageId", "batchNo", status, "skipReason", "finishedAt")
+  SELECT renotify_delivery_id($5, -1), $4::"SourceType", $5, o.id, $1, -1, 'SKIPPED', 'STOPPED', now()
+  ${matchingOptIns('o.topic = ANY($2::text[])', 'STOPPED', inZones ? 6 : null)} AND o.kind::text = ANY($3::text[])
+  ON CONFLICT ("sourceId", "optInId") DO NOTHING
+  RETURNING 1
+)
+SELECT (SELECT COALESCE(MAX("batchNo") + 1, 0) FROM "Delivery" WHERE "sourceId" = $5)::int AS next,
+       (SELECT count(*) FROM stopped)::int AS stopped`;
+const START_SQL = startSql(false);
+const START_IN_ZONES_SQL = startSql(true);

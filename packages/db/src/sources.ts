@@ -1,5 +1,8 @@
 import type { Database } from './client.js';
+import type { Page } from './generated/prisma/client.js';
 import type { SourceType } from './generated/prisma/enums.js';
+import { toSendingPage, type SendingPage } from './pages.js';
+import type { SecretBox } from './secret-box.js';
 
 /**
  * SQL: the parent row `alias` (an "Event" or a "CampaignRun") has finished its fan-out, every batch of its deliveries
@@ -19,15 +22,41 @@ export interface StoredSourceMessage {
   priority: string | null;
 }
 
-export async function loadStoredSourceMessage(db: Database, sourceType: SourceType, sourceId: string): Promise<StoredSourceMessage | null> {
-  if (sourceType === 'EVENT') {
-    const { rows } = await db.pool.query<{ message: unknown; priority: string | null }>('SELECT message, priority FROM "Event" WHERE id = $1', [sourceId]);
-    return rows[0] ? { message: rows[0].message, deferIneligible: false, priority: rows[0].priority } : null;
-  }
-  const { rows } = await db.pool.query<{ message: unknown; deferIneligible: boolean }>(
-    // A run's own rendering ({{date}} filled in, frozen against later edits) wins over the campaign's template.
-    `SELECT COALESCE(r.message, c.message) AS message, c."deferIneligible" FROM "CampaignRun" r JOIN "Campaign" c ON c.id = r."campaignId" WHERE r.id = $1::uuid`,
+/** A source's message and its Page (null when the Page is not registered or was deleted). */
+export interface StoredSourceForSending extends StoredSourceMessage {
+  page: SendingPage | null;
+}
+
+/** The source's own columns in {@link loadSourceForSending}, named apart from the Page's (`p.*`). */
+interface SourceColumns {
+  sourceMessage: unknown;
+  sourcePriority: string | null;
+  sourceDeferIneligible: boolean;
+}
+
+/**
+ * What a dispatch pass needs before it sends: the source's message (rendered at ingest or campaign time) and the
+ * Page it sends for, in ONE statement (a pass of one small batch, the common case when many Pages each send a
+ * little, runs a handful of statements: two reads here were one of them too many). Null when the source is gone.
+ */
+export async function loadSourceForSending(db: Database, secrets: SecretBox, sourceType: SourceType, sourceId: string): Promise<StoredSourceForSending | null> {
+  const { rows } = await db.pool.query<SourceColumns & Partial<Page>>(
+    sourceType === 'EVENT'
+      ? `SELECT e.message AS "sourceMessage", e.priority AS "sourcePriority", false AS "sourceDeferIneligible", p.*
+         FROM "Event" e LEFT JOIN "Page" p ON p.id = e."pageId" AND p."deletedAt" IS NULL WHERE e.id = $1`
+      : // A run's own rendering ({{date}} filled in, frozen against later edits) wins over the campaign's template.
+        `SELECT COALESCE(r.message, c.message) AS "sourceMessage", NULL AS "sourcePriority", c."deferIneligible" AS "sourceDeferIneligible", p.*
+         FROM "CampaignRun" r JOIN "Campaign" c ON c.id = r."campaignId" LEFT JOIN "Page" p ON p.id = c."pageId" AND p."deletedAt" IS NULL
+         WHERE r.id = $1::uuid`,
     [sourceId],
   );
-  return rows[0] ? { message: rows[0].message, deferIneligible: rows[0].deferIneligible, priority: null } : null;
+  const row = rows[0];
+  if (!row) return null;
+  const { sourceMessage, sourcePriority, sourceDeferIneligible, ...page } = row;
+  return {
+    message: sourceMessage,
+    priority: sourcePriority,
+    deferIneligible: sourceDeferIneligible,
+    page: page.id == null ? null : toSendingPage(secrets, page as Page),
+  };
 }

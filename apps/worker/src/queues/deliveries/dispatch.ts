@@ -5,7 +5,6 @@ import {
   claim,
   closeSourceIfFinished,
   haltSource,
-  loadPageForSending,
   loadPendingBatch,
   markSubscribersUnavailable,
   pausePageUntil,
@@ -23,7 +22,7 @@ import type { WorkerDeps } from '../../deps.js';
 import { defineProcessor, type ProcessorModule } from '../define.js';
 import { recordProgress, releaseSuccessor, type ReleaseSource } from './release.js';
 import { planBatch, type CapUsage, type Eligible } from './plan.js';
-import { loadSourceMessage } from './sources.js';
+import { loadSource } from './sources.js';
 import { sweep } from './sweeper.js';
 
 const RETRY_MAX_MS = 5 * 60_000;
@@ -90,7 +89,7 @@ export async function dispatchBatch(ctx: DispatchContext, job: DispatchJob): Pro
   const clock = ctx.clock ?? (() => new Date());
   const report: BatchReport = { sent: 0, failed: 0, skipped: 0, dead: 0, deferred: 0 };
   const now = clock();
-  const source = await loadSourceMessage(deps.db, job);
+  const source = await loadSource(deps.db, deps.secrets, job);
   const releaseSource: ReleaseSource | null = source ? { sourceType: job.sourceType, sourceId: job.sourceId, priority: source.priority } : null;
   const result = (next: NextStep): PassResult => ({ ...report, next, source: releaseSource });
   const pending = await loadPendingBatch(deps.db, job.sourceId, job.batchNo, new Date(now.getTime() - deps.config.STALE_SENDING_MS));
@@ -100,7 +99,7 @@ export async function dispatchBatch(ctx: DispatchContext, job: DispatchJob): Pro
   // Rows deferred by earlier passes, and those this pass defers, decide when the job wakes again.
   const deferred = new DeferredRows(pending.filter((row) => row.notBefore && row.notBefore > now).map((row) => row.notBefore!));
   if (rows.length === 0) return result(deferred.next());
-  const page = await loadPageForSending(deps.db, deps.secrets, rows[0]!.pageId);
+  const page = source?.page ?? null;
   if (!source || !page) {
     const reason = !source ? 'source no longer exists' : 'Page is not registered (or was deleted)';
     await recordOutcomes(deps.db, rows.map((row) => ({ deliveryId: row.id, status: 'DEAD', error: reason })), now, 'PENDING');
