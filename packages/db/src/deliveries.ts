@@ -307,13 +307,20 @@ export async function batchHasDueRows(db: Database, sourceId: string, batchNo: n
   return rows[0]?.busy ?? false;
 }
 
-/** The next batch after `batchNo` in its chain (step `window`) that has something due, with its token kind. */
+/**
+ * The next batch after `batchNo` in its chain (step `window`) that has something due, with its token kind.
+ * With `closeAs` (the batch's pass ended with nothing left to wait for), the end of the chain may be the end of the
+ * source: the same statement closes the source if it is finished (closeSourceIfFinished's rule; it runs after the
+ * pass's writes committed, as that rule needs), one statement instead of two per chain end. A batch found due has
+ * open rows, so the source could not close anyway: the `found` test only spares the open-rows probe.
+ */
 export async function nextDueBatchInChain(
   db: Database,
   sourceId: string,
   batchNo: number,
   window: number,
   now: Date,
+  closeAs?: SourceType,
 ): Promise<{ batchNo: number; kind: TokenKind } | null> {
   // The chain's batch numbers are probed one by one, nearest first (almost always the first is due), and the probing
   // STOPS at the first hit: a recursive CTE, one step per batch number, whose next step runs only while nothing was
@@ -332,8 +339,10 @@ export async function nextDueBatchInChain(
        )
        FROM probe p
        WHERE p.kind IS NULL AND p.b + $3::int <= (SELECT max(m."batchNo") FROM "Delivery" m WHERE m."sourceId" = $1)
-     )
-     SELECT b AS "batchNo", kind FROM probe WHERE kind IS NOT NULL`,
+     ), found AS (SELECT b AS "batchNo", kind FROM probe WHERE kind IS NOT NULL)${
+       closeAs ? `, closed AS (${closeFinishedSourceSql(closeAs)} AND NOT EXISTS (SELECT 1 FROM found))` : ''
+     }
+     SELECT "batchNo", kind FROM found`,
     [sourceId, batchNo, window, now],
   );
   return rows[0] ?? null;
@@ -452,17 +461,19 @@ export async function findSourcesToCheck(db: Database, checkBefore: Date, after:
  * the source's rows from its last batch backwards: open rows, if any, are in its last batches. True when closed.
  */
 export async function closeSourceIfFinished(db: Database, sourceType: SourceType, sourceId: string): Promise<boolean> {
+  const { rowCount } = await db.pool.query(closeFinishedSourceSql(sourceType), [sourceId]);
+  return (rowCount ?? 0) > 0;
+}
+
+/** SQL: the DELETE of closeSourceIfFinished, for the source whose id is `$1`. */
+function closeFinishedSourceSql(sourceType: SourceType): string {
   const parent =
     sourceType === 'EVENT'
       ? `SELECT 1 FROM "Event" p WHERE p.id = $1 AND ${FAN_OUT_OVER.EVENT('p')}`
       : `SELECT 1 FROM "CampaignRun" p WHERE p.id = $1::uuid AND ${FAN_OUT_OVER.CAMPAIGN_RUN('p')}`;
-  const { rowCount } = await db.pool.query(
-    `DELETE FROM "DispatchSource" s
+  return `DELETE FROM "DispatchSource" s
      WHERE s."sourceId" = $1 AND EXISTS (${parent})
-       AND NOT EXISTS (SELECT 1 FROM "Delivery" d WHERE d."sourceId" = $1 AND d.status IN ('PENDING', 'SENDING') ORDER BY d."batchNo" DESC LIMIT 1)`,
-    [sourceId],
-  );
-  return (rowCount ?? 0) > 0;
+       AND NOT EXISTS (SELECT 1 FROM "Delivery" d WHERE d."sourceId" = $1 AND d.status IN ('PENDING', 'SENDING') ORDER BY d."batchNo" DESC LIMIT 1)`;
 }
 
 /**

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import type { Database } from './client.js';
 import { usePageDatabase } from './test-support/page-database.js';
-import { claim, closeSourceIfFinished, findSourcesToCheck, loadPendingBatch, recordOutcomes, settleSource, type Outcome } from './deliveries.js';
+import { claim, closeSourceIfFinished, findSourcesToCheck, loadPendingBatch, nextDueBatchInChain, recordOutcomes, settleSource, type Outcome } from './deliveries.js';
 import { finishEventFanOut } from './events.js';
 import { fanOut } from './fanout.js';
 
@@ -153,5 +153,23 @@ describe('dispatch writes on "Delivery"', () => {
     await sendBatch(db, 'close-2', 1);
     expect(await closeSourceIfFinished(db, 'EVENT', 'close-2')).toBe(true);
     expect(await openSources()).not.toContain('close-2');
+  });
+
+  it("a chain's end closes a finished source in the statement that looks for the chain's next batch", async () => {
+    await seedTokens(db, 'chain-end', 6);
+    const openSources = async () => (await findSourcesToCheck(db, new Date(Date.now() + 3_600_000), null, 100)).map((source) => source.sourceId);
+    await db.pool.query(`INSERT INTO "Event" (id, "pageId", type, topic, payload, message, status) VALUES ('chain-1', $1, 'back_in_stock', 'chain', '{}', '{}', 'FANNING_OUT')`, [PAGE]);
+    // Window 1: batches 0, 1, 2 form one chain.
+    expect(await fanOutSource(db, 'chain-1', 'chain-end', 2)).toEqual([0, 1, 2]);
+    await finishEventFanOut(db, 'chain-1', 6, 3);
+    await sendBatch(db, 'chain-1', 0);
+    expect(await nextDueBatchInChain(db, 'chain-1', 0, 1, new Date(), 'EVENT')).toEqual({ batchNo: 1, kind: 'ONE_TIME' });
+    expect(await openSources()).toContain('chain-1'); // a next batch was found: rows are open
+    await sendBatch(db, 'chain-1', 1);
+    await sendBatch(db, 'chain-1', 2);
+    expect(await nextDueBatchInChain(db, 'chain-1', 2, 1, new Date())).toBeNull();
+    expect(await openSources()).toContain('chain-1'); // without closeAs (a pass that waits): the probe only reads
+    expect(await nextDueBatchInChain(db, 'chain-1', 2, 1, new Date(), 'EVENT')).toBeNull();
+    expect(await openSources()).not.toContain('chain-1');
   });
 });

@@ -502,9 +502,10 @@ export const deliveriesModule = (): ProcessorModule => {
           const { next, source, ...report } = pass;
           deps.logger.debug({ jobId: job.id, sourceId: dispatchJob.sourceId, batchNo: dispatchJob.batchNo, next: next.kind, ...report }, 'batch pass');
           await recordProgress(deps, dispatchJob.sourceId);
-          const successor = (next.kind === 'done' || next.kind === 'wake') && source ? await releaseSuccessor(deps, source, dispatchJob.batchNo) : null;
-          // The end of a chain may be the end of the source (see closeSourceIfFinished).
-          if (next.kind === 'done' && successor === null) await closeSourceIfFinished(deps.db, dispatchJob.sourceType, dispatchJob.sourceId);
+          // The end of a chain may be the end of the source (see closeSourceIfFinished): releaseSuccessor closes it
+          // when the batch is done and its chain has nothing due; a source that is gone is closed on its own.
+          if ((next.kind === 'done' || next.kind === 'wake') && source) await releaseSuccessor(deps, source, dispatchJob.batchNo, next.kind === 'done');
+          else if (next.kind === 'done') await closeSourceIfFinished(deps.db, dispatchJob.sourceType, dispatchJob.sourceId);
           if (next.kind === 'done') return report;
           // The job steps aside (BullMQ's delayed set, same id) instead of holding its slot while it waits.
           const { reservedPermits: _used, ...data } = dispatchJob;

@@ -49,10 +49,14 @@ export async function releaseWrittenBatch(deps: WorkerDeps, source: ReleaseSourc
   return true;
 }
 
-/** A batch finished its pass: queue the next batch of its chain that has something due. */
-export async function releaseSuccessor(deps: WorkerDeps, source: ReleaseSource, batchNo: number, now = new Date()): Promise<number | null> {
+/**
+ * A batch finished its pass: queue the next batch of its chain that has something due. `batchDone` (nothing left in
+ * the batch to wait for): when the chain has no such batch, its end may be the source's end, closed in the same
+ * statement (see nextDueBatchInChain).
+ */
+export async function releaseSuccessor(deps: WorkerDeps, source: ReleaseSource, batchNo: number, batchDone: boolean, now = new Date()): Promise<number | null> {
   const window = windowOf(deps, source);
-  const next = await nextDueBatchInChain(deps.db, source.sourceId, batchNo, window, now);
+  const next = await nextDueBatchInChain(deps.db, source.sourceId, batchNo, window, now, batchDone ? source.sourceType : undefined);
   if (!next) return null;
   await queueBatch(deps, source, next.batchNo, next.kind);
   return next.batchNo;
