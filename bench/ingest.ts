@@ -164,6 +164,19 @@ function describePhase(name: string, result: PhaseResult) {
   return perSec;
 }
 
+/**
+ * /proc/<pid>/stat of a process of this machine whose command line names `what`, else undefined (a service on
+ * another host reports a pid of its own machine: its CPU is not measured here, and shows as 0).
+ */
+function localProcess(pid: number | undefined, what: string): string | undefined {
+  try {
+    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes(what)) return undefined;
+    return readFileSync(`/proc/${pid}/stat`, 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
 /** CPU per event of each party (µs): where the machine's time goes, route against floor. */
 const cpuUsPerEvent = (result: PhaseResult): CpuMs => {
   const per = (ms: number) => round((ms * 1000) / result.events);
@@ -309,9 +322,11 @@ async function main() {
     // CPU counters of the parties on this machine: this process (ingest and floor servers), the Postgres cluster
     // (postmaster and every backend, exited ones included) and redis-server. Zero where a service is not local.
     const backendPid = (await admin.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]?.pid;
-    const postmasterPid = Number(readFileSync(`/proc/${backendPid}/stat`, 'utf8').split(') ')[1]?.split(' ')[1]);
+    const postmasterPid = Number(localProcess(backendPid, 'postgres')?.split(') ')[1]?.split(' ')[1]);
     const redisPid = Number(/process_id:(\d+)/.exec(await ingest.deps.redis.info('server'))?.[1]);
-    const serverCpuMs = () => ({ server: ownCpuMs(), postgres: cpuMsOfTree(postmasterPid), redis: cpuMsOf(redisPid) });
+    if (!localProcess(redisPid, 'redis')) console.log('redis-server is not a local process: its CPU is not measured');
+    if (!postmasterPid) console.log('Postgres is not a local process: its CPU is not measured');
+    const serverCpuMs = () => ({ server: ownCpuMs(), postgres: postmasterPid ? cpuMsOfTree(postmasterPid) : 0, redis: localProcess(redisPid, 'redis') ? cpuMsOf(redisPid) : 0 });
     const { batches, singles, floorBatches, floorSingles } = await runClient({ url: ingest.url, floorUrl: floor.url, runId }, serverCpuMs);
     console.log('');
     const floorLevels = levelsOf('floor: ', floorBatches);
